@@ -1,0 +1,75 @@
+/**
+ * THE command table: every remote-control command the library knows, once. Protocols map
+ * these names to their own wire actions (DACP paths, MRP commands and HID usages, ...);
+ * the CLI's help, the Node-RED command node's dropdown and input parsing all read this table.
+ */
+
+export type CommandGroup = 'transport' | 'navigation' | 'arrow' | 'volume' | 'power';
+
+/** How a button is pressed. Only keys sent as button events honour double and hold. */
+export const INPUT_ACTIONS = ['single', 'double', 'hold'] as const;
+export type InputAction = (typeof INPUT_ACTIONS)[number];
+
+export interface CommandSpec {
+  readonly name: string;
+  readonly group: CommandGroup;
+  /** English label for menus (the Node-RED editor translates by name). */
+  readonly label: string;
+  /** Other spellings accepted from users (compared case- and punctuation-insensitively). */
+  readonly aliases: readonly string[];
+  /** A button press: accepts `single`, `double` and `hold` where the protocol can. */
+  readonly button: boolean;
+  /** Takes a skip interval in seconds. */
+  readonly interval?: boolean;
+}
+
+export const COMMANDS = [
+  { name: 'play', group: 'transport', label: 'Play', aliases: [], button: false },
+  { name: 'pause', group: 'transport', label: 'Pause', aliases: [], button: false },
+  { name: 'playPause', group: 'transport', label: 'Play/pause', aliases: ['toggle'], button: false },
+  { name: 'stop', group: 'transport', label: 'Stop', aliases: [], button: false },
+  { name: 'next', group: 'transport', label: 'Next', aliases: ['nextItem', 'nextTrack'], button: false },
+  { name: 'previous', group: 'transport', label: 'Previous', aliases: ['prev', 'prevItem', 'previousTrack'], button: false },
+  { name: 'skipForward', group: 'transport', label: 'Skip forward', aliases: ['forward', 'ff'], button: false, interval: true },
+  { name: 'skipBackward', group: 'transport', label: 'Skip backward', aliases: ['backward', 'rewind', 'rw'], button: false, interval: true },
+  { name: 'up', group: 'arrow', label: 'Up', aliases: [], button: true },
+  { name: 'down', group: 'arrow', label: 'Down', aliases: [], button: true },
+  { name: 'left', group: 'arrow', label: 'Left', aliases: [], button: true },
+  { name: 'right', group: 'arrow', label: 'Right', aliases: [], button: true },
+  { name: 'select', group: 'navigation', label: 'Select', aliases: ['ok', 'enter'], button: true },
+  { name: 'menu', group: 'navigation', label: 'Menu', aliases: ['back'], button: true },
+  { name: 'topMenu', group: 'navigation', label: 'Top menu', aliases: [], button: true },
+  { name: 'home', group: 'navigation', label: 'Home', aliases: [], button: true },
+  { name: 'volumeUp', group: 'volume', label: 'Volume up', aliases: ['volUp'], button: false },
+  { name: 'volumeDown', group: 'volume', label: 'Volume down', aliases: ['volDown'], button: false },
+  { name: 'turnOn', group: 'power', label: 'Turn on', aliases: ['on', 'wake', 'wakeUp', 'powerOn'], button: false },
+  { name: 'turnOff', group: 'power', label: 'Turn off', aliases: ['off', 'sleep', 'powerOff'], button: false },
+] as const satisfies readonly CommandSpec[];
+
+export type CommandName = (typeof COMMANDS)[number]['name'];
+
+export const COMMAND_NAMES: readonly CommandName[] = COMMANDS.map((c) => c.name);
+
+const normalize = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+const byKey = new Map<string, CommandSpec & { name: CommandName }>();
+for (const spec of COMMANDS) {
+  byKey.set(normalize(spec.name), spec);
+  for (const alias of spec.aliases) byKey.set(normalize(alias), spec);
+}
+
+/** The spec of a command given as a user might type it (`play_pause`, `PlayPause`, `nextitem`). */
+export function findCommand(input: string): (CommandSpec & { name: CommandName }) | undefined {
+  return byKey.get(normalize(input));
+}
+
+export function isInputAction(value: unknown): value is InputAction {
+  return typeof value === 'string' && (INPUT_ACTIONS as readonly string[]).includes(value);
+}
+
+export interface CommandOptions {
+  /** Button press style; only for commands with `button: true`. Default `single`. */
+  action?: InputAction;
+  /** Seconds to skip for `skipForward`/`skipBackward`. */
+  interval?: number;
+}

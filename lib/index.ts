@@ -1,0 +1,11 @@
+/**
+ * Public API of the library: discovery, pairing, one `Device` facade over every protocol,
+ * the simulator, and the codecs. No Node-RED import anywhere below lib/.
+ */
+export * from './errors';
+export * from './device/state';
+export * from './device/commands';
+export * from './device/properties';
+export * from './device/interfaces';
+export * from './codecs/dmap-tags';
+export * from './codecs/dmap';
