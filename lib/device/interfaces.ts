@@ -148,3 +148,32 @@ export interface ProtocolSession extends SessionEmitter {
 
 /** Credentials per protocol, in each protocol's string format. */
 export type Credentials = Partial<Record<Protocol, string>>;
+
+/** What the facade hands a protocol when it opens a session. */
+export interface SessionContext {
+  config: DeviceConfig;
+  service: ServiceInfo;
+  /** This protocol's credentials, or null to connect unpaired. */
+  credentials: string | null;
+  /** Per-request timeout in milliseconds (long polls are exempt). */
+  timeout: number;
+  logger: import('../log').Logger;
+}
+
+export type SessionFactory = (context: SessionContext) => ProtocolSession;
+
+/**
+ * One pairing attempt. DMAP: the user picks the PIN and types it on the device
+ * (`deviceProvidesPin` false, call `setPin` before `begin`). MRP and the HAP protocols: the
+ * device shows the PIN after `begin`, the user types it into us (`setPin`), then `finish`.
+ */
+export interface PairingSession {
+  readonly protocol: Protocol;
+  readonly deviceProvidesPin: boolean;
+  begin(): Promise<void>;
+  setPin(pin: string): void;
+  /** Resolves with the credentials string once the device accepted the pairing. */
+  finish(): Promise<string>;
+  /** Stops everything (announcements, servers, sockets). Safe to call twice. */
+  close(): Promise<void>;
+}
