@@ -9,3 +9,7 @@ export * from './device/properties';
 export * from './device/interfaces';
 export * from './codecs/dmap-tags';
 export * from './codecs/dmap';
+export * from './log';
+export * from './device/facade';
+export * from './device/config';
+export * from './discovery/types';

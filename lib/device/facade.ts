@@ -1,0 +1,373 @@
+/**
+ * The device facade: one protocol-independent API over every protocol session a device has.
+ * Each call is relayed to the best session that can serve it (reference §1.2: protocols in
+ * priority order, a feature that is `available` beats one that is merely not ruled out), so
+ * adding a protocol never touches the callers (CLI, Node-RED nodes).
+ */
+import { EventEmitter } from 'node:events';
+import {
+  AtvError,
+  ClosedError,
+  InvalidArgumentError,
+  NotSupportedError,
+} from '../errors';
+import { silentLogger, type Logger } from '../log';
+import { COMMANDS, findCommand, isInputAction, type CommandName, type CommandOptions } from './commands';
+import type {
+  Artwork,
+  ArtworkRequest,
+  Credentials,
+  DeviceConfig,
+  FeatureName,
+  FeatureState,
+  PowerState,
+  Protocol,
+  ProtocolSession,
+  SessionEvents,
+  SessionFactory,
+} from './interfaces';
+import { FEATURES } from './interfaces';
+import { isPropertyName, parsePropertyValue, PROPERTY_NAMES, type PropertyName, type PropertyValues } from './properties';
+import type { NowPlaying } from './state';
+
+/** Relay order for most calls (pyatv's default priorities). */
+export const DEFAULT_PRIORITIES: readonly Protocol[] = ['mrp', 'dmap', 'companion', 'airplay', 'raop'];
+/** Power is better served by Companion (reliable state, no phantom wake-ups). */
+export const POWER_PRIORITIES: readonly Protocol[] = ['companion', 'mrp', 'dmap', 'airplay', 'raop'];
+
+/** Which feature guards each settable property. */
+const PROPERTY_FEATURE: { readonly [N in PropertyName]: FeatureName } = {
+  position: 'setPosition',
+  shuffle: 'setShuffle',
+  repeat: 'setRepeat',
+  volume: 'setVolume',
+};
+
+export interface DeviceOptions {
+  /** Credentials per protocol; a service's own (Home Sharing) credentials are the fallback. */
+  credentials?: Credentials;
+  /** Only use these protocols (default: every protocol the device offers and we speak). */
+  protocols?: readonly Protocol[];
+  /** Per-request timeout in ms (default 10 000). */
+  timeout?: number;
+  logger?: Logger;
+  /** The protocol implementations (default: every protocol the library has). */
+  factories?: Partial<Record<Protocol, SessionFactory>>;
+}
+
+export interface DeviceEvents extends SessionEvents {
+  /** The device was closed by `close()` or after a lost connection. */
+  closed: [];
+}
+
+const SEVERITY: Record<string, number> = { AUTH: 5, INVALID_ARGUMENT: 4, PAIRING: 4, PROTOCOL: 3, TIMEOUT: 2, UNREACHABLE: 1 };
+
+let defaultFactories: () => Partial<Record<Protocol, SessionFactory>> = () => ({});
+
+/** Lets the protocol registry provide the default factories without an import cycle. */
+export function setDefaultSessionFactories(provider: () => Partial<Record<Protocol, SessionFactory>>): void {
+  defaultFactories = provider;
+}
+
+export class Device extends EventEmitter {
+  readonly config: DeviceConfig;
+  private readonly options: DeviceOptions;
+  private readonly logger: Logger;
+  private sessions: ProtocolSession[] = [];
+  private pushSession: ProtocolSession | null = null;
+  private latest: NowPlaying | null = null;
+  private state: 'idle' | 'connecting' | 'connected' | 'closed' = 'idle';
+  private readonly detachers: (() => void)[] = [];
+
+  constructor(config: DeviceConfig, options: DeviceOptions = {}) {
+    super();
+    this.config = config;
+    this.options = options;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get connected(): boolean {
+    return this.state === 'connected';
+  }
+
+  /** Protocols with an open session, best first. */
+  get protocols(): Protocol[] {
+    return this.ordered(DEFAULT_PRIORITIES).map((s) => s.protocol);
+  }
+
+  /** The last now-playing state seen (from a push or a `nowPlaying()` call), if any. */
+  get lastNowPlaying(): NowPlaying | null {
+    return this.latest;
+  }
+
+  /**
+   * Opens a session for every usable service. Succeeds when at least one protocol connects
+   * (the others are logged); fails with the most telling error when none does.
+   */
+  async connect(): Promise<void> {
+    if (this.state === 'closed') throw new ClosedError('this device was closed; create a new one');
+    if (this.state !== 'idle') return;
+    this.state = 'connecting';
+    const factories = this.options.factories ?? defaultFactories();
+    const wanted = this.options.protocols;
+    const candidates = this.config.services.filter(
+      (s) => s.enabled && s.port > 0 && factories[s.protocol] && (!wanted || wanted.includes(s.protocol)),
+    );
+    if (candidates.length === 0) {
+      this.state = 'idle';
+      const offered = this.config.services.map((s) => s.protocol).join(', ') || 'none';
+      throw new NotSupportedError(
+        `${this.config.name}: no usable protocol (offered: ${offered}${wanted ? `; allowed: ${wanted.join(', ')}` : ''})`,
+      );
+    }
+    const results = await Promise.allSettled(
+      candidates.map(async (service) => {
+        const factory = factories[service.protocol]!;
+        const session = factory({
+          config: this.config,
+          service,
+          credentials: this.options.credentials?.[service.protocol] ?? service.credentials ?? null,
+          timeout: this.options.timeout ?? 10_000,
+          logger: this.logger,
+        });
+        try {
+          await session.connect();
+        } catch (err) {
+          await session.close().catch(() => undefined);
+          throw err;
+        }
+        return session;
+      }),
+    );
+    const failures: unknown[] = [];
+    for (const [i, result] of results.entries()) {
+      if (result.status === 'fulfilled') this.sessions.push(result.value);
+      else {
+        failures.push(result.reason);
+        this.logger.warn(`${candidates[i]!.protocol}: ${errorText(result.reason)}`);
+      }
+    }
+    if ((this.state as string) === 'closed') {
+      // close() was called while connecting
+      await Promise.all(this.sessions.map((s) => s.close().catch(() => undefined)));
+      this.sessions = [];
+      throw new ClosedError('the device was closed while connecting');
+    }
+    if (this.sessions.length === 0) {
+      this.state = 'idle';
+      throw mostTelling(failures);
+    }
+    for (const session of this.sessions) this.attach(session);
+    this.state = 'connected';
+  }
+
+  /** Closes every session (sockets, long polls, timers). Safe to call at any time, twice. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state !== 'idle';
+    this.state = 'closed';
+    await this.teardown();
+    if (wasOpen) this.emit('closed');
+  }
+
+  /** Sends a command from THE command table; resolves once the device acknowledged it. */
+  async command(name: string, options: CommandOptions = {}): Promise<void> {
+    const spec = findCommand(name);
+    if (!spec) {
+      throw new InvalidArgumentError(`unknown command "${name}"; known commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
+    }
+    const action = options.action ?? 'single';
+    if (!isInputAction(action)) {
+      throw new InvalidArgumentError(`unknown action "${String(action)}"; use single, double or hold`);
+    }
+    if (action !== 'single' && !spec.button) {
+      throw new InvalidArgumentError(`"${spec.name}" is not a button: it takes no ${action} press`);
+    }
+    if (options.interval !== undefined && (!spec.interval || !(Number.isFinite(options.interval) && options.interval > 0))) {
+      throw new InvalidArgumentError(
+        spec.interval ? `the skip interval must be a positive number of seconds` : `"${spec.name}" takes no interval`,
+      );
+    }
+    const priorities = spec.group === 'power' ? POWER_PRIORITIES : DEFAULT_PRIORITIES;
+    const session = this.pick(spec.name, (s) => s.sendCommand, priorities);
+    await session.sendCommand!(spec.name as CommandName, { ...options, action });
+  }
+
+  /** Reads the now-playing state from the device. */
+  async nowPlaying(): Promise<NowPlaying> {
+    const session = this.pick('nowPlaying', (s) => s.nowPlaying);
+    const state = await session.nowPlaying!();
+    this.latest = state;
+    return state;
+  }
+
+  /** The current artwork, or null when there is none (nothing playing, no cover). */
+  async artwork(request: ArtworkRequest = {}): Promise<Artwork | null> {
+    for (const [key, value] of Object.entries(request)) {
+      if (value !== undefined && !(Number.isInteger(value) && (value as number) > 0 && (value as number) <= 4096)) {
+        throw new InvalidArgumentError(`artwork ${key} must be a whole number of pixels from 1 to 4096`);
+      }
+    }
+    const session = this.pick('artwork', (s) => s.artwork);
+    return session.artwork!(request);
+  }
+
+  /** Sets a property; resolves with the value the device reports afterwards. */
+  async setProperty<N extends PropertyName>(name: N, value: unknown): Promise<PropertyValues[N]> {
+    if (!isPropertyName(name)) {
+      throw new InvalidArgumentError(`unknown property "${String(name)}"; known: ${PROPERTY_NAMES.join(', ')}`);
+    }
+    const parsed = parsePropertyValue(name, value);
+    const session = this.pick(PROPERTY_FEATURE[name], (s) => s.setProperty);
+    return session.setProperty!(name, parsed);
+  }
+
+  async getProperty<N extends PropertyName>(name: N): Promise<PropertyValues[N] | null> {
+    if (!isPropertyName(name)) {
+      throw new InvalidArgumentError(`unknown property "${String(name)}"; known: ${PROPERTY_NAMES.join(', ')}`);
+    }
+    const feature: FeatureName = name === 'volume' ? 'volume' : 'nowPlaying';
+    const session = this.pick(feature, (s) => s.getProperty);
+    return session.getProperty!(name);
+  }
+
+  /** Starts `nowPlaying` push events from the best protocol that has them (idempotent). */
+  startPushUpdates(): void {
+    this.assertConnected();
+    if (this.pushSession) return;
+    const session = this.pick('pushUpdates', (s) => s.startPushUpdates);
+    this.pushSession = session;
+    session.startPushUpdates!();
+  }
+
+  stopPushUpdates(): void {
+    this.pushSession?.stopPushUpdates?.();
+    this.pushSession = null;
+  }
+
+  powerState(): PowerState {
+    if (this.state !== 'connected') return 'unknown';
+    for (const session of this.ordered(POWER_PRIORITIES)) {
+      if (session.powerState && session.feature('powerState') === 'available') return session.powerState();
+    }
+    return 'unknown';
+  }
+
+  /** What the device can do right now over its best protocol for each feature. */
+  feature(name: FeatureName): FeatureState {
+    const priorities = COMMANDS.find((c) => c.name === name)?.group === 'power' ? POWER_PRIORITIES : DEFAULT_PRIORITIES;
+    let best: FeatureState = 'unsupported';
+    for (const session of this.ordered(priorities)) {
+      const state = session.feature(name);
+      if (state === 'available') return state;
+      if (best === 'unsupported' || (best === 'unavailable' && state === 'unknown')) best = state;
+    }
+    return best;
+  }
+
+  features(): Record<FeatureName, FeatureState> {
+    const names: FeatureName[] = [...COMMANDS.map((c) => c.name), ...FEATURES];
+    return Object.fromEntries(names.map((n) => [n, this.feature(n)])) as Record<FeatureName, FeatureState>;
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private assertConnected(): void {
+    if (this.state === 'closed') throw new ClosedError(`${this.config.name}: the connection was closed`);
+    if (this.state !== 'connected') throw new ClosedError(`${this.config.name}: not connected`);
+  }
+
+  private ordered(priorities: readonly Protocol[]): ProtocolSession[] {
+    const rank = (p: Protocol) => {
+      const i = priorities.indexOf(p);
+      return i < 0 ? priorities.length : i;
+    };
+    return [...this.sessions].sort((a, b) => rank(a.protocol) - rank(b.protocol));
+  }
+
+  /**
+   * The session to serve `feature`: among those implementing the method and not ruling the
+   * feature out, the first (by priority) that says `available`, else the first at all.
+   */
+  private pick(
+    feature: FeatureName,
+    method: (s: ProtocolSession) => unknown,
+    priorities: readonly Protocol[] = DEFAULT_PRIORITIES,
+  ): ProtocolSession {
+    this.assertConnected();
+    const able = this.ordered(priorities).filter((s) => method(s) !== undefined && s.feature(feature) !== 'unsupported');
+    const chosen = able.find((s) => s.feature(feature) === 'available') ?? able[0];
+    if (!chosen) {
+      throw new NotSupportedError(`${this.config.name} cannot do "${feature}" over ${this.protocols.join(', ') || 'any protocol'}`);
+    }
+    return chosen;
+  }
+
+  private attach(session: ProtocolSession): void {
+    const onNowPlaying = (state: NowPlaying) => {
+      if (this.pushSession !== session) return;
+      this.latest = state;
+      this.emit('nowPlaying', state);
+    };
+    const onVolume = (level: number) => this.emit('volume', level);
+    const onPower = (state: PowerState) => this.emit('power', state);
+    const onPushError = (err: Error) => this.emit('pushError', err);
+    const onLost = (err: Error) => {
+      if (this.state !== 'connected') return;
+      this.logger.warn(`${session.protocol}: connection lost: ${err.message}`);
+      this.state = 'closed';
+      void this.teardown().then(() => {
+        this.emit('connectionLost', err);
+        this.emit('closed');
+      });
+    };
+    session.on('nowPlaying', onNowPlaying);
+    session.on('volume', onVolume);
+    session.on('power', onPower);
+    session.on('pushError', onPushError);
+    session.on('connectionLost', onLost);
+    this.detachers.push(() => {
+      session.off('nowPlaying', onNowPlaying);
+      session.off('volume', onVolume);
+      session.off('power', onPower);
+      session.off('pushError', onPushError);
+      session.off('connectionLost', onLost);
+    });
+  }
+
+  private async teardown(): Promise<void> {
+    for (const detach of this.detachers.splice(0)) detach();
+    const sessions = this.sessions.splice(0);
+    this.pushSession = null;
+    await Promise.all(sessions.map((s) => s.close().catch((err: unknown) => this.logger.warn(`closing ${s.protocol}: ${errorText(err)}`))));
+  }
+}
+
+export interface Device {
+  on<E extends keyof DeviceEvents>(event: E, listener: (...args: DeviceEvents[E]) => void): this;
+  once<E extends keyof DeviceEvents>(event: E, listener: (...args: DeviceEvents[E]) => void): this;
+  off<E extends keyof DeviceEvents>(event: E, listener: (...args: DeviceEvents[E]) => void): this;
+  emit<E extends keyof DeviceEvents>(event: E, ...args: DeviceEvents[E]): boolean;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function mostTelling(failures: unknown[]): Error {
+  const ranked = failures
+    .map((f) => (f instanceof Error ? f : new Error(String(f))))
+    .sort((a, b) => (SEVERITY[(b as AtvError).code ?? ''] ?? 0) - (SEVERITY[(a as AtvError).code ?? ''] ?? 0));
+  return ranked[0] ?? new Error('connection failed');
+}
+
+/** Connects to a device: `const atv = await connect(config, { credentials: { dmap: '0x…' } })`. */
+export async function connect(config: DeviceConfig, options: DeviceOptions = {}): Promise<Device> {
+  const device = new Device(config, options);
+  await device.connect();
+  return device;
+}
