@@ -1,0 +1,278 @@
+/**
+ * The DMAP/DACP `ProtocolSession`: THE command table mapped to DACP requests (in one place,
+ * `DMAP_COMMAND_ACTIONS`), now-playing from `playstatusupdate`, artwork, properties, push
+ * updates, and feature availability as pyatv's DmapFeatures defines it (reference §1.2).
+ *
+ * DMAP has no notion of a button being pressed twice or held: `double` sends the command
+ * twice, `hold` sends it once.
+ */
+import { EventEmitter } from 'node:events';
+import type { DmapNode } from '../../codecs/dmap';
+import type { CommandName, CommandOptions } from '../../device/commands';
+import type {
+  Artwork,
+  ArtworkRequest,
+  FeatureName,
+  FeatureState,
+  ProtocolSession,
+  SessionContext,
+  SessionEvents,
+  SessionFactory,
+} from '../../device/interfaces';
+import { parsePropertyValue, type PropertyName, type PropertyValues } from '../../device/properties';
+import type { NowPlaying, RepeatState, ShuffleState } from '../../device/state';
+import { InvalidArgumentError, NotSupportedError } from '../../errors';
+import { dmapNumber, findDmap } from '../../codecs/dmap';
+import { DacpClient, type DacpArrow, type DacpButton, type DacpPrompt } from './client';
+import { DmapPushUpdater, type DmapPushOptions } from './push';
+import { hasPlaystatusTag, nowPlayingFromPlaystatus, volumeControllable } from './state';
+
+export type DmapAction =
+  | { readonly kind: 'button'; readonly cmd: DacpButton }
+  | { readonly kind: 'prompt'; readonly cmd: DacpPrompt }
+  | { readonly kind: 'arrow'; readonly direction: DacpArrow }
+  /** Emulated by moving the position (reference §1.2: DMAP has no skip request). */
+  | { readonly kind: 'skip'; readonly sign: 1 | -1 }
+  | { readonly kind: 'unsupported' };
+
+/** Every command of THE command table and what DMAP does for it. */
+export const DMAP_COMMAND_ACTIONS: { readonly [C in CommandName]: DmapAction } = {
+  play: { kind: 'button', cmd: 'play' },
+  pause: { kind: 'button', cmd: 'pause' },
+  playPause: { kind: 'button', cmd: 'playpause' },
+  stop: { kind: 'button', cmd: 'stop' },
+  next: { kind: 'button', cmd: 'nextitem' },
+  previous: { kind: 'button', cmd: 'previtem' },
+  skipForward: { kind: 'skip', sign: 1 },
+  skipBackward: { kind: 'skip', sign: -1 },
+  up: { kind: 'arrow', direction: 'up' },
+  down: { kind: 'arrow', direction: 'down' },
+  left: { kind: 'arrow', direction: 'left' },
+  right: { kind: 'arrow', direction: 'right' },
+  select: { kind: 'prompt', cmd: 'select' },
+  menu: { kind: 'prompt', cmd: 'menu' },
+  topMenu: { kind: 'prompt', cmd: 'topmenu' },
+  home: { kind: 'unsupported' },
+  volumeUp: { kind: 'button', cmd: 'volumeup' },
+  volumeDown: { kind: 'button', cmd: 'volumedown' },
+  turnOn: { kind: 'unsupported' },
+  turnOff: { kind: 'unsupported' },
+};
+
+/** Skip interval when the caller gives none (pyatv's, reference §1.2). */
+export const DEFAULT_SKIP_INTERVAL = 10;
+
+const SHUFFLE_VALUE: { readonly [S in ShuffleState]: 0 | 1 } = { off: 0, songs: 1, albums: 1 };
+const REPEAT_VALUE: { readonly [R in RepeatState]: 0 | 1 | 2 } = { off: 0, track: 1, all: 2 };
+
+export interface DmapSessionOptions {
+  /** Seconds skipped by skipForward/skipBackward without an interval (default 10). */
+  skipInterval?: number;
+  /** Back-off of the push long poll. */
+  push?: Omit<DmapPushOptions, 'logger'>;
+  /** Largest accepted response body in bytes (default 16 MiB). */
+  maxBodySize?: number;
+}
+
+export class DmapSession extends EventEmitter<SessionEvents> implements ProtocolSession {
+  readonly protocol = 'dmap' as const;
+  readonly client: DacpClient;
+  private readonly push: DmapPushUpdater;
+  private readonly skipInterval: number;
+  private latest: DmapNode[] | null = null;
+  private volume: number | null = null;
+  private closed = false;
+
+  constructor(context: SessionContext, options: DmapSessionOptions = {}) {
+    super();
+    this.skipInterval = options.skipInterval ?? DEFAULT_SKIP_INTERVAL;
+    this.client = new DacpClient({
+      host: context.config.address,
+      port: context.service.port,
+      credentials: context.credentials ?? context.service.credentials,
+      timeout: context.timeout,
+      logger: context.logger,
+      ...(options.maxBodySize !== undefined ? { maxBodySize: options.maxBodySize } : {}),
+    });
+    this.push = new DmapPushUpdater(this.client, { ...options.push, logger: context.logger });
+    this.push.on('playstatus', (nodes) => {
+      this.latest = nodes;
+    });
+    this.push.on('update', (state) => this.emit('nowPlaying', state));
+    this.push.on('pushError', (error) => this.emit('pushError', error));
+    this.push.on('connectionLost', (error) => {
+      // The contract: a lost session is unusable; free its sockets now.
+      void this.client.close();
+      this.emit('connectionLost', error);
+    });
+  }
+
+  /** Logs in and reads the play status once (so `feature()` can answer). */
+  async connect(): Promise<void> {
+    await this.client.login();
+    try {
+      this.latest = await this.client.playStatus(0);
+    } catch (err) {
+      if (!(err instanceof NotSupportedError)) throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const stopped = this.push.stop();
+    await this.client.close();
+    await stopped;
+  }
+
+  feature(name: FeatureName): FeatureState {
+    switch (name) {
+      case 'nowPlaying':
+        // pyatv keys metadata availability on the tags of the latest cmst (title on caps).
+        if (!this.latest) return 'unknown';
+        return hasPlaystatusTag(this.latest, 'caps') ? 'available' : 'unavailable';
+      case 'pushUpdates':
+        return 'available';
+      case 'artwork':
+      case 'setPosition':
+      case 'setShuffle':
+      case 'setRepeat':
+        return 'unknown';
+      case 'volume':
+        // Read with getproperty dmcp.volume: works on OwnTone/iTunes, unverified on Apple TV.
+        return this.volume !== null ? 'available' : 'unknown';
+      case 'setVolume':
+        return 'unknown';
+      case 'powerState':
+        return 'unsupported';
+    }
+    const action = DMAP_COMMAND_ACTIONS[name];
+    if (!action) return 'unsupported';
+    switch (action.kind) {
+      case 'unsupported':
+        return 'unsupported';
+      case 'prompt':
+      case 'arrow':
+        return 'available';
+      case 'skip':
+        return 'unknown';
+      case 'button':
+        if (action.cmd === 'volumeup' || action.cmd === 'volumedown') {
+          return this.latest && volumeControllable(this.latest) === true ? 'available' : 'unavailable';
+        }
+        // DMAP cannot tell whether the player accepts a transport command right now.
+        return 'unknown';
+    }
+  }
+
+  async sendCommand(command: CommandName, options: CommandOptions = {}): Promise<void> {
+    const action = DMAP_COMMAND_ACTIONS[command];
+    if (!action) throw new InvalidArgumentError(`unknown command ${JSON.stringify(String(command))}`);
+    const times = options.action === 'double' ? 2 : 1;
+    switch (action.kind) {
+      case 'unsupported':
+        throw new NotSupportedError(`DMAP cannot send ${command}; pair MRP or Companion for it`);
+      case 'button':
+        for (let i = 0; i < times; i++) await this.client.button(action.cmd);
+        return;
+      case 'prompt':
+        for (let i = 0; i < times; i++) await this.client.prompt(action.cmd);
+        return;
+      case 'arrow':
+        for (let i = 0; i < times; i++) await this.client.arrow(action.direction);
+        return;
+      case 'skip':
+        await this.skip(action.sign, options.interval ?? this.skipInterval);
+        return;
+    }
+  }
+
+  private async skip(sign: 1 | -1, interval: number): Promise<void> {
+    if (!Number.isFinite(interval) || interval <= 0) throw new InvalidArgumentError(`skip interval must be a number of seconds above 0, got ${interval}`);
+    const state = await this.nowPlaying();
+    if (state.position === null) throw new NotSupportedError('cannot skip: the device reports no position for what is playing');
+    let target = Math.max(0, state.position + sign * interval);
+    if (state.totalTime !== null) target = Math.min(target, state.totalTime);
+    await this.client.setProperty('dacp.playingtime', Math.round(target * 1000));
+  }
+
+  async nowPlaying(): Promise<NowPlaying> {
+    const nodes = await this.client.playStatus(0);
+    this.latest = nodes;
+    return nowPlayingFromPlaystatus(nodes);
+  }
+
+  artwork(request: ArtworkRequest = {}): Promise<Artwork | null> {
+    return this.client.artwork(request.width ?? 0, request.height ?? 0);
+  }
+
+  async setProperty<N extends PropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
+    const checked = parsePropertyValue(name, value);
+    switch (name) {
+      case 'position':
+        await this.client.setProperty('dacp.playingtime', Math.round((checked as number) * 1000));
+        break;
+      case 'shuffle':
+        await this.client.setProperty('dacp.shufflestate', SHUFFLE_VALUE[checked as ShuffleState]);
+        break;
+      case 'repeat':
+        await this.client.setProperty('dacp.repeatstate', REPEAT_VALUE[checked as RepeatState]);
+        break;
+      case 'volume': {
+        await this.client.setProperty('dmcp.volume', checked as number);
+        // Not every server answers getproperty; then the value we set is the best we know.
+        const reported = await this.readVolume().catch((err: unknown) => {
+          if (err instanceof NotSupportedError) return null;
+          throw err;
+        });
+        if (reported === null) this.learnVolume(checked as number);
+        return (reported ?? checked) as PropertyValues[N];
+      }
+    }
+    const after = (await this.getProperty(name)) ?? checked;
+    return after as PropertyValues[N];
+  }
+
+  async getProperty<N extends PropertyName>(name: N): Promise<PropertyValues[N] | null> {
+    if (name === 'volume') return (await this.readVolume()) as PropertyValues[N] | null;
+    const state = await this.nowPlaying();
+    switch (name) {
+      case 'position':
+        return state.position as PropertyValues[N] | null;
+      case 'shuffle':
+        return state.shuffle as PropertyValues[N] | null;
+      case 'repeat':
+        return state.repeat as PropertyValues[N] | null;
+    }
+    throw new InvalidArgumentError(`unknown property ${JSON.stringify(String(name))}`);
+  }
+
+  private async readVolume(): Promise<number | null> {
+    const nodes = await this.client.getProperty(['dmcp.volume']);
+    const level = findDmap(nodes, 'cmgt', 'cmvo') ? dmapNumber(nodes, 'cmgt', 'cmvo') ?? null : null;
+    if (level !== null) this.learnVolume(level);
+    return level;
+  }
+
+  private learnVolume(level: number): void {
+    if (this.volume === level) return;
+    this.volume = level;
+    this.emit('volume', level);
+  }
+
+  startPushUpdates(): void {
+    if (this.closed) return;
+    this.push.start();
+  }
+
+  stopPushUpdates(): void {
+    void this.push.stop();
+  }
+
+  /** The latest raw playstatus (`cmst` tree), for diagnostics. */
+  get playstatus(): readonly DmapNode[] | null {
+    return this.latest;
+  }
+}
+
+export const createDmapSession: SessionFactory = (context) => new DmapSession(context);
