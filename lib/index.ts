@@ -13,3 +13,5 @@ export * from './log';
 export * from './device/facade';
 export * from './device/config';
 export * from './discovery/types';
+export * from './codecs/tlv8';
+export * from './hap';
