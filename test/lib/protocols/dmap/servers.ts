@@ -204,3 +204,73 @@ export function sessionContext(port: number, credentials: string | null, timeout
   };
 }
 
+
+// ---------------------------------------------------------------------------------------
+// A scripted DACP device: login, playstatus long poll, commands, properties.
+
+export interface FakeDacp {
+  srv: TestServer;
+  /** The current play status (revision is bumped by `change`). */
+  status: PlaystatusFields;
+  volume: number;
+  /** Long polls currently held open. */
+  waiting(): number;
+  /** Changes the state and answers the held long polls. */
+  change(fields: Partial<PlaystatusFields>): void;
+  /** Requests other than login and playstatus (method + url). */
+  commands(): string[];
+  /** When false, playstatus answers at once even with the current revision (a broken server). */
+  blocking: boolean;
+}
+
+export async function startFakeDacp(initial: Partial<PlaystatusFields> = {}): Promise<FakeDacp> {
+  const held = new Set<http.ServerResponse>();
+  const fake: FakeDacp = {
+    srv: undefined as unknown as TestServer,
+    status: { revision: 1, caps: 4, title: 'Song', artist: 'Artist', album: 'Album', totalMs: 200_000, remainingMs: 150_000, shuffle: 0, repeat: 0, volumeControllable: true, mediaKind: 2, ...initial },
+    volume: 20,
+    blocking: true,
+    waiting: () => held.size,
+    change(fields) {
+      Object.assign(fake.status, fields);
+      fake.status.revision++;
+      for (const res of held) replyDmap(res, playstatusBody(fake.status));
+      held.clear();
+    },
+    commands: () =>
+      fake.srv.requests.filter((r) => !/^\/(login|ctrl-int\/1\/playstatusupdate)$/.test(pathOf(r.url))).map((r) => `${r.method} ${r.url}`),
+  };
+  fake.srv = await startServer((req, res) => {
+    const path = pathOf(req.url);
+    const q = query(req.url);
+    if (path === '/login') return replyDmap(res, loginBody(42));
+    if (q.get('session-id') !== '42') return res.writeHead(403).end();
+    switch (path) {
+      case '/ctrl-int/1/playstatusupdate': {
+        const revision = Number(q.get('revision-number'));
+        if (fake.blocking && revision === fake.status.revision) {
+          held.add(res);
+          res.on('close', () => held.delete(res));
+          return;
+        }
+        return replyDmap(res, playstatusBody(fake.status));
+      }
+      case '/ctrl-int/1/setproperty': {
+        const ms = q.get('dacp.playingtime');
+        if (ms !== null) fake.status.remainingMs = (fake.status.totalMs ?? 0) - Number(ms);
+        const shuffle = q.get('dacp.shufflestate');
+        if (shuffle !== null) fake.status.shuffle = Number(shuffle);
+        const repeat = q.get('dacp.repeatstate');
+        if (repeat !== null) fake.status.repeat = Number(repeat);
+        const volume = q.get('dmcp.volume');
+        if (volume !== null) fake.volume = Math.round(Number(volume));
+        return res.writeHead(204).end();
+      }
+      case '/ctrl-int/1/getproperty':
+        return replyDmap(res, encodeTag('cmgt', [encodeTag('mstt', 200), encodeTag('cmvo', fake.volume)]));
+      default:
+        return res.writeHead(204).end();
+    }
+  });
+  return fake;
+}
