@@ -1,0 +1,108 @@
+/**
+ * The device config node: which device (identifier, or a manual address for networks where
+ * multicast does not reach), its credentials per protocol (Node-RED `credentials`, so they
+ * stay out of flow JSON and exports), and the ONE connection every flow node using it shares.
+ */
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { manualConfig, type ManualService } from '../../lib/device/config';
+import { Device } from '../../lib/device/facade';
+import type { Credentials, DeviceConfig } from '../../lib/device/interfaces';
+import { InvalidArgumentError } from '../../lib/errors';
+import type { Logger } from '../../lib/log';
+import { closeLink, openLink, type DeviceLink, type RetryPolicy } from '../connections';
+import { findDevice } from '../discovery';
+import { setSharedTranslate } from '../flow-node';
+import { registerRoutes } from '../routes';
+
+export interface DeviceNodeDef extends NodeDef {
+  identifier?: string;
+  host?: string;
+  dmapPort?: string | number;
+}
+
+/** Per-protocol credentials, as Node-RED stores them (encrypted, never in flow JSON). */
+export interface DeviceNodeCredentials {
+  dmap?: string;
+  mrp?: string;
+}
+
+export interface DeviceConfigNode extends Node<DeviceNodeCredentials> {
+  link: DeviceLink<Device>;
+}
+
+/** Optional settings.js tuning: `atvlinkDeviceRetry: { initial: 1000, max: 60000 }` (ms). */
+interface DeviceSettings {
+  atvlinkDeviceRetry?: Partial<RetryPolicy>;
+}
+
+function port(value: string | number | undefined, what: string): number | null {
+  if (value === undefined || value === null || String(value).trim() === '') return null;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError(`${what} must be a whole number from 1 to 65535`);
+  return n;
+}
+
+/** How to find the device this config describes. */
+export function deviceResolver(def: DeviceNodeDef, logger: Logger): () => Promise<DeviceConfig> {
+  const host = def.host?.trim() ?? '';
+  const identifier = def.identifier?.trim() || undefined;
+  const name = def.name?.trim() || undefined;
+  return async () => {
+    if (host) {
+      const services: ManualService[] = [];
+      const dmap = port(def.dmapPort, 'DMAP port');
+      if (dmap) services.push({ protocol: 'dmap', port: dmap });
+      if (services.length > 0) return manualConfig({ address: host, name, identifier, services });
+      // A host without ports: ask it directly (unicast DNS-SD) which services it has.
+      return findDevice({ hosts: [host], identifier, logger });
+    }
+    if (!identifier) throw new InvalidArgumentError('give the device identifier (use Scan) or a host address');
+    return findDevice({ identifier, logger });
+  };
+}
+
+function credentialsOf(node: DeviceConfigNode): Credentials {
+  const credentials: Credentials = {};
+  const stored = node.credentials ?? {};
+  if (stored.dmap?.trim()) credentials.dmap = stored.dmap.trim();
+  if (stored.mrp?.trim()) credentials.mrp = stored.mrp.trim();
+  return credentials;
+}
+
+export default function (RED: NodeAPI): void {
+  const t = (key: string, substitutions?: Record<string, string | number>) => RED._(`atvlink-device.${key}`, substitutions);
+  setSharedTranslate(t);
+  registerRoutes(RED);
+
+  function AtvlinkDeviceNode(this: DeviceConfigNode, def: DeviceNodeDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const logger: Logger = {
+      debug: (message) => node.debug(message),
+      warn: (message) => node.warn(message),
+    };
+    const credentials = credentialsOf(node);
+    const settings = RED.settings as unknown as DeviceSettings;
+    node.link = openLink(node.id, {
+      name: def.name?.trim() || def.host?.trim() || def.identifier?.trim() || 'Apple TV',
+      resolve: deviceResolver(def, logger),
+      createDevice: (config) => new Device(config, { credentials, logger }),
+      translate: t,
+      logger,
+      retry: settings.atvlinkDeviceRetry,
+    });
+    node.on('close', (_removed: boolean, done: () => void) => {
+      closeLink(node.id).then(done, (err: unknown) => {
+        node.warn(err instanceof Error ? err.message : String(err));
+        done();
+      });
+    });
+  }
+
+  RED.nodes.registerType<DeviceConfigNode, DeviceNodeDef, unknown, DeviceNodeCredentials>('atvlink-device', AtvlinkDeviceNode, {
+    credentials: {
+      dmap: { type: 'password' },
+      mrp: { type: 'password' },
+    },
+  });
+}

@@ -1,0 +1,448 @@
+/**
+ * One shared `Device` per device config node, reference counted by the flow nodes that use
+ * it (the core MQTT broker pattern): the first flow node to register starts the connection,
+ * the last one to leave (or the config node's own close) tears it down. Every registered
+ * node hears the same connection state, so a drop shows on all of them at once.
+ *
+ * Reconnects back off exponentially with jitter and never spin: a device that is off, a
+ * wrong address or a refused login costs one attempt per delay, at most one a minute. Two
+ * clients on one device are what breaks pyatv's push updates (pyatv #2740), hence exactly
+ * one Device per config node however many flow nodes share it.
+ *
+ * Nothing here knows Node-RED's API beyond the shape of a status object, so it is unit
+ * tested with a fake device.
+ */
+import { AtvError, ClosedError } from '../lib/errors';
+import type { Device } from '../lib/device/facade';
+import type { DeviceConfig } from '../lib/device/interfaces';
+import type { Logger } from '../lib/log';
+import type { NowPlaying } from '../lib/device/state';
+
+/** The part of `Device` a connection drives; the flow nodes get the whole `Device`. */
+export interface LinkedDevice {
+  readonly name: string;
+  readonly lastNowPlaying: NowPlaying | null;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  startPushUpdates(): void;
+  nowPlaying(): Promise<NowPlaying>;
+  on(event: 'nowPlaying', listener: (state: NowPlaying) => void): unknown;
+  on(event: 'connectionLost' | 'pushError', listener: (error: Error) => void): unknown;
+  on(event: 'closed', listener: () => void): unknown;
+  off(event: 'nowPlaying', listener: (state: NowPlaying) => void): unknown;
+  off(event: 'connectionLost' | 'pushError', listener: (error: Error) => void): unknown;
+  off(event: 'closed', listener: () => void): unknown;
+}
+
+export type LinkState =
+  /** Nobody uses the connection yet (or any more). */
+  | 'idle'
+  | 'connecting'
+  | 'connected'
+  /** Not connected; a retry is scheduled. */
+  | 'disconnected'
+  /** The device refused our credentials: pair again (a retry is still scheduled, slowly). */
+  | 'pairing'
+  /** The configuration cannot work (no host and no identifier, bad address): no retry. */
+  | 'invalid'
+  /** The config node was closed (redeploy, removal). */
+  | 'closed';
+
+export interface LinkStatus {
+  state: LinkState;
+  /** The latest now-playing state while connected, when known. */
+  nowPlaying: NowPlaying | null;
+  /** Why the last attempt failed or the connection dropped (no credential in it). */
+  error: Error | null;
+  /** Milliseconds until the next attempt, while one is scheduled. */
+  retryIn: number | null;
+}
+
+/** A Node-RED status object (kept structural so this file needs no Node-RED types). */
+export interface DisplayStatus {
+  fill: 'red' | 'green' | 'yellow' | 'blue' | 'grey';
+  shape: 'ring' | 'dot';
+  text: string;
+}
+
+/** Looks up a message in the config node's catalog (Node-RED's `RED._`). */
+export type Translate = (key: string, substitutions?: Record<string, string | number>) => string;
+
+/** What a flow node hands to `register`: callbacks for what it wants to hear about. */
+export interface LinkListener {
+  status?(status: LinkStatus, display: DisplayStatus): void;
+  nowPlaying?(state: NowPlaying): void;
+}
+
+export interface RetryPolicy {
+  /** First delay in ms (default 1 000). */
+  initial: number;
+  /** Longest delay in ms (default 60 000). */
+  max: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { initial: 1_000, max: 60_000 };
+
+export interface DeviceLinkOptions<D extends LinkedDevice = Device> {
+  /** A name for logs and messages before the device itself is known. */
+  name: string;
+  /** Finds the device to connect to: a manual configuration or a scan. */
+  resolve: () => Promise<DeviceConfig>;
+  /** Makes an unconnected device for a configuration (credentials are bound in here). */
+  createDevice: (config: DeviceConfig) => D;
+  translate?: Translate;
+  logger?: Logger;
+  retry?: Partial<RetryPolicy>;
+  /** Source of randomness for the jitter (tests pin it). */
+  random?: () => number;
+  /** How long `close()` waits for the device to shut down before giving up (ms). */
+  closeTimeout?: number;
+}
+
+/** Error codes after which retrying cannot help until the configuration changes. */
+const FATAL_CODES = new Set(['INVALID_ARGUMENT', 'NOT_SUPPORTED']);
+
+const TITLE_MAX = 24;
+
+/** A connection that lasted this long resets the back-off. */
+const STABLE_MS = 60_000;
+
+/** Delay before retry number `attempt` (0-based): exponential, capped, with jitter in [½, 1]. */
+export function retryDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.max, policy.initial * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling * (0.5 + random() * 0.5));
+}
+
+/** The status dot and text every node shows for a connection state. */
+export function displayStatus(status: LinkStatus, t: Translate = (k) => k): DisplayStatus {
+  switch (status.state) {
+    case 'connected': {
+      const np = status.nowPlaying;
+      if (np && np.deviceState === 'playing' && np.title) {
+        const title = np.title.length > TITLE_MAX ? `${np.title.slice(0, TITLE_MAX - 1)}…` : np.title;
+        return { fill: 'green', shape: 'dot', text: t('status.playing', { title }) };
+      }
+      return { fill: 'green', shape: 'dot', text: t('status.connected') };
+    }
+    case 'connecting':
+      return { fill: 'yellow', shape: 'ring', text: t('status.connecting') };
+    case 'pairing':
+      return { fill: 'red', shape: 'dot', text: t('status.pairingRequired') };
+    case 'invalid':
+      return { fill: 'red', shape: 'dot', text: t('status.invalid') };
+    case 'idle':
+    case 'closed':
+    case 'disconnected':
+    default:
+      return { fill: 'red', shape: 'ring', text: t('status.disconnected') };
+  }
+}
+
+function describe(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+export class DeviceLink<D extends LinkedDevice = Device> {
+  private readonly options: DeviceLinkOptions<D>;
+  private readonly policy: RetryPolicy;
+  private readonly users = new Map<object, LinkListener>();
+  private current: D | null = null;
+  private config: DeviceConfig | null = null;
+  private status: LinkStatus = { state: 'idle', nowPlaying: null, error: null, retryIn: null };
+  private timer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  /** Bumped whenever an attempt must be forgotten (stop, close); stale attempts check it. */
+  private generation = 0;
+  private detach: (() => void) | null = null;
+  private closing: Promise<void> | null = null;
+  private waiters = new Set<() => void>();
+  /** The attempt under way and the device it is connecting, so a close can end both. */
+  private pending: Promise<void> | null = null;
+  private connectingDevice: D | null = null;
+  private connectedAt = 0;
+
+  constructor(options: DeviceLinkOptions<D>) {
+    this.options = options;
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+  }
+
+  /** The device's name once known, else the configured name. */
+  get name(): string {
+    return this.config?.name ?? this.options.name;
+  }
+
+  get state(): LinkState {
+    return this.status.state;
+  }
+
+  get userCount(): number {
+    return this.users.size;
+  }
+
+  /** The connected device, or null. */
+  get device(): D | null {
+    return this.status.state === 'connected' ? this.current : null;
+  }
+
+  snapshot(): LinkStatus {
+    return { ...this.status };
+  }
+
+  display(): DisplayStatus {
+    return displayStatus(this.status, this.options.translate);
+  }
+
+  /** Adds a user; the first one starts the connection. The user hears the current state at once. */
+  register(user: object, listener: LinkListener = {}): void {
+    if (this.status.state === 'closed') {
+      this.call(listener, 'status');
+      return;
+    }
+    this.users.set(user, listener);
+    this.call(listener, 'status');
+    // A node added by a partial deploy joins a live connection: give it the state too.
+    if (this.status.state === 'connected' && this.status.nowPlaying) this.call(listener, 'nowPlaying', this.status.nowPlaying);
+    if (this.status.state === 'idle') this.attempt();
+  }
+
+  /** Removes a user; when the last one leaves the connection is closed (resolves when it is). */
+  async deregister(user: object): Promise<void> {
+    if (!this.users.delete(user)) return;
+    if (this.users.size === 0 && this.status.state !== 'closed') await this.stop('idle');
+  }
+
+  /**
+   * The connected device for a flow node's request. While an attempt is under way, waits for
+   * it (up to `timeout` ms); otherwise fails at once with why it is not connected.
+   */
+  async ready(timeout = 10_000): Promise<D> {
+    if (this.status.state === 'connecting') {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeout);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.waiters.add(done);
+      });
+    }
+    if (this.status.state === 'connected' && this.current) return this.current;
+    throw this.notConnectedError();
+  }
+
+  /** Ends everything for good (the config node's close): device, timers, users. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = this.stop('closed').then(() => {
+        this.users.clear();
+      });
+    }
+    return this.closing;
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private notConnectedError(): Error {
+    const cause = this.status.error;
+    const reason = cause ? `: ${cause.message}` : '';
+    if (cause instanceof AtvError) {
+      return new AtvError(cause.code, `${this.name} is not connected${reason}`, { cause });
+    }
+    switch (this.status.state) {
+      case 'closed':
+        return new ClosedError(`${this.name}: the connection was closed`);
+      default:
+        return new ClosedError(`${this.name} is not connected${reason}`);
+    }
+  }
+
+  private async stop(final: 'idle' | 'closed'): Promise<void> {
+    this.generation++;
+    this.cancelTimer();
+    const device = this.current;
+    this.current = null;
+    this.detach?.();
+    this.detach = null;
+    this.failures = 0;
+    this.update({ state: final, nowPlaying: null, error: null, retryIn: null });
+    const inFlight = this.connectingDevice;
+    this.connectingDevice = null;
+    await Promise.all([
+      device ? this.closeDevice(device) : undefined,
+      inFlight ? this.closeDevice(inFlight) : undefined,
+      this.pending ? this.bounded(this.pending) : undefined,
+    ]);
+  }
+
+  private async bounded(work: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([work.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.closeTimeout ?? 5_000)))]);
+    clearTimeout(timer);
+  }
+
+  private async closeDevice(device: LinkedDevice): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = this.options.closeTimeout ?? 5_000;
+    await Promise.race([
+      device.close().catch((err: unknown) => this.options.logger?.warn(`closing ${this.name}: ${describe(err).message}`)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          this.options.logger?.warn(`closing ${this.name} took longer than ${limit} ms; giving up waiting`);
+          resolve();
+        }, limit);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private cancelTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private attempt(): void {
+    this.cancelTimer();
+    const generation = ++this.generation;
+    this.update({ state: 'connecting', nowPlaying: null, error: this.status.error, retryIn: null });
+    const pending = this.connectOnce(generation).finally(() => {
+      if (this.pending === pending) this.pending = null;
+    });
+    this.pending = pending;
+  }
+
+  private async connectOnce(generation: number): Promise<void> {
+    let device: D | null = null;
+    try {
+      const config = await this.options.resolve();
+      if (generation !== this.generation) return;
+      this.config = config;
+      device = this.options.createDevice(config);
+      this.connectingDevice = device;
+      await device.connect();
+      if (this.connectingDevice === device) this.connectingDevice = null;
+      if (generation !== this.generation) {
+        await this.closeDevice(device);
+        return;
+      }
+    } catch (err) {
+      if (device && this.connectingDevice === device) this.connectingDevice = null;
+      if (device) await device.close().catch(() => undefined);
+      if (generation !== this.generation) return;
+      this.failed(describe(err));
+      return;
+    }
+    this.connected(device, generation);
+  }
+
+  private connected(device: D, generation: number): void {
+    this.current = device;
+    this.connectedAt = Date.now();
+    const onNowPlaying = (state: NowPlaying) => {
+      if (generation !== this.generation) return;
+      this.status = { ...this.status, nowPlaying: state };
+      for (const listener of this.users.values()) this.call(listener, 'nowPlaying', state);
+      this.update(this.status);
+    };
+    const onLost = (err: Error) => {
+      if (generation !== this.generation) return;
+      this.options.logger?.warn(`${this.name}: connection lost: ${err.message}`);
+      this.current = null;
+      this.detach?.();
+      this.detach = null;
+      // Only a connection that stayed up a while earns a quick retry: a device that accepts
+      // and drops at once must not get a reconnect loop.
+      if (Date.now() - this.connectedAt >= STABLE_MS) this.failures = 0;
+      this.failed(err);
+    };
+    const onClosed = () => onLost(new ClosedError(`${this.name} closed the connection`));
+    const onPushError = (err: Error) => this.options.logger?.debug(`${this.name}: push update failed: ${err.message}`);
+    device.on('nowPlaying', onNowPlaying);
+    device.on('connectionLost', onLost);
+    device.on('closed', onClosed);
+    device.on('pushError', onPushError);
+    this.detach = () => {
+      device.off('nowPlaying', onNowPlaying);
+      device.off('connectionLost', onLost);
+      device.off('closed', onClosed);
+      device.off('pushError', onPushError);
+    };
+    this.update({ state: 'connected', nowPlaying: device.lastNowPlaying, error: null, retryIn: null });
+    try {
+      device.startPushUpdates();
+    } catch (err) {
+      this.options.logger?.debug(`${this.name}: no push updates: ${describe(err).message}`);
+    }
+    // The first state, so status and playstatus nodes need not wait for a change.
+    device.nowPlaying().then(
+      (state) => {
+        if (generation === this.generation && this.current === device) onNowPlaying(state);
+      },
+      (err: unknown) => this.options.logger?.debug(`${this.name}: reading now playing failed: ${describe(err).message}`),
+    );
+  }
+
+  private failed(error: Error): void {
+    const code = (error as Partial<AtvError>).code;
+    if (code && FATAL_CODES.has(code)) {
+      this.options.logger?.warn(`${this.name}: ${error.message}`);
+      this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null });
+      return;
+    }
+    // Wrong credentials will not fix themselves quickly: retry only at the slowest pace.
+    const delay = code === 'AUTH' ? this.policy.max : retryDelay(this.failures, this.policy, this.options.random);
+    const retryAfter = (error as Partial<{ retryAfter: number }>).retryAfter;
+    const wait = typeof retryAfter === 'number' && retryAfter > 0 ? Math.max(delay, retryAfter * 1000) : delay;
+    this.failures++;
+    this.options.logger?.debug(`${this.name}: ${error.message}; next attempt in ${wait} ms`);
+    this.update({ state: code === 'AUTH' ? 'pairing' : 'disconnected', nowPlaying: null, error, retryIn: wait });
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.attempt();
+    }, wait);
+  }
+
+  private update(status: LinkStatus): void {
+    this.status = status;
+    if (status.state !== 'connecting') {
+      for (const wake of [...this.waiters]) wake();
+      this.waiters.clear();
+    }
+    for (const listener of this.users.values()) this.call(listener, 'status');
+  }
+
+  /** Tells one user; a user's own failure never reaches the runtime or the other users. */
+  private call(listener: LinkListener, what: 'status'): void;
+  private call(listener: LinkListener, what: 'nowPlaying', state: NowPlaying): void;
+  private call(listener: LinkListener, what: 'status' | 'nowPlaying', state?: NowPlaying): void {
+    try {
+      if (what === 'status') listener.status?.(this.snapshot(), this.display());
+      else listener.nowPlaying?.(state!);
+    } catch (err) {
+      this.options.logger?.warn(`${this.name}: a node failed handling ${what}: ${describe(err).message}`);
+    }
+  }
+}
+
+/** The one link per config node id, for the flow nodes to find. */
+const links = new Map<string, DeviceLink<Device>>();
+
+/** Creates the link of config node `id` (closing a leftover one of the same id first). */
+export function openLink(id: string, options: DeviceLinkOptions<Device>): DeviceLink<Device> {
+  const leftover = links.get(id);
+  if (leftover) void leftover.close();
+  const link = new DeviceLink(options);
+  links.set(id, link);
+  return link;
+}
+
+export function getLink(id: string): DeviceLink<Device> | undefined {
+  return links.get(id);
+}
+
+/** Closes and forgets the link of config node `id`. */
+export async function closeLink(id: string): Promise<void> {
+  const link = links.get(id);
+  if (!link) return;
+  links.delete(id);
+  await link.close();
+}

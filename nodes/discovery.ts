@@ -1,0 +1,62 @@
+/**
+ * The nodes' view of discovery: find one device by identifier (multicast, or unicast to
+ * given hosts), and the device shape flows and the editor see (no credential in it).
+ */
+import type { DeviceConfig, ServiceInfo } from '../lib/device/interfaces';
+import { NotSupportedError, UnreachableError } from '../lib/errors';
+import type { Logger } from '../lib/log';
+
+export interface FindOptions {
+  /** Ask these hosts directly instead of multicasting. */
+  hosts?: string[];
+  identifier?: string;
+  logger?: Logger;
+  timeout?: number;
+}
+
+export interface ScanRequest {
+  hosts?: string[];
+  port?: number;
+  interface?: string;
+  /** Milliseconds. */
+  timeout?: number;
+  logger?: Logger;
+}
+
+export async function scanDevices(_request: ScanRequest): Promise<DeviceConfig[]> {
+  throw new NotSupportedError('discovery is not available yet');
+}
+
+/** The device a config node means: by identifier, or the only one answering at a host. */
+export async function findDevice(options: FindOptions): Promise<DeviceConfig> {
+  const found = await scanDevices({ hosts: options.hosts, timeout: options.timeout ?? 3000, logger: options.logger });
+  const { identifier } = options;
+  const match = identifier
+    ? found.find((d) => d.identifier === identifier || d.identifiers.includes(identifier))
+    : found[0];
+  if (!match) {
+    const where = options.hosts?.length ? `at ${options.hosts.join(', ')}` : 'on the network';
+    throw new UnreachableError(
+      identifier
+        ? `no device with identifier ${identifier} answered ${where}; is it on? (set a host and port where multicast does not reach)`
+        : `no device answered ${where}`,
+    );
+  }
+  return match;
+}
+
+export type PublicService = Omit<ServiceInfo, 'credentials' | 'properties'>;
+export type PublicDevice = Omit<DeviceConfig, 'services'> & { services: PublicService[] };
+
+/**
+ * A device as flows and the editor see it: service credentials (Home Sharing ids) and the
+ * raw TXT records that carry them are left out.
+ */
+export function publicDevice(config: DeviceConfig): PublicDevice {
+  return {
+    ...config,
+    identifiers: [...config.identifiers],
+    deviceInfo: { ...config.deviceInfo },
+    services: config.services.map(({ credentials: _c, properties: _p, ...service }) => service),
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * What every flow node does the same way: find its device's shared link, show the link's
+ * state as its status, leave the link on close, and run its input handler so that any
+ * failure (bad input, device error) ends in `done(err)` with the message, for a Catch node,
+ * and never escapes into the runtime.
+ */
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Device } from '../lib/device/facade';
+import { InvalidArgumentError } from '../lib/errors';
+import { getLink, type DeviceLink, type LinkListener, type Translate } from './connections';
+
+/**
+ * Messages shared by every node (status texts, "no device configured"). They live in the
+ * device config node's catalog, which hands its translator over when its module loads.
+ */
+let sharedTranslate: Translate = (key) => key;
+
+export function setSharedTranslate(t: Translate): void {
+  sharedTranslate = t;
+}
+
+export function shared(key: string, substitutions?: Record<string, string | number>): string {
+  return sharedTranslate(key, substitutions);
+}
+
+export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
+
+/**
+ * Registers `node` with the link of config node `deviceId` and mirrors the link's state in
+ * the node's status. Returns null (and shows why) when no device is configured.
+ */
+export function attachToDevice(node: Node, deviceId: string | undefined, listener: LinkListener = {}): DeviceLink<Device> | null {
+  const link = deviceId ? getLink(deviceId) : undefined;
+  if (!link) {
+    node.status({ fill: 'red', shape: 'ring', text: shared('status.noDevice') });
+    return null;
+  }
+  link.register(node, {
+    status(status, display) {
+      node.status(display);
+      listener.status?.(status, display);
+    },
+    nowPlaying: listener.nowPlaying?.bind(listener),
+  });
+  node.on('close', (_removed: boolean, done: () => void) => {
+    link.deregister(node).then(done, (err: unknown) => {
+      node.warn(err instanceof Error ? err.message : String(err));
+      done();
+    });
+  });
+  return link;
+}
+
+/** The error for a message that reached a node with no device configured. */
+export function noDeviceError(): Error {
+  return new InvalidArgumentError(shared('errors.noDevice'));
+}
+
+/**
+ * Runs `handler` for each input message. A rejection or a throw becomes `done(err)`, so
+ * the runtime reports it against the message (Catch nodes see it) and nothing is thrown.
+ */
+export function onInput(node: Node, handler: (msg: NodeMessageInFlow, send: Send) => Promise<void>): void {
+  node.on('input', (msg, send, done) => {
+    let settled: Promise<void>;
+    try {
+      settled = handler(msg, send);
+    } catch (err) {
+      settled = Promise.reject(err);
+    }
+    settled.then(
+      () => done(),
+      (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
+    );
+  });
+}
+
+/** The device of `link` once it is connected, or the reason it is not. */
+export async function deviceOf(link: DeviceLink<Device> | null): Promise<Device> {
+  if (!link) throw noDeviceError();
+  return link.ready();
+}
+
+/** Evaluates a typed-input property (msg, flow, global, env, str, num, ...) for `msg`. */
+export function evaluate(RED: NodeAPI, node: Node, value: string, type: string, msg: NodeMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    RED.util.evaluateNodeProperty(value, type, node, msg, (err: Error | null, result: unknown) => {
+      if (err) reject(err);
+      else resolve(result);
+    });
+  });
+}

@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { describe, it } from 'node:test';
+import { manualConfig } from '../../lib/device/config';
+import { idleNowPlaying, type NowPlaying } from '../../lib/device/state';
+import { AuthenticationError, InvalidArgumentError, UnreachableError } from '../../lib/errors';
+import { DeviceLink, displayStatus, retryDelay, type LinkStatus } from '../../nodes/connections';
+
+/** A device whose connect outcome each test scripts. */
+class FakeDevice extends EventEmitter {
+  closed = false;
+  pushStarted = false;
+  lastNowPlaying: NowPlaying | null = null;
+  constructor(
+    readonly name: string,
+    private readonly outcome: () => Promise<void>,
+  ) {
+    super();
+  }
+  connect(): Promise<void> {
+    return this.outcome();
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+  startPushUpdates(): void {
+    this.pushStarted = true;
+  }
+  async nowPlaying(): Promise<NowPlaying> {
+    return { ...idleNowPlaying(), deviceState: 'playing', title: 'Track one' };
+  }
+}
+
+const config = manualConfig({ address: '127.0.0.1', name: 'Fake TV', services: [{ protocol: 'dmap', port: 3689 }] });
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+function setup(outcomes: (() => Promise<void>)[], retry = { initial: 20, max: 80 }) {
+  const devices: FakeDevice[] = [];
+  const delays: number[] = [];
+  let next = 0;
+  const link = new DeviceLink<FakeDevice>({
+    name: 'Fake TV',
+    resolve: async () => config,
+    createDevice: () => {
+      const outcome = outcomes[Math.min(next++, outcomes.length - 1)]!;
+      const d = new FakeDevice('Fake TV', outcome);
+      devices.push(d);
+      return d;
+    },
+    retry,
+    random: () => 1,
+    logger: {
+      debug: (m) => {
+        const match = /next attempt in (\d+) ms/.exec(m);
+        if (match) delays.push(Number(match[1]));
+      },
+      warn: () => undefined,
+    },
+  });
+  return { link, devices, delays };
+}
+
+/** Resolves with the first status a listener hears that satisfies `pred`. */
+function statusWhere(link: DeviceLink<FakeDevice>, user: object, pred: (s: LinkStatus) => boolean): Promise<LinkStatus> {
+  return new Promise((resolve) => {
+    link.register(user, {
+      status: (s) => {
+        if (pred(s)) resolve(s);
+      },
+    });
+  });
+}
+
+const ok = () => Promise.resolve();
+
+describe('DeviceLink (one shared connection per config node)', () => {
+  it('connects once for many users, fans the state out to all, closes with the last', async () => {
+    const { link, devices } = setup([ok]);
+    const seen = new Map<number, string[]>();
+    const users = Array.from({ length: 10 }, (_, i) => ({ i }));
+    for (const u of users) {
+      seen.set(u.i, []);
+      link.register(u, { status: (s) => seen.get(u.i)!.push(s.state) });
+    }
+    await tick(5);
+    assert.equal(devices.length, 1, 'one device for ten users');
+    assert.equal(link.state, 'connected');
+    assert.ok(devices[0]!.pushStarted, 'push updates started');
+    for (const states of seen.values()) assert.ok(states.includes('connected'), states.join());
+    for (const u of users.slice(1)) await link.deregister(u);
+    assert.equal(devices[0]!.closed, false, 'still used by one node');
+    await link.deregister(users[0]!);
+    assert.equal(devices[0]!.closed, true);
+    assert.equal(link.state, 'idle');
+  });
+
+  it('relays now-playing and shows the title being played', async () => {
+    const { link, devices } = setup([ok]);
+    const states: NowPlaying[] = [];
+    const connected = statusWhere(link, {}, (s) => s.state === 'connected' && s.nowPlaying !== null);
+    link.register({}, { nowPlaying: (s) => states.push(s) });
+    const status = await connected;
+    assert.equal(status.nowPlaying?.title, 'Track one', 'first state read after connecting');
+    devices[0]!.emit('nowPlaying', { ...idleNowPlaying(), deviceState: 'paused', title: 'Track two' });
+    assert.deepEqual(
+      states.map((s) => s.title),
+      ['Track one', 'Track two'],
+    );
+    const display = displayStatus({ state: 'connected', nowPlaying: status.nowPlaying, error: null, retryIn: null }, (k, v) =>
+      k === 'status.playing' ? `playing "${v?.title}"` : k,
+    );
+    assert.deepEqual(display, { fill: 'green', shape: 'dot', text: 'playing "Track one"' });
+    await link.close();
+  });
+
+  it('reconnects by itself after a drop, with a fresh device', async () => {
+    const { link, devices } = setup([ok]);
+    const user = {};
+    await statusWhere(link, user, (s) => s.state === 'connected');
+    const disconnected = statusWhere(link, {}, (s) => s.state === 'disconnected');
+    devices[0]!.emit('connectionLost', new UnreachableError('gone'));
+    const down = await disconnected;
+    assert.equal(down.error?.message, 'gone');
+    assert.ok(down.retryIn! >= 10 && down.retryIn! <= 20, `retry in ${down.retryIn}`);
+    await statusWhere(link, {}, (s) => s.state === 'connected');
+    assert.equal(devices.length, 2);
+    assert.equal(link.device, devices[1]);
+    await link.close();
+    assert.equal(devices[1]!.closed, true);
+  });
+
+  it('backs off exponentially up to the cap, never in a tight loop', async () => {
+    const refused = () => Promise.reject(new UnreachableError('refused'));
+    const { link, devices, delays } = setup([refused]);
+    link.register({});
+    await tick(400);
+    await link.close();
+    assert.deepEqual(delays.slice(0, 5), [20, 40, 80, 80, 80]);
+    assert.ok(devices.length <= 8, `${devices.length} attempts in 400 ms`);
+    assert.ok(devices.every((d) => d.closed), 'every failed device closed');
+    const count = devices.length;
+    await tick(150);
+    assert.equal(devices.length, count, 'no attempt after close');
+  });
+
+  it('jitters the delay between half and all of the exponential step', () => {
+    const policy = { initial: 1000, max: 60_000 };
+    assert.equal(retryDelay(0, policy, () => 0), 500);
+    assert.equal(retryDelay(3, policy, () => 1), 8000);
+    assert.equal(retryDelay(20, policy, () => 1), 60_000);
+    assert.equal(retryDelay(1000, policy, () => 0.5), 45_000);
+  });
+
+  it('says "pairing required" on refused credentials and retries only at the slowest pace', async () => {
+    const { link, delays } = setup([() => Promise.reject(new AuthenticationError('login refused'))]);
+    const status = await statusWhere(link, {}, (s) => s.state === 'pairing');
+    assert.equal(status.retryIn, 80);
+    assert.equal(displayStatus(status).text, 'status.pairingRequired');
+    await link.close();
+    assert.deepEqual(delays, [80]);
+  });
+
+  it('does not retry a configuration that cannot work', async () => {
+    const { link, devices } = setup([() => Promise.reject(new InvalidArgumentError('bad address'))]);
+    const status = await statusWhere(link, {}, (s) => s.state === 'invalid');
+    assert.equal(status.retryIn, null);
+    await tick(100);
+    assert.equal(devices.length, 1);
+    await link.close();
+  });
+
+  it('ready() waits for an attempt under way and explains why it is not connected', async () => {
+    let release!: () => void;
+    const slow = () => new Promise<void>((r) => (release = r));
+    const { link } = setup([slow, () => Promise.reject(new UnreachableError('refused'))]);
+    link.register({});
+    const waiting = link.ready(2000);
+    await tick(5);
+    release();
+    const device = await waiting;
+    assert.equal(device.name, 'Fake TV');
+    link.device!.emit('connectionLost', new UnreachableError('gone'));
+    await assert.rejects(link.ready(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'UNREACHABLE');
+      assert.match(err.message, /Fake TV is not connected: gone/);
+      return true;
+    });
+    await link.close();
+  });
+
+  it('close() during a connect ends that attempt and its device', async () => {
+    let release!: () => void;
+    const { link, devices } = setup([() => new Promise<void>((r) => (release = r))]);
+    link.register({});
+    await tick(5);
+    const closing = link.close();
+    release();
+    await closing;
+    assert.equal(devices[0]!.closed, true);
+    assert.equal(link.state, 'closed');
+    assert.equal(link.device, null);
+  });
+
+  it('keeps telling the other users when one listener throws', async () => {
+    const { link } = setup([ok]);
+    link.register({}, {
+      status: () => {
+        throw new Error('broken node');
+      },
+    });
+    const status = await statusWhere(link, {}, (s) => s.state === 'connected');
+    assert.equal(status.state, 'connected');
+    await link.close();
+  });
+});
