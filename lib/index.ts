@@ -15,3 +15,4 @@ export * from './device/config';
 export * from './discovery/types';
 export * from './codecs/tlv8';
 export * from './hap';
+export * from './discovery';

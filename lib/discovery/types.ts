@@ -23,6 +23,11 @@ export interface ServiceRecord {
   ttl: number;
   /** IPv4 address the response came from. */
   source: string;
+  /**
+   * A Bonjour sleep proxy answered for the (deep-sleeping) device: a bare PTR, or records
+   * fetched from the proxy afterwards. Absent = false.
+   */
+  sleepProxy?: boolean;
 }
 
 /** A service we answer for. */

@@ -1,0 +1,131 @@
+/**
+ * Sockets for DNS-SD: the shared mDNS socket on *:5353 (via `multicast-dns`), plain UDP
+ * sockets for queries from an ephemeral port and for unicast, and the TCP "knock" that wakes
+ * a device sleeping behind a Bonjour sleep proxy.
+ */
+import dgram from 'node:dgram';
+import { connect, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import makeMdns from 'multicast-dns';
+import { UnreachableError } from '../errors';
+import type { Logger } from '../log';
+import { MDNS_PORT } from './dns';
+
+export type MulticastDns = makeMdns.MulticastDNS;
+
+/** IPv4 addresses of this host's interfaces, link-local ones left out. */
+export function localIPv4Addresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const iface of list ?? []) {
+      const family = iface.family as string | number;
+      if ((family === 'IPv4' || family === 4) && !iface.address.startsWith('169.254.') && !out.includes(iface.address)) {
+        out.push(iface.address);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Opens the mDNS socket on *:5353 and joins 224.0.0.251 on `iface` (or every interface).
+ * With a pinned interface it still binds 0.0.0.0: a socket bound to a unicast address never
+ * sees multicast datagrams.
+ */
+export function openMulticast(iface: string | undefined, logger: Logger): Promise<MulticastDns> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let mdns: MulticastDns;
+    try {
+      mdns = makeMdns({
+        port: MDNS_PORT,
+        reuseAddr: true,
+        loopback: true,
+        ...(iface ? { interface: iface, bind: '0.0.0.0' } : {}),
+      });
+    } catch (err) {
+      reject(new UnreachableError(`cannot open the mDNS socket: ${(err as Error).message}`, { cause: err }));
+      return;
+    }
+    mdns.on('warning', (err: Error) => logger.debug(`mDNS socket: ${err.message}`));
+    mdns.on('error', (err: NodeJS.ErrnoException) => {
+      if (!settled) {
+        settled = true;
+        mdns.destroy();
+        const hint =
+          err.code === 'EADDRINUSE'
+            ? ' (another program holds UDP 5353 exclusively; use unicast `hosts` instead)'
+            : err.code === 'EADDRNOTAVAIL' || err.code === 'EINVAL'
+              ? ` (is ${iface ?? 'the interface'} an IPv4 address of this host?)`
+              : '';
+        reject(new UnreachableError(`cannot listen for mDNS on UDP ${MDNS_PORT}: ${err.code ?? err.message}${hint}`, { cause: err }));
+      } else {
+        logger.warn(`mDNS socket error: ${err.message}`);
+      }
+    });
+    mdns.once('ready', () => {
+      if (settled) return;
+      settled = true;
+      resolve(mdns);
+    });
+  });
+}
+
+export function closeMulticast(mdns: MulticastDns): Promise<void> {
+  return new Promise((resolve) => mdns.destroy(() => resolve()));
+}
+
+/** A UDP socket bound to `address:port` (port 0 = ephemeral). */
+export function openUdp(address: string, port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({ type: 'udp4' });
+    const onError = (err: NodeJS.ErrnoException): void => {
+      socket.close();
+      reject(new UnreachableError(`cannot bind UDP ${address}:${port}: ${err.code ?? err.message}`, { cause: err }));
+    };
+    socket.once('error', onError);
+    socket.bind(port, address, () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+export function closeUdp(socket: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
+
+/** Ports a device normally listens on (pyatv issue #580): DMAP, AirPlay, MRP, Companion. */
+export const KNOCK_PORTS = [3689, 7000, 49152, 32498] as const;
+
+/**
+ * Opens (and at once drops) TCP connections to `ports` on `host`: a Bonjour sleep proxy
+ * wakes the device it answers for when someone connects to one of its services. Errors
+ * are ignored. Returns a function that aborts knocks still in flight.
+ */
+export function knock(host: string, ports: readonly number[], timeoutMs: number, logger: Logger): () => void {
+  const sockets = new Set<Socket>();
+  for (const port of ports) {
+    const socket = connect({ host, port });
+    sockets.add(socket);
+    const done = (): void => {
+      sockets.delete(socket);
+      socket.destroy();
+    };
+    socket.setTimeout(timeoutMs, done);
+    socket.once('connect', done);
+    socket.once('error', done);
+    socket.once('close', () => sockets.delete(socket));
+  }
+  logger.debug(`knocked on ${host} ports ${ports.join(', ')}`);
+  return () => {
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+  };
+}
