@@ -16,3 +16,4 @@ export * from './discovery/types';
 export * from './codecs/tlv8';
 export * from './hap';
 export * from './discovery';
+export * from './protocols/dmap';

@@ -114,7 +114,7 @@ const CREDENTIAL_FORMATS =
   'like 01234567-89AB-CDEF-0123-456789ABCDEF';
 
 /** The login query parameter for a credentials string (reference §3.2). */
-export function loginParameter(credentials: string): string {
+export function dacpLoginParameter(credentials: string): string {
   const value = credentials.trim();
   const guid = /^0x([0-9a-f]{16})$/i.exec(value);
   // OwnTone refuses a lower-case pairing GUID (401), and the Remote app sends upper case.
@@ -194,7 +194,7 @@ export class DacpClient {
     if (this.credentials === null || this.credentials.trim() === '') {
       throw new AuthenticationError('DMAP needs credentials: pair with the device first (or give its Home Sharing id)');
     }
-    const param = loginParameter(this.credentials);
+    const param = dacpLoginParameter(this.credentials);
     const res = await this.http.request({ method: 'GET', path: `/login?${param}&hasFP=1` });
     if (res.status === 401 || res.status === 403 || (res.status >= 400 && res.status < 500)) {
       throw new AuthenticationError(

@@ -26,9 +26,9 @@ export const DACP_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 export const DACP_POST_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 
 /** Default per-request timeout (reference §3.1). */
-export const DEFAULT_DACP_TIMEOUT = 10_000;
+export const DACP_TIMEOUT = 10_000;
 /** The largest response body accepted (after decompression); artwork is far smaller. */
-export const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
+export const DACP_MAX_BODY = 16 * 1024 * 1024;
 
 export interface DacpHttpOptions {
   host: string;
@@ -77,8 +77,8 @@ export class DacpHttp {
     this.host = options.host;
     this.port = options.port;
     this.endpoint = `DACP server ${options.host}:${options.port}`;
-    this.timeout = options.timeout ?? DEFAULT_DACP_TIMEOUT;
-    this.maxBody = options.maxBodySize ?? DEFAULT_MAX_BODY;
+    this.timeout = options.timeout ?? DACP_TIMEOUT;
+    this.maxBody = options.maxBodySize ?? DACP_MAX_BODY;
     this.logger = options.logger ?? silentLogger;
     // keepAlive also turns on TCP keep-alive probes, the only way a long poll that waits
     // forever ever notices a device that vanished.

@@ -18,8 +18,8 @@ import { AtvError, InvalidArgumentError, PairingError } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
 
 export const TOUCH_REMOTE_TYPE = '_touch-remote._tcp';
-export const DEFAULT_REMOTE_NAME = 'Node-RED';
-export const DEFAULT_PAIRING_TIMEOUT = 5 * 60_000;
+export const DMAP_DEFAULT_REMOTE_NAME = 'Node-RED';
+export const DMAP_PAIRING_TIMEOUT = 5 * 60_000;
 
 export interface DmapPairingOptions {
   /** The remote's name as the device lists it (TXT `DvNm`, `cmnm`). Default "Node-RED". */
@@ -112,11 +112,11 @@ export class DmapPairing implements PairingSession {
   private cleanup: Promise<void> | null = null;
 
   constructor(options: DmapPairingOptions = {}) {
-    this.name = options.name?.trim() || DEFAULT_REMOTE_NAME;
+    this.name = options.name?.trim() || DMAP_DEFAULT_REMOTE_NAME;
     this.pairingGuid = options.pairingGuid !== undefined ? normalizeGuid(options.pairingGuid) : randomBytes(8).toString('hex').toUpperCase();
     this.currentPin = options.pin !== undefined ? normalizePin(options.pin) : String(randomInt(0, 10_000)).padStart(4, '0');
     this.iface = options.interface;
-    this.timeoutMs = options.timeout ?? DEFAULT_PAIRING_TIMEOUT;
+    this.timeoutMs = options.timeout ?? DMAP_PAIRING_TIMEOUT;
     this.logger = options.logger ?? silentLogger;
     this.advertiserOptions = options.advertiser ?? {};
     this.result = new Promise<string>((resolve, reject) => {

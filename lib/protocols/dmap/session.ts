@@ -60,7 +60,7 @@ export const DMAP_COMMAND_ACTIONS: { readonly [C in CommandName]: DmapAction } =
 };
 
 /** Skip interval when the caller gives none (pyatv's, reference §1.2). */
-export const DEFAULT_SKIP_INTERVAL = 10;
+export const DMAP_SKIP_INTERVAL = 10;
 
 const SHUFFLE_VALUE: { readonly [S in ShuffleState]: 0 | 1 } = { off: 0, songs: 1, albums: 1 };
 const REPEAT_VALUE: { readonly [R in RepeatState]: 0 | 1 | 2 } = { off: 0, track: 1, all: 2 };
@@ -85,7 +85,7 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
 
   constructor(context: SessionContext, options: DmapSessionOptions = {}) {
     super();
-    this.skipInterval = options.skipInterval ?? DEFAULT_SKIP_INTERVAL;
+    this.skipInterval = options.skipInterval ?? DMAP_SKIP_INTERVAL;
     this.client = new DacpClient({
       host: context.config.address,
       port: context.service.port,

@@ -28,7 +28,7 @@ const REPEAT: Readonly<Record<number, RepeatState>> = { 0: 'off', 1: 'track', 2:
 /** Times of 2^32−1 ms (or more) mean "unknown" (seen during live streams). */
 const UNKNOWN_TIME = 2 ** 32 - 1;
 
-export function mediaKind(kind: number): MediaType {
+export function dmapMediaKind(kind: number): MediaType {
   for (const [type, kinds] of MEDIA_KINDS) if (kinds.includes(kind)) return type;
   return 'unknown';
 }
@@ -66,7 +66,7 @@ export function nowPlayingFromPlaystatus(nodes: readonly DmapNode[]): NowPlaying
   if (caps) {
     const kind = dmapNumber(nodes, 'cmst', 'cmmk');
     // Without a media kind, pyatv's rule: artist or album means music, else video.
-    state.mediaType = kind !== undefined ? mediaKind(kind) : state.artist || state.album ? 'music' : 'video';
+    state.mediaType = kind !== undefined ? dmapMediaKind(kind) : state.artist || state.album ? 'music' : 'video';
   }
 
   const total = milliseconds(nodes, 'cast');

@@ -14,7 +14,7 @@ import {
   TimeoutError,
   UnreachableError,
 } from '../../../../lib/errors';
-import { DacpClient, imageInfo, loginParameter } from '../../../../lib/protocols/dmap/client';
+import { DacpClient, imageInfo, dacpLoginParameter } from '../../../../lib/protocols/dmap/client';
 import { DACP_HEADERS } from '../../../../lib/protocols/dmap/http';
 import { DmapSession } from '../../../../lib/protocols/dmap/session';
 import { fixture } from '../../../support/paths';
@@ -321,12 +321,12 @@ describe('DACP client against OwnTone 29.3 recordings', () => {
 
 describe('DACP login and re-login', () => {
   it('maps credentials to the login parameter and refuses anything else without echoing it', () => {
-    assert.equal(loginParameter('0xfeedfacecafebeef'), 'pairing-guid=0xFEEDFACECAFEBEEF');
-    assert.equal(loginParameter(' 0x0000000000000001 '), 'pairing-guid=0x0000000000000001');
-    assert.equal(loginParameter('12345678-6789-1111-2222-012345678911'), 'hsgid=12345678-6789-1111-2222-012345678911');
+    assert.equal(dacpLoginParameter('0xfeedfacecafebeef'), 'pairing-guid=0xFEEDFACECAFEBEEF');
+    assert.equal(dacpLoginParameter(' 0x0000000000000001 '), 'pairing-guid=0x0000000000000001');
+    assert.equal(dacpLoginParameter('12345678-6789-1111-2222-012345678911'), 'hsgid=12345678-6789-1111-2222-012345678911');
     for (const bad of ['0x123', 'secret-thing', '0xFEEDFACECAFEBEEF00', '12345678-6789-1111-2222-01234567891']) {
       assert.throws(
-        () => loginParameter(bad),
+        () => dacpLoginParameter(bad),
         (err: Error) => err instanceof InvalidArgumentError && !err.message.includes(bad) && /16 hex digits/.test(err.message),
       );
     }

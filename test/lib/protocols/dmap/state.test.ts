@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { decodeDmap } from '../../../../lib/codecs/dmap';
 import { idleNowPlaying, type NowPlaying } from '../../../../lib/device/state';
-import { mediaKind, nowPlayingFromPlaystatus, playstatusRevision, volumeControllable } from '../../../../lib/protocols/dmap/state';
+import { dmapMediaKind, nowPlayingFromPlaystatus, playstatusRevision, volumeControllable } from '../../../../lib/protocols/dmap/state';
 import { fixture } from '../../../support/paths';
 import { playstatusBody } from './servers';
 
@@ -48,7 +48,7 @@ describe('DMAP playstatus → NowPlaying', () => {
   });
 
   it('media kinds and the artist/album fallback', () => {
-    assert.deepEqual([1, 32770, 3, 7, 32, 2, 4, 36, 8, 64, 12345].map(mediaKind), [
+    assert.deepEqual([1, 32770, 3, 7, 32, 2, 4, 36, 8, 64, 12345].map(dmapMediaKind), [
       'unknown', 'unknown', 'video', 'video', 'video', 'music', 'music', 'music', 'tv', 'tv', 'unknown',
     ]);
     const kind = (fields: Parameters<typeof playstatusBody>[0]) => nowPlayingFromPlaystatus(decodeDmap(playstatusBody(fields))).mediaType;
