@@ -38,13 +38,14 @@ export class FrameDecoder {
   private buffered = 0;
   /** Body length of the frame being collected, once its prefix has been read. */
   private expected: number | undefined;
+  private prefixLength = 0;
   private failure: ProtocolError | undefined;
 
   constructor(private readonly maxFrameBytes = MRP_MAX_FRAME_BYTES) {}
 
-  /** Bytes received but not yet returned as a frame. */
+  /** Bytes received but not yet returned as part of a frame (0 at a frame boundary). */
   get pendingBytes(): number {
-    return this.buffered;
+    return this.buffered + (this.expected === undefined ? 0 : this.prefixLength);
   }
 
   push(chunk: Uint8Array): Buffer[] {
@@ -74,6 +75,7 @@ export class FrameDecoder {
         }
         if (prefix === undefined) break;
         this.skip(prefix.bytes);
+        this.prefixLength = prefix.bytes;
         this.expected = prefix.value;
       }
       if (this.buffered < this.expected) break;

@@ -1,0 +1,98 @@
+/**
+ * The pyatv 0.16.1 MRP captures (test/fixtures/pyatv-0.16.1, see its README) as decoded
+ * frames: each direction's chunks concatenated, cut with our FrameDecoder, and from the end of
+ * pair-verify on decrypted with lib/hap's MRP session cipher and the keys in keys.json.
+ */
+import { readFileSync } from 'node:fs';
+import { decodeTlv8, Tlv8Type } from '../../../../lib/codecs/tlv8';
+import { MrpSessionCipher } from '../../../../lib/hap/channel';
+import { FrameDecoder } from '../../../../lib/protocols/mrp/framing';
+import { decodeMessage, MrpMessageType, type MrpDecodedMessage } from '../../../../lib/protocols/mrp/messages';
+import { fixture } from '../../../support/paths';
+
+export type Direction = 'c2s' | 's2c';
+
+export interface Chunk {
+  conn: number;
+  dir: Direction;
+  bytes: Buffer;
+}
+
+export function readCapture(name: string): Chunk[] {
+  return readFileSync(fixture('pyatv-0.16.1', name), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const { conn, dir, hex } = JSON.parse(line) as { conn: number; dir: Direction; hex: string };
+      return { conn, dir, bytes: Buffer.from(hex, 'hex') };
+    });
+}
+
+/** One direction of one connection as a byte stream. */
+export function stream(chunks: Chunk[], dir: Direction, conn = 1): Buffer {
+  return Buffer.concat(chunks.filter((c) => c.dir === dir && c.conn === conn).map((c) => c.bytes));
+}
+
+interface KeysJson {
+  session_keys: Record<string, { client_read_key_device_to_client: string; client_write_key_client_to_device: string }>;
+  credentials_from_pairing: Record<string, string>;
+}
+
+export function readKeys(): KeysJson {
+  return JSON.parse(readFileSync(fixture('pyatv-0.16.1', 'keys.json'), 'utf8')) as KeysJson;
+}
+
+export interface CapturedFrame {
+  dir: Direction;
+  /** Index among this direction's frames. */
+  index: number;
+  encrypted: boolean;
+  /** The frame body as on the wire (ciphertext + tag when encrypted). */
+  wire: Buffer;
+  plaintext: Buffer;
+  message: MrpDecodedMessage;
+}
+
+/** The HAP State item of a CRYPTO_PAIRING message, if it is one. */
+export function pairingState(message: MrpDecodedMessage): number | undefined {
+  if (message.type !== MrpMessageType.CRYPTO_PAIRING_MESSAGE || !message.payload?.pairingData) return undefined;
+  return decodeTlv8(message.payload.pairingData).get(Tlv8Type.State)?.[0];
+}
+
+/**
+ * Every frame of one direction, decoded. Encryption starts after pair-verify: the client
+ * encrypts after sending M3, the device after sending M4 (only in captures with session keys).
+ */
+export function capturedFrames(name: string, dir: Direction): CapturedFrame[] {
+  const chunks = readCapture(name);
+  const decoder = new FrameDecoder();
+  const wires: Buffer[] = [];
+  for (const chunk of chunks.filter((c) => c.dir === dir && c.conn === 1)) wires.push(...decoder.push(chunk.bytes));
+  if (decoder.pendingBytes !== 0) throw new Error(`${name} ${dir}: ${decoder.pendingBytes} bytes left after the last frame`);
+
+  const keys = readKeys().session_keys[name];
+  let cipher: MrpSessionCipher | undefined;
+  let verifying = false;
+  const frames: CapturedFrame[] = [];
+  for (const [index, wire] of wires.entries()) {
+    const encrypted = cipher !== undefined;
+    const plaintext = cipher ? cipher.decrypt(wire) : wire;
+    const message = decodeMessage(plaintext);
+    frames.push({ dir, index, encrypted, wire, plaintext, message });
+
+    const state = pairingState(message);
+    if (state !== undefined) {
+      // Pair-verify M1/M2 differ from pair-setup M1/M2: no Method item, no Salt item.
+      const tlv = decodeTlv8((message.payload as { pairingData: Buffer }).pairingData);
+      if ((state === 1 && !tlv.has(Tlv8Type.Method)) || (state === 2 && !tlv.has(Tlv8Type.Salt))) verifying = true;
+    }
+    const lastPlain = dir === 'c2s' ? 3 : 4;
+    if (verifying && state === lastPlain && keys) {
+      const write = Buffer.from(keys.client_write_key_client_to_device, 'hex');
+      const read = Buffer.from(keys.client_read_key_device_to_client, 'hex');
+      // Opening the client's frames needs the device's point of view (it decrypts with the client's write key).
+      cipher = new MrpSessionCipher(dir === 'c2s' ? { encryptKey: read, decryptKey: write } : { encryptKey: write, decryptKey: read });
+    }
+  }
+  return frames;
+}
