@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
+import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { decodeDmap, dmapNumber, dmapToObject, encodeTag } from '../../../../lib/codecs/dmap';
 import {
@@ -555,6 +555,25 @@ describe('DACP client against misbehaving servers', () => {
     });
     const nodes = await c.playStatus(0);
     assert.equal(dmapToObject(nodes).cmst && (dmapToObject(nodes).cmst as Record<string, unknown>).cann, 'Zipped');
+  });
+
+  it('a deflate body is decoded, zlib-wrapped or raw', async () => {
+    const body = playstatusBody({ revision: 8, caps: 4, title: 'Deflated' });
+    let raw = false;
+    const c = await loggedIn((_req, res) => {
+      const packed = raw ? deflateRawSync(body) : deflateSync(body);
+      res.writeHead(200, { 'Content-Encoding': 'deflate', 'Content-Length': packed.length });
+      res.end(packed);
+    });
+    for (raw of [false, true]) {
+      const cmst = dmapToObject(await c.playStatus(0)).cmst as Record<string, unknown>;
+      assert.equal(cmst.cann, 'Deflated', raw ? 'raw deflate' : 'zlib deflate');
+    }
+  });
+
+  it('an unknown content encoding → ProtocolError', async () => {
+    const c = await loggedIn((_req, res) => res.writeHead(200, { 'Content-Encoding': 'br', 'Content-Length': 3 }).end('abc'));
+    await assert.rejects(c.playStatus(0), (err: Error) => err instanceof ProtocolError && /content encoding/.test(err.message));
   });
 
   it('a corrupt gzip body → ProtocolError', async () => {
