@@ -17,3 +17,4 @@ export * from './codecs/tlv8';
 export * from './hap';
 export * from './discovery';
 export * from './protocols/dmap';
+export * from './simulator';

@@ -12,11 +12,11 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { decodeDmap, dmapString, encodeTag, type DmapNode } from '../codecs/dmap';
 import type { CommandName } from '../device/commands';
-import type { ServiceInfo } from '../device/interfaces';
 import { PROPERTIES } from '../device/properties';
 import type { MediaType } from '../device/state';
 import { AtvError, InvalidArgumentError, NotSupportedError, networkError } from '../errors';
 import { silentLogger, type Logger } from '../log';
+import { DMAP_COMMAND_ACTIONS, type DmapAction } from '../protocols/dmap/session';
 import { clampArtworkEdge, trackArtwork } from './artwork';
 import type {
   CredentialStore,
@@ -57,20 +57,16 @@ const MEDIA_KIND: Readonly<Record<MediaType, number>> = { unknown: 1, music: 2, 
 /** `carp` values (reference §3.4). */
 const REPEAT_CODE = { off: 0, track: 1, all: 2 } as const;
 
-/** `ctrl-int/1/<button>` → the command it runs. */
-const BUTTONS: Readonly<Record<string, CommandName>> = {
-  play: 'play',
-  pause: 'pause',
-  playpause: 'playPause',
-  stop: 'stop',
-  nextitem: 'next',
-  previtem: 'previous',
-  volumeup: 'volumeUp',
-  volumedown: 'volumeDown',
-};
-
-/** `controlpromptentry` named prompts (`cmbe`) → the key they press. */
-const PROMPTS: Readonly<Record<string, CommandName>> = { select: 'select', menu: 'menu', topmenu: 'topMenu' };
+/**
+ * `ctrl-int/1/<button>` and `controlpromptentry` names → the command they run: the inverse of
+ * the DMAP session's command table, so client and simulator share one mapping.
+ */
+const BUTTONS = new Map<string, CommandName>();
+const PROMPTS = new Map<string, CommandName>();
+for (const [command, action] of Object.entries(DMAP_COMMAND_ACTIONS) as [CommandName, DmapAction][]) {
+  if (action.kind === 'button') BUTTONS.set(action.cmd, command);
+  else if (action.kind === 'prompt') PROMPTS.set(action.cmd, command);
+}
 
 /**
  * A touch that moved less than this (in the Remote app's touch-surface units) is a tap. The
@@ -244,7 +240,7 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
       '/ctrl-int/1/setproperty': session((c) => this.setProperty(c)),
       '/ctrl-int/1/getproperty': session((c) => this.getProperty(c)),
     };
-    for (const [button, command] of Object.entries(BUTTONS)) {
+    for (const [button, command] of BUTTONS) {
       routes[`/ctrl-int/1/${button}`] = session((c) => this.button(c, command));
     }
     this.routes = routes;
@@ -338,22 +334,6 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
       });
     }
     return list;
-  }
-
-  serviceInfo(): ServiceInfo {
-    return {
-      protocol: 'dmap',
-      port: this.boundPort,
-      serviceType: this.homeSharingGuid !== null ? '_appletv-v2._tcp' : '_touch-able._tcp',
-      instanceName: this.deviceId,
-      identifier: this.deviceId,
-      // Reference §2.1: a Home Sharing GUID makes pairing optional, otherwise it is mandatory.
-      pairing: this.homeSharingGuid !== null ? 'optional' : 'mandatory',
-      enabled: true,
-      disabledReason: null,
-      credentials: this.homeSharingGuid,
-      properties: this.homeSharingGuid !== null ? { Name: this.name, hG: this.homeSharingGuid, txtvers: '1' } : this.touchableTxt(),
-    };
   }
 
   describe(): string[] {
@@ -542,7 +522,7 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
     // pyatv sends cmbe/cmcc at top level; accept them wrapped in a cmcp container too.
     const command = dmapString(nodes, 'cmbe') ?? dmapString(nodes, 'cmcp', 'cmbe');
     if (command === undefined || command === '') throw new InvalidArgumentError('controlpromptentry needs a cmbe command string');
-    const key = PROMPTS[command.toLowerCase()];
+    const key = PROMPTS.get(command.toLowerCase());
     if (key !== undefined) {
       this.state.pressKey(key);
     } else if (/^touch(Down|Move|Up)&/.test(command)) {

@@ -6,7 +6,7 @@
  * factory table of `index.ts`.
  */
 import type { AdvertisedService } from '../discovery/types';
-import type { Protocol, ServiceInfo } from '../device/interfaces';
+import type { Protocol } from '../device/interfaces';
 import type { Logger } from '../log';
 import type { SimulatorState } from './state';
 
@@ -89,8 +89,6 @@ export interface SimulatorServer {
   stop(): Promise<void>;
   /** What to advertise over DNS-SD (valid after `start`, when the port is known). */
   advertisements(): ServerAdvertisement[];
-  /** The service as discovery would report it (valid after `start`). */
-  serviceInfo(): ServiceInfo;
   /** Human-readable lines for the CLI banner (no secrets). */
   describe(): string[];
   on(event: 'login', listener: (login: SimulatorLogin) => void): this;

@@ -1,0 +1,329 @@
+/**
+ * A simulated Apple TV on loopback (or any address): one shared `SimulatorState` served by
+ * a server per protocol (DMAP/DACP now; MRP plugs in the same way), advertised over DNS-SD
+ * (multicast and/or unicast), with DMAP pairing run from the device side. Tests, the CLI's
+ * `simulate` command and the Node-RED demo (`npm start`) all use this class.
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { networkInterfaces } from 'node:os';
+import type { DeviceConfig } from '../device/interfaces';
+import { DEFAULT_ADVERTISED_TTL, ServiceAdvertiser } from '../discovery/advertiser';
+import { browseServices } from '../discovery/scan';
+import { devicesFromRecords } from '../discovery/services';
+import type { AdvertisedService, ServiceRecord } from '../discovery/types';
+import { AtvError, ClosedError, InvalidArgumentError } from '../errors';
+import { silentLogger, type Logger } from '../log';
+import { DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, SIMULATOR_DMAP_MODEL, createDmapServer } from './dmap';
+import { pairWithRemote, type PairWithRemoteOptions, type PairWithRemoteResult } from './dmap-pairing';
+import {
+  CredentialStore,
+  type SimulatorCredentials,
+  type SimulatorLogin,
+  type SimulatorRequest,
+  type SimulatorServer,
+  type SimulatorServerContext,
+} from './server';
+import { SimulatorState, type PlaybackStatus, type SimulatorTrack } from './state';
+
+export * from './state';
+export { CredentialStore } from './server';
+export type { SimulatorCredentials, SimulatorLogin, SimulatorRequest, SimulatorServer, SimulatorServerContext, ServerAdvertisement } from './server';
+export { DmapSimulatorServer, DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, type DmapServerStats } from './dmap';
+export { dmapPairingCode, type PairWithRemoteOptions, type PairWithRemoteResult, type TouchRemote } from './dmap-pairing';
+export { trackArtwork, pngSize, encodePng, MAX_ARTWORK_EDGE } from './artwork';
+
+export const SIMULATED_PROTOCOLS = ['dmap'] as const;
+export type SimulatedProtocol = (typeof SIMULATED_PROTOCOLS)[number];
+
+/** One factory per simulated protocol: adding MRP is one line here plus its server file. */
+const SERVER_FACTORIES: { readonly [P in SimulatedProtocol]: (context: SimulatorServerContext, options: SimulatorOptions) => SimulatorServer } = {
+  dmap: (context, options) =>
+    createDmapServer({
+      ...context,
+      port: options.dmapPort ?? 0,
+      homeSharingGuid: options.homeSharing === false ? null : DEMO_HOME_SHARING_GUID,
+      ...(options.longPollTimeout !== undefined ? { longPollTimeout: options.longPollTimeout } : {}),
+    }),
+};
+
+export const DEFAULT_SIMULATOR_NAME = 'Simulated Apple TV';
+
+export interface SimulatorOptions {
+  /** The device name users see (default "Simulated Apple TV"). */
+  name?: string;
+  /** Address every server binds (default 127.0.0.1). */
+  host?: string;
+  /** Protocols to serve (default `['dmap']`). */
+  protocols?: readonly SimulatedProtocol[];
+  /** TCP port of the DACP server (default 0 = ephemeral). */
+  dmapPort?: number;
+  /** Answer unicast DNS-SD queries on this UDP port (0 = ephemeral); undefined = no unicast. */
+  mdnsPort?: number;
+  /** Advertise by multicast DNS on 224.0.0.251:5353 (default false; the CLI turns it on). */
+  multicast?: boolean;
+  /** IPv4 address of the interface to multicast on. */
+  interface?: string;
+  /** Extra accepted DMAP pairing GUIDs (`0x` + 16 hex digits); the demo one is always accepted. */
+  credentials?: readonly string[];
+  /** Accept and advertise the demo Home Sharing GUID (default true); false makes pairing mandatory. */
+  homeSharing?: boolean;
+  /** The 16-hex-digit device id (default: derived from the name, so it is stable across runs). */
+  deviceId?: string;
+  /** Queue of tracks (default the demo queue). */
+  tracks?: readonly SimulatorTrack[];
+  /** Give every track this many seconds (tests use 1–2). */
+  trackSeconds?: number;
+  /** Start playing at once (default false: the first track is loaded, paused). */
+  autoplay?: boolean;
+  /** Server-side cap of a DACP long poll in ms (default 10 min). */
+  longPollTimeout?: number;
+  logger?: Logger;
+}
+
+export interface SimulatorEvents {
+  /** A pairing succeeded; the CLI prints these credentials for the user. */
+  credentials: [credentials: SimulatorCredentials];
+  login: [login: SimulatorLogin];
+  request: [request: SimulatorRequest];
+}
+
+export interface SimulatorPairingOptions extends Omit<PairWithRemoteOptions, 'browse' | 'signal' | 'logger'> {
+  /**
+   * Browse with unicast DNS-SD to these hosts; default: multicast when the simulator
+   * multicasts, else 127.0.0.1 on `mdnsPort`.
+   */
+  hosts?: string[];
+}
+
+function defaultDeviceId(name: string): string {
+  return createHash('md5').update(`atvlink-simulator:${name}`).digest('hex').slice(0, 16).toUpperCase();
+}
+
+function normalizeCredential(value: string): string {
+  const m = /^0x([0-9a-f]{16})$/i.exec(value.trim());
+  if (m === null) throw new InvalidArgumentError('simulator credentials must be "0x" followed by 16 hex digits');
+  return `0x${m[1]!.toUpperCase()}`;
+}
+
+function checkPort(value: number | undefined, what: string): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 65535)) {
+    throw new InvalidArgumentError(`${what} must be a port number from 0 to 65535, got ${String(value)}`);
+  }
+}
+
+/** A DNS-SD host label from a device name ("Simulated Apple TV" → "Simulated-Apple-TV"). */
+function hostLabel(name: string): string {
+  const label = name.replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  return label === '' ? 'atvlink-simulator' : label;
+}
+
+export class Simulator extends EventEmitter<SimulatorEvents> {
+  readonly name: string;
+  readonly host: string;
+  readonly deviceId: string;
+  readonly protocols: readonly SimulatedProtocol[];
+  readonly state: SimulatorState;
+  /** Board name advertised in `_device-info._tcp`. */
+  readonly model: string = SIMULATOR_DMAP_MODEL;
+
+  private readonly options: SimulatorOptions;
+  private readonly logger: Logger;
+  private readonly store = new CredentialStore();
+  private readonly servers = new Map<SimulatedProtocol, SimulatorServer>();
+  private advertiser: ServiceAdvertiser | null = null;
+  private phase: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+  private readonly pairings = new AbortController();
+
+  constructor(options: SimulatorOptions = {}) {
+    super();
+    this.options = { ...options };
+    this.name = options.name?.trim() || DEFAULT_SIMULATOR_NAME;
+    this.host = options.host ?? '127.0.0.1';
+    this.protocols = [...new Set<SimulatedProtocol>(options.protocols ?? ['dmap'])];
+    if (this.protocols.length === 0) throw new InvalidArgumentError(`the simulator needs a protocol to serve: ${SIMULATED_PROTOCOLS.join(', ')}`);
+    for (const p of this.protocols) {
+      if (!(SIMULATED_PROTOCOLS as readonly string[]).includes(p)) {
+        throw new InvalidArgumentError(`the simulator cannot serve ${JSON.stringify(p)}; it serves ${SIMULATED_PROTOCOLS.join(', ')}`);
+      }
+    }
+    checkPort(options.dmapPort, 'dmapPort');
+    checkPort(options.mdnsPort, 'mdnsPort');
+    if (options.deviceId !== undefined && !/^[0-9A-Fa-f]{16}$/.test(options.deviceId)) {
+      throw new InvalidArgumentError('the simulator device id must be 16 hex digits');
+    }
+    this.deviceId = (options.deviceId ?? defaultDeviceId(this.name)).toUpperCase();
+    this.logger = options.logger ?? silentLogger;
+    this.store.add('dmap', DEMO_DMAP_CREDENTIALS);
+    for (const c of options.credentials ?? []) this.store.add('dmap', normalizeCredential(c));
+    this.state = new SimulatorState({
+      ...(options.tracks !== undefined ? { tracks: options.tracks } : {}),
+      ...(options.trackSeconds !== undefined ? { trackSeconds: options.trackSeconds } : {}),
+      status: (options.autoplay ? 'playing' : 'paused') satisfies PlaybackStatus,
+    });
+  }
+
+  /** The DMAP pairing GUIDs accepted for login (the demo one first). */
+  get acceptedCredentials(): string[] {
+    return this.store.list('dmap');
+  }
+
+  /** The DACP server's bound port (0 before start or when DMAP is not served). */
+  get dmapPort(): number {
+    return this.servers.get('dmap')?.port ?? 0;
+  }
+
+  /** The UDP port answering unicast DNS-SD queries, or null when there is none. */
+  get mdnsPort(): number | null {
+    return this.advertiser?.unicastPort ?? null;
+  }
+
+  get running(): boolean {
+    return this.phase === 'running';
+  }
+
+  /** The server of a protocol (for its counters and events), once started. */
+  server(protocol: SimulatedProtocol): SimulatorServer | undefined {
+    return this.servers.get(protocol);
+  }
+
+  async start(): Promise<void> {
+    if (this.phase === 'stopped') throw new ClosedError('this simulator was stopped; create a new one');
+    if (this.phase !== 'new') return;
+    this.phase = 'starting';
+    try {
+      for (const protocol of this.protocols) {
+        const context: SimulatorServerContext = {
+          state: this.state,
+          name: this.name,
+          deviceId: this.deviceId,
+          host: this.host,
+          port: 0,
+          credentials: this.store,
+          logger: this.logger,
+        };
+        const server = SERVER_FACTORIES[protocol](context, this.options);
+        server.on('login', (login) => this.emit('login', login));
+        server.on('request', (request) => this.emit('request', request));
+        this.servers.set(protocol, server);
+        await server.start();
+      }
+      await this.startAdvertising();
+      this.phase = 'running';
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Closes every server, socket, long poll, timer, pairing and advertisement. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.phase === 'stopped') return;
+    this.phase = 'stopped';
+    this.pairings.abort();
+    const advertiser = this.advertiser;
+    this.advertiser = null;
+    const results = await Promise.allSettled([advertiser?.stop(), ...[...this.servers.values()].map((s) => s.stop())]);
+    this.state.close();
+    for (const r of results) {
+      if (r.status === 'rejected') this.logger.warn(`simulator: error while stopping: ${String(r.reason)}`);
+    }
+  }
+
+  /** The DNS-SD services this simulator advertises (valid once started). */
+  advertisements(): AdvertisedService[] {
+    const host = `${hostLabel(this.name)}.local`;
+    const addresses = this.advertisedAddresses();
+    const services: AdvertisedService[] = [];
+    for (const server of this.servers.values()) {
+      for (const ad of server.advertisements()) services.push({ ...ad, host, addresses });
+    }
+    services.push({ type: '_device-info._tcp', instance: this.deviceId, host, addresses, port: 0, txt: { model: this.model } });
+    return services;
+  }
+
+  /**
+   * How a client reaches this simulator without discovery: exactly what a scan would report
+   * (the advertised records run through discovery's own record → device code).
+   */
+  config(): DeviceConfig {
+    if (this.phase !== 'running') throw new ClosedError('start the simulator before asking for its config (ports are known once bound)');
+    const source = this.clientAddress();
+    const records: ServiceRecord[] = this.advertisements().map((ad) => ({
+      type: ad.type,
+      instance: ad.instance,
+      host: ad.host,
+      port: ad.port,
+      addresses: [source],
+      txt: { ...ad.txt },
+      ttl: ad.ttl ?? DEFAULT_ADVERTISED_TTL,
+      source,
+    }));
+    const device = devicesFromRecords(records)[0];
+    if (device === undefined) throw new AtvError('NOT_SUPPORTED', 'the simulator advertises no usable service');
+    return device;
+  }
+
+  /** Lines for the CLI banner: name, id, ports, DNS-SD, demo credentials (nothing secret). */
+  describe(): string[] {
+    const lines = [`${this.name} (id ${this.deviceId}) on ${this.host}`];
+    for (const server of this.servers.values()) lines.push(...server.describe());
+    const dnsSd: string[] = [];
+    if (this.options.multicast) dnsSd.push(`multicast${this.options.interface ? ` on ${this.options.interface}` : ''}`);
+    if (this.mdnsPort !== null) dnsSd.push(`unicast on udp ${this.host}:${this.mdnsPort}`);
+    lines.push(`DNS-SD: ${dnsSd.length > 0 ? dnsSd.join(', ') : 'not advertised'}`);
+    if (this.mdnsPort !== null) lines.push(`  find it with: scan --hosts ${this.clientAddress()} --mdns-port ${this.mdnsPort}`);
+    return lines;
+  }
+
+  /**
+   * DMAP pairing from the device side: finds the remote announcing `_touch-remote._tcp`
+   * (or calls `options.remote`), sends it the code for `pin`, and accepts the GUID it
+   * answers. Emits 'credentials' and resolves with them.
+   */
+  async pairWithRemote(pin: string, options: SimulatorPairingOptions = {}): Promise<PairWithRemoteResult> {
+    if (this.phase === 'stopped') throw new ClosedError('this simulator was stopped');
+    const hosts = options.hosts ?? (this.options.multicast ? undefined : ['127.0.0.1']);
+    const result = await pairWithRemote(pin, this.deviceId, {
+      ...options,
+      ...(hosts !== undefined ? { hosts } : {}),
+      browse: browseServices,
+      ...(options.interface === undefined && this.options.interface !== undefined ? { interface: this.options.interface } : {}),
+      logger: this.logger,
+      signal: this.pairings.signal,
+    });
+    this.store.add('dmap', result.credentials);
+    this.emit('credentials', { protocol: 'dmap', credentials: result.credentials, remoteName: result.remoteName });
+    return result;
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private clientAddress(): string {
+    return this.host === '0.0.0.0' ? this.advertisedAddresses()[0] ?? '127.0.0.1' : this.host;
+  }
+
+  private advertisedAddresses(): string[] {
+    if (this.host !== '0.0.0.0') return [this.host];
+    if (this.options.interface !== undefined) return [this.options.interface];
+    const found: string[] = [];
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) found.push(a.address);
+    }
+    return found.length > 0 ? found : ['127.0.0.1'];
+  }
+
+  private async startAdvertising(): Promise<void> {
+    const multicast = this.options.multicast ?? false;
+    if (!multicast && this.options.mdnsPort === undefined) return;
+    const advertiser = new ServiceAdvertiser({
+      multicast,
+      ...(this.options.mdnsPort !== undefined ? { unicast: { host: this.host, port: this.options.mdnsPort } } : {}),
+      ...(this.options.interface !== undefined ? { interface: this.options.interface } : {}),
+      logger: this.logger,
+    });
+    this.advertiser = advertiser;
+    for (const service of this.advertisements()) advertiser.add(service);
+    await advertiser.start();
+  }
+}
