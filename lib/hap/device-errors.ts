@@ -11,6 +11,9 @@ export type HapPairingStep = 'pair-setup M2' | 'pair-setup M4' | 'pair-setup M6'
 /** The typed error for a device's TLV error `code` (with its BackOff seconds, if it sent them). */
 export function hapDeviceError(code: number, backOffSeconds: number | undefined, step: HapPairingStep): AtvError {
   const verifying = step.startsWith('pair-verify');
+  if (verifying && code !== Tlv8ErrorCode.BackOff && code !== Tlv8ErrorCode.Authentication) {
+    return new AuthenticationError(`the device refused pair-verify (${tlv8ErrorName(code)}): try again, and pair again if it keeps refusing`);
+  }
   switch (code) {
     case Tlv8ErrorCode.BackOff: {
       const wait = backOffSeconds === undefined ? 'wait a while' : `wait ${backOffSeconds} s`;
@@ -39,7 +42,6 @@ export function hapDeviceError(code: number, backOffSeconds: number | undefined,
     case Tlv8ErrorCode.Busy:
       return new PairingError('the device is busy pairing with another controller: try again in a moment');
     default:
-      if (verifying) return new AuthenticationError(`the device refused pair-verify (${tlv8ErrorName(code)}): pair again`);
       return new PairingError(`the device reported a pairing error (${tlv8ErrorName(code)}) at ${step}: start pairing again`);
   }
 }
