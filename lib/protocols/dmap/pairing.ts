@@ -137,7 +137,7 @@ export class DmapPairing implements PairingSession {
     return this.boundPort;
   }
 
-  /** The advertiser, e.g. to read its unicast port in tests (null before `begin`). */
+  /** The advertiser, e.g. to read its unicast port in tests (null before `begin` and once ended). */
   get serviceAdvertiser(): ServiceAdvertiser | null {
     return this.advertiser;
   }
