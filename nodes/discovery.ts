@@ -3,12 +3,15 @@
  * given hosts), and the device shape flows and the editor see (no credential in it).
  */
 import type { DeviceConfig, ServiceInfo } from '../lib/device/interfaces';
-import { NotSupportedError, UnreachableError } from '../lib/errors';
+import { scan } from '../lib/discovery';
+import { UnreachableError } from '../lib/errors';
 import type { Logger } from '../lib/log';
 
 export interface FindOptions {
   /** Ask these hosts directly instead of multicasting. */
   hosts?: string[];
+  /** UDP port of the hosts' DNS-SD responder (default: the standard one). */
+  port?: number;
   identifier?: string;
   logger?: Logger;
   timeout?: number;
@@ -23,17 +26,27 @@ export interface ScanRequest {
   logger?: Logger;
 }
 
-export async function scanDevices(_request: ScanRequest): Promise<DeviceConfig[]> {
-  throw new NotSupportedError('discovery is not available yet');
+export function scanDevices(request: ScanRequest): Promise<DeviceConfig[]> {
+  return scan({
+    ...(request.hosts?.length ? { hosts: request.hosts } : {}),
+    ...(request.port ? { port: request.port } : {}),
+    ...(request.interface ? { interface: request.interface } : {}),
+    ...(request.timeout ? { timeout: request.timeout } : {}),
+    ...(request.logger ? { logger: request.logger } : {}),
+  });
 }
 
 /** The device a config node means: by identifier, or the only one answering at a host. */
 export async function findDevice(options: FindOptions): Promise<DeviceConfig> {
-  const found = await scanDevices({ hosts: options.hosts, timeout: options.timeout ?? 3000, logger: options.logger });
   const { identifier } = options;
-  const match = identifier
-    ? found.find((d) => d.identifier === identifier || d.identifiers.includes(identifier))
-    : found[0];
+  const found = await scan({
+    ...(options.hosts?.length ? { hosts: options.hosts } : {}),
+    ...(options.port ? { port: options.port } : {}),
+    ...(identifier ? { identifier } : {}),
+    ...(options.timeout ? { timeout: options.timeout } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const match = found[0];
   if (!match) {
     const where = options.hosts?.length ? `at ${options.hosts.join(', ')}` : 'on the network';
     throw new UnreachableError(

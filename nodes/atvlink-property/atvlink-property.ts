@@ -1,0 +1,40 @@
+/**
+ * Property node: sets position, shuffle, repeat or volume to a value from the editor or the
+ * message (typed input) and passes the message on with the value the device reports after.
+ */
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { isPropertyName, parsePropertyValue, PROPERTY_NAMES } from '../../lib/device/properties';
+import { InvalidArgumentError } from '../../lib/errors';
+import { attachToDevice, deviceOf, evaluate, onInput } from '../flow-node';
+
+export interface PropertyNodeDef extends NodeDef {
+  device?: string;
+  property?: string;
+  value?: string;
+  valueType?: string;
+}
+
+export default function (RED: NodeAPI): void {
+  const t = (key: string, substitutions?: Record<string, string | number>) => RED._(`atvlink-property.${key}`, substitutions);
+
+  function AtvlinkPropertyNode(this: Node, def: PropertyNodeDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const link = attachToDevice(node, def.device);
+
+    onInput(node, async (msg, send) => {
+      const name = typeof msg.property === 'string' && msg.property ? msg.property : def.property;
+      if (!isPropertyName(name)) {
+        throw new InvalidArgumentError(t('errors.unknownProperty', { property: String(name).slice(0, 40), known: PROPERTY_NAMES.join(', ') }));
+      }
+      const raw = await evaluate(RED, node, def.value ?? 'payload', def.valueType || 'msg', msg);
+      const value = parsePropertyValue(name, raw);
+      const device = await deviceOf(link);
+      msg.payload = await device.setProperty(name, value);
+      msg.property = name;
+      send(msg);
+    });
+  }
+
+  RED.nodes.registerType('atvlink-property', AtvlinkPropertyNode);
+}
