@@ -18,3 +18,5 @@ export * from './hap';
 export * from './discovery';
 export * from './protocols/dmap';
 export * from './simulator';
+export * from './codecs/varint';
+export * from './protocols/mrp';

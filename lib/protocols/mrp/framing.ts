@@ -17,7 +17,7 @@ import { InvalidArgumentError, ProtocolError } from '../../errors';
 export const MRP_MAX_FRAME_BYTES = 32 * 1024 * 1024;
 
 /** One frame: varint length + payload. */
-export function encodeFrame(payload: Uint8Array): Buffer {
+export function encodeMrpFrame(payload: Uint8Array): Buffer {
   if (payload.length > MRP_MAX_FRAME_BYTES) {
     throw new InvalidArgumentError(`an MRP message of ${payload.length} bytes exceeds the ${MRP_MAX_FRAME_BYTES}-byte frame limit`);
   }
@@ -33,7 +33,7 @@ export function encodeFrame(payload: Uint8Array): Buffer {
  * ProtocolError before any body is buffered; the stream cannot be resynchronised after
  * that, so every later push throws the same error: close the connection.
  */
-export class FrameDecoder {
+export class MrpFrameDecoder {
   private readonly chunks: Buffer[] = [];
   private buffered = 0;
   /** Body length of the frame being collected, once its prefix has been read. */

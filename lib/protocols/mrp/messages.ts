@@ -84,13 +84,18 @@ export interface MrpEnvelope {
   authenticationToken?: string;
 }
 
-/** A message: discriminated by `type`, so `if (m.type === MrpMessageType.SET_STATE_MESSAGE)` types `m.payload`. */
-export type MrpMessage =
-  | { [T in MrpMappedType]: MrpEnvelope & { type: T; payload: MrpPayload<T> | undefined } }[MrpMappedType]
-  | (MrpEnvelope & { type: MrpUnmappedType; payload: undefined });
+/** The message of one type (of each type, for a union). */
+export type MrpMessageOf<T extends MrpMessageType> = T extends MrpMappedType
+  ? MrpEnvelope & { type: T; payload: MrpPayload<T> | undefined }
+  : MrpEnvelope & { type: T; payload: undefined };
 
-/** The message of one type. */
-export type MrpMessageOf<T extends MrpMessageType> = Extract<MrpMessage, { type: T }>;
+/** Any message: discriminated by `type`, so `if (m.type === MrpMessageType.SET_STATE_MESSAGE)` types `m.payload`. */
+export type MrpMessage = MrpMessageOf<MrpMessageType>;
+
+/** Type guard for code that holds the wanted type in a variable. */
+export function isMrpMessageOf<T extends MrpMessageType>(message: MrpMessage, type: T): message is MrpMessage & MrpMessageOf<T> {
+  return message.type === type;
+}
 
 export interface MrpDecodedInfo {
   /** `type` as it was on the wire; differs from `type` (then UNKNOWN_MESSAGE) for a type we do not know. */
@@ -101,7 +106,7 @@ export interface MrpDecodedInfo {
   raw: MrpProtocolMessage & Partial<MrpExtensionPayloads>;
 }
 
-/** What decodeMessage returns. */
+/** What decodeMrpMessage returns. */
 export type MrpDecodedMessage = MrpMessage & MrpDecodedInfo;
 
 export interface MrpCreateOptions {
@@ -128,7 +133,7 @@ export function mrpExtensionOf(type: number): keyof MrpExtensionPayloads | undef
  * A new outgoing message. Like pyatv (reference §4.3) every message gets a random
  * uniqueIdentifier and errorCode 0; `identifier` only when given.
  */
-export function createMessage<T extends MrpMessageType>(
+export function createMrpMessage<T extends MrpMessageType>(
   type: T,
   payload?: T extends MrpMappedType ? MrpPayload<T> : undefined,
   options: MrpCreateOptions = {},
@@ -176,7 +181,7 @@ function loadSchema(): Schema {
 // ---- encode ----
 
 /** The protobuf bytes of a message (one frame's plaintext). Invalid payloads throw InvalidArgumentError. */
-export function encodeMessage(message: MrpMessage): Buffer {
+export function encodeMrpMessage(message: MrpMessage): Buffer {
   const { protocolMessage } = loadSchema();
   const wire: Record<string, unknown> = { type: message.type };
   for (const key of ['identifier', 'authenticationToken', 'errorCode', 'timestamp', 'errorDescription', 'uniqueIdentifier'] as const) {
@@ -281,7 +286,7 @@ function reconcileUnknowns(protobuf: typeof protobufjs, node: DecodedNode, type:
  * Decodes one message (a frame's plaintext). Throws DecodeError for anything that is not a
  * well-formed ProtocolMessage; never anything else.
  */
-export function decodeMessage(bytes: Uint8Array): MrpDecodedMessage {
+export function decodeMrpMessage(bytes: Uint8Array): MrpDecodedMessage {
   const { protobuf, protocolMessage } = loadSchema();
   let object: Record<string, unknown>;
   try {

@@ -1,13 +1,13 @@
 /**
  * The pyatv 0.16.1 MRP captures (test/fixtures/pyatv-0.16.1, see its README) as decoded
- * frames: each direction's chunks concatenated, cut with our FrameDecoder, and from the end of
+ * frames: each direction's chunks concatenated, cut with our MrpFrameDecoder, and from the end of
  * pair-verify on decrypted with lib/hap's MRP session cipher and the keys in keys.json.
  */
 import { readFileSync } from 'node:fs';
 import { decodeTlv8, Tlv8Type } from '../../../../lib/codecs/tlv8';
 import { MrpSessionCipher } from '../../../../lib/hap/channel';
-import { FrameDecoder } from '../../../../lib/protocols/mrp/framing';
-import { decodeMessage, MrpMessageType, type MrpDecodedMessage } from '../../../../lib/protocols/mrp/messages';
+import { MrpFrameDecoder } from '../../../../lib/protocols/mrp/framing';
+import { decodeMrpMessage, MrpMessageType, type MrpDecodedMessage, type MrpMessage } from '../../../../lib/protocols/mrp/messages';
 import { fixture } from '../../../support/paths';
 
 export type Direction = 'c2s' | 's2c';
@@ -54,7 +54,7 @@ export interface CapturedFrame {
 }
 
 /** The HAP State item of a CRYPTO_PAIRING message, if it is one. */
-export function pairingState(message: MrpDecodedMessage): number | undefined {
+export function pairingState(message: MrpMessage): number | undefined {
   if (message.type !== MrpMessageType.CRYPTO_PAIRING_MESSAGE || !message.payload?.pairingData) return undefined;
   return decodeTlv8(message.payload.pairingData).get(Tlv8Type.State)?.[0];
 }
@@ -65,7 +65,7 @@ export function pairingState(message: MrpDecodedMessage): number | undefined {
  */
 export function capturedFrames(name: string, dir: Direction): CapturedFrame[] {
   const chunks = readCapture(name);
-  const decoder = new FrameDecoder();
+  const decoder = new MrpFrameDecoder();
   const wires: Buffer[] = [];
   for (const chunk of chunks.filter((c) => c.dir === dir && c.conn === 1)) wires.push(...decoder.push(chunk.bytes));
   if (decoder.pendingBytes !== 0) throw new Error(`${name} ${dir}: ${decoder.pendingBytes} bytes left after the last frame`);
@@ -77,7 +77,7 @@ export function capturedFrames(name: string, dir: Direction): CapturedFrame[] {
   for (const [index, wire] of wires.entries()) {
     const encrypted = cipher !== undefined;
     const plaintext = cipher ? cipher.decrypt(wire) : wire;
-    const message = decodeMessage(plaintext);
+    const message = decodeMrpMessage(plaintext);
     frames.push({ dir, index, encrypted, wire, plaintext, message });
 
     const state = pairingState(message);

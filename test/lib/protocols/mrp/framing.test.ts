@@ -2,43 +2,43 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeVarint } from '../../../../lib/codecs/varint';
 import { ProtocolError, InvalidArgumentError } from '../../../../lib/errors';
-import { encodeFrame, FrameDecoder, MRP_MAX_FRAME_BYTES } from '../../../../lib/protocols/mrp/framing';
+import { encodeMrpFrame, MrpFrameDecoder, MRP_MAX_FRAME_BYTES } from '../../../../lib/protocols/mrp/framing';
 import { readCapture, stream } from './capture';
 
 const hex = (frames: Buffer[]): string[] => frames.map((f) => f.toString('hex'));
 
 describe('MRP framing', () => {
   it('prefixes the payload with its varint length', () => {
-    assert.equal(encodeFrame(Buffer.from('0a0b0c', 'hex')).toString('hex'), '030a0b0c');
-    assert.equal(encodeFrame(Buffer.alloc(0)).toString('hex'), '00');
-    const big = encodeFrame(Buffer.alloc(300, 7));
+    assert.equal(encodeMrpFrame(Buffer.from('0a0b0c', 'hex')).toString('hex'), '030a0b0c');
+    assert.equal(encodeMrpFrame(Buffer.alloc(0)).toString('hex'), '00');
+    const big = encodeMrpFrame(Buffer.alloc(300, 7));
     assert.equal(big.subarray(0, 2).toString('hex'), 'ac02');
     assert.equal(big.length, 302);
   });
 
   it('refuses to encode a payload over the frame limit', () => {
-    assert.throws(() => encodeFrame(Buffer.alloc(MRP_MAX_FRAME_BYTES + 1)), InvalidArgumentError);
+    assert.throws(() => encodeMrpFrame(Buffer.alloc(MRP_MAX_FRAME_BYTES + 1)), InvalidArgumentError);
   });
 
   it('returns several frames pushed in one chunk, and empty frames', () => {
     const frames = [Buffer.from('01', 'hex'), Buffer.alloc(0), Buffer.alloc(200, 0x42), Buffer.from('beef', 'hex')];
-    const decoder = new FrameDecoder();
-    assert.deepEqual(hex(decoder.push(Buffer.concat(frames.map(encodeFrame)))), hex(frames));
+    const decoder = new MrpFrameDecoder();
+    assert.deepEqual(hex(decoder.push(Buffer.concat(frames.map(encodeMrpFrame)))), hex(frames));
     assert.equal(decoder.pendingBytes, 0);
   });
 
   it('cuts a captured pyatv stream identically at every split point and byte by byte', () => {
     const bytes = stream(readCapture('mrp-pair.jsonl'), 'c2s');
-    const whole = new FrameDecoder().push(bytes);
+    const whole = new MrpFrameDecoder().push(bytes);
     assert.equal(whole.length, 6, 'DEVICE_INFO + pair-setup M1, M3, M5 + pair-verify M1, M3');
-    assert.equal(Buffer.concat(whole.map(encodeFrame)).toString('hex'), bytes.toString('hex'));
+    assert.equal(Buffer.concat(whole.map(encodeMrpFrame)).toString('hex'), bytes.toString('hex'));
     for (let at = 0; at <= bytes.length; at++) {
-      const decoder = new FrameDecoder();
+      const decoder = new MrpFrameDecoder();
       const got = [...decoder.push(bytes.subarray(0, at)), ...decoder.push(bytes.subarray(at))];
       assert.deepEqual(hex(got), hex(whole), `split at ${at}`);
       assert.equal(decoder.pendingBytes, 0);
     }
-    const decoder = new FrameDecoder();
+    const decoder = new MrpFrameDecoder();
     const got: Buffer[] = [];
     for (let i = 0; i < bytes.length; i++) {
       got.push(...decoder.push(bytes.subarray(i, i + 1)));
@@ -48,8 +48,8 @@ describe('MRP framing', () => {
   });
 
   it('splits a multi-byte length prefix across chunks', () => {
-    const frame = encodeFrame(Buffer.alloc(20000, 1));
-    const decoder = new FrameDecoder();
+    const frame = encodeMrpFrame(Buffer.alloc(20000, 1));
+    const decoder = new MrpFrameDecoder();
     assert.deepEqual(decoder.push(frame.subarray(0, 1)), []);
     assert.deepEqual(decoder.push(frame.subarray(1, 2)), []);
     assert.deepEqual(decoder.push(frame.subarray(2, 10000)), []);
@@ -58,7 +58,7 @@ describe('MRP framing', () => {
   });
 
   it('refuses an oversized length before buffering the body, then stays failed', () => {
-    const decoder = new FrameDecoder();
+    const decoder = new MrpFrameDecoder();
     const prefix = encodeVarint(MRP_MAX_FRAME_BYTES + 1);
     let first: unknown;
     assert.throws(
@@ -73,20 +73,20 @@ describe('MRP framing', () => {
 
   it('refuses an oversized length from its first bytes, without waiting for the rest', () => {
     // 0xffffffff... announces at least 2^28 after four bytes, far over the limit.
-    assert.throws(() => new FrameDecoder().push(Buffer.from('ffffffff', 'hex')), ProtocolError);
-    assert.deepEqual(new FrameDecoder().push(encodeVarint(MRP_MAX_FRAME_BYTES).subarray(0, 3)), []);
+    assert.throws(() => new MrpFrameDecoder().push(Buffer.from('ffffffff', 'hex')), ProtocolError);
+    assert.deepEqual(new MrpFrameDecoder().push(encodeVarint(MRP_MAX_FRAME_BYTES).subarray(0, 3)), []);
   });
 
   it('refuses a length varint longer than ten bytes', () => {
     assert.throws(
-      () => new FrameDecoder().push(Buffer.alloc(10, 0x80)),
+      () => new MrpFrameDecoder().push(Buffer.alloc(10, 0x80)),
       (err: unknown) => err instanceof ProtocolError && /longer than 10 bytes/.test(err.message),
     );
   });
 
   it('honours a smaller limit given to the constructor', () => {
-    const decoder = new FrameDecoder(16);
-    assert.equal(decoder.push(encodeFrame(Buffer.alloc(16))).length, 1);
+    const decoder = new MrpFrameDecoder(16);
+    assert.equal(decoder.push(encodeMrpFrame(Buffer.alloc(16))).length, 1);
     assert.throws(() => decoder.push(encodeVarint(17)), ProtocolError);
   });
 });

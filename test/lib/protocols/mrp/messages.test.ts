@@ -7,9 +7,9 @@ import * as protobuf from 'protobufjs/light';
 import { encodeVarint } from '../../../../lib/codecs/varint';
 import { AtvError, DecodeError, InvalidArgumentError } from '../../../../lib/errors';
 import {
-  createMessage,
-  decodeMessage,
-  encodeMessage,
+  createMrpMessage,
+  decodeMrpMessage,
+  encodeMrpMessage,
   MRP_EXTENSION_BY_TYPE,
   mrpExtensionOf,
   MrpMessageType,
@@ -120,7 +120,7 @@ function payloadTypeOf(type: MrpMappedType): protobuf.Type | 'string' {
 
 function throwsDecodeError(bytes: Buffer, pattern?: RegExp): void {
   assert.throws(
-    () => decodeMessage(bytes),
+    () => decodeMrpMessage(bytes),
     (err: unknown) => err instanceof DecodeError && (pattern === undefined || pattern.test(err.message)),
     `${bytes.toString('hex')} should be refused${pattern ? ` with ${pattern}` : ''}`,
   );
@@ -152,24 +152,24 @@ describe('MRP messages', () => {
     });
   });
 
-  describe('createMessage / encodeMessage', () => {
+  describe('createMrpMessage / encodeMrpMessage', () => {
     it('writes the envelope as pyatv does: type, identifier, errorCode 0, a random uniqueIdentifier', () => {
-      const message = createMessage(MrpMessageType.GENERIC_MESSAGE, undefined, { identifier: 'ID' });
+      const message = createMrpMessage(MrpMessageType.GENERIC_MESSAGE, undefined, { identifier: 'ID' });
       assert.match(message.uniqueIdentifier ?? '', UUID);
-      const bytes = encodeMessage(message);
+      const bytes = encodeMrpMessage(message);
       const unique = Buffer.from(message.uniqueIdentifier ?? '');
       // field 1 = 42, field 2 = "ID", field 4 = 0, field 85 (tag aa05) = 36-byte UUID
       assert.equal(bytes.toString('hex'), `082a` + `12024944` + `2000` + `aa0524${unique.toString('hex')}`);
-      assert.notEqual(createMessage(MrpMessageType.GENERIC_MESSAGE).uniqueIdentifier, message.uniqueIdentifier);
-      assert.equal(createMessage(MrpMessageType.GENERIC_MESSAGE).identifier, undefined);
+      assert.notEqual(createMrpMessage(MrpMessageType.GENERIC_MESSAGE).uniqueIdentifier, message.uniqueIdentifier);
+      assert.equal(createMrpMessage(MrpMessageType.GENERIC_MESSAGE).identifier, undefined);
     });
 
     for (const type of MAPPED_TYPES) {
       it(`round-trips ${mrpMessageTypeName(type)} with every payload field set`, () => {
         const payloadType = payloadTypeOf(type);
         const payload = payloadType === 'string' ? 'keyboard session' : fullPayload(payloadType);
-        const sent = createMessage(type, payload as never, { identifier: 'REQ-1' });
-        const got = decodeMessage(encodeMessage(sent));
+        const sent = createMrpMessage(type, payload as never, { identifier: 'REQ-1' });
+        const got = decodeMrpMessage(encodeMrpMessage(sent));
         assert.equal(got.type, type);
         assert.equal(got.typeNumber, type);
         assert.equal(got.typeName, mrpMessageTypeName(type));
@@ -183,7 +183,7 @@ describe('MRP messages', () => {
 
     it('DEVICE_INFO_MESSAGE and DEVICE_INFO_UPDATE_MESSAGE carry the same extension', () => {
       for (const type of [MrpMessageType.DEVICE_INFO_MESSAGE, MrpMessageType.DEVICE_INFO_UPDATE_MESSAGE] as const) {
-        const got = decodeMessage(encodeMessage(createMessage(type, { name: 'Living Room', logicalDeviceCount: 0 })));
+        const got = decodeMrpMessage(encodeMrpMessage(createMrpMessage(type, { name: 'Living Room', logicalDeviceCount: 0 })));
         assert.equal(got.type, type);
         assert.equal(got.raw.deviceInfoMessage?.name, 'Living Room');
         assert.deepEqual(got.payload, { name: 'Living Room', logicalDeviceCount: 0 });
@@ -191,35 +191,35 @@ describe('MRP messages', () => {
     });
 
     it('encodes a message without payload and decodes it with payload undefined', () => {
-      const got = decodeMessage(encodeMessage(createMessage(MrpMessageType.GET_KEYBOARD_SESSION_MESSAGE, undefined, { identifier: 'K' })));
+      const got = decodeMrpMessage(encodeMrpMessage(createMrpMessage(MrpMessageType.GET_KEYBOARD_SESSION_MESSAGE, undefined, { identifier: 'K' })));
       assert.equal(got.type, MrpMessageType.GET_KEYBOARD_SESSION_MESSAGE);
       assert.equal(got.payload, undefined);
-      const state = decodeMessage(encodeMessage(createMessage(MrpMessageType.GET_STATE_MESSAGE)));
+      const state = decodeMrpMessage(encodeMrpMessage(createMrpMessage(MrpMessageType.GET_STATE_MESSAGE)));
       assert.equal(state.typeName, 'GET_STATE_MESSAGE');
       assert.equal(state.payload, undefined);
     });
 
     it('narrows the payload by type', () => {
-      const message: MrpMessage = decodeMessage(
-        encodeMessage(createMessage(MrpMessageType.SET_STATE_MESSAGE, { playbackState: MrpPlaybackState.Paused })),
+      const message: MrpMessage = decodeMrpMessage(
+        encodeMrpMessage(createMrpMessage(MrpMessageType.SET_STATE_MESSAGE, { playbackState: MrpPlaybackState.Paused })),
       );
       if (message.type !== MrpMessageType.SET_STATE_MESSAGE) assert.fail('type');
       assert.equal(message.payload?.playbackState, MrpPlaybackState.Paused);
     });
 
     it('refuses payloads that do not fit the schema, naming the field', () => {
-      const badEnum = createMessage(MrpMessageType.SET_STATE_MESSAGE, { playbackState: 77 });
-      assert.throws(() => encodeMessage(badEnum), (err: unknown) => err instanceof InvalidArgumentError && /playbackState/.test(err.message));
-      const badType = createMessage(MrpMessageType.SET_VOLUME_MESSAGE, { volume: 'loud' as unknown as number });
-      assert.throws(() => encodeMessage(badType), (err: unknown) => err instanceof InvalidArgumentError && /volume/.test(err.message));
-      const stray = { ...createMessage(MrpMessageType.GET_STATE_MESSAGE), payload: { x: 1 } } as unknown as MrpMessage;
-      assert.throws(() => encodeMessage(stray), InvalidArgumentError);
+      const badEnum = createMrpMessage(MrpMessageType.SET_STATE_MESSAGE, { playbackState: 77 as MrpPlaybackState });
+      assert.throws(() => encodeMrpMessage(badEnum), (err: unknown) => err instanceof InvalidArgumentError && /playbackState/.test(err.message));
+      const badType = createMrpMessage(MrpMessageType.SET_VOLUME_MESSAGE, { volume: 'loud' as unknown as number });
+      assert.throws(() => encodeMrpMessage(badType), (err: unknown) => err instanceof InvalidArgumentError && /volume/.test(err.message));
+      const stray = { ...createMrpMessage(MrpMessageType.GET_STATE_MESSAGE), payload: { x: 1 } } as unknown as MrpMessage;
+      assert.throws(() => encodeMrpMessage(stray), InvalidArgumentError);
     });
   });
 
-  describe('decodeMessage on hostile bytes', () => {
+  describe('decodeMrpMessage on hostile bytes', () => {
     it('decodes an empty message as UNKNOWN_MESSAGE', () => {
-      const got = decodeMessage(Buffer.alloc(0));
+      const got = decodeMrpMessage(Buffer.alloc(0));
       assert.equal(got.type, MrpMessageType.UNKNOWN_MESSAGE);
       assert.equal(got.payload, undefined);
     });
@@ -254,30 +254,30 @@ describe('MRP messages', () => {
         for (let i = 0; i < depth; i++) inner = Buffer.concat([h('1201 58'), ld(28, inner)]);
         return Buffer.concat([h('080f'), ld(20, inner)]);
       };
-      const ok = decodeMessage(nested(20));
+      const ok = decodeMrpMessage(nested(20));
       assert.equal(ok.type, MrpMessageType.DEVICE_INFO_MESSAGE);
       throwsDecodeError(nested(150), /depth/);
     });
 
     it('keeps enum values this schema does not know, as numbers', () => {
-      const unknownType = decodeMessage(h('08c801 1201 41'));
+      const unknownType = decodeMrpMessage(h('08c801 1201 41'));
       assert.equal(unknownType.type, MrpMessageType.UNKNOWN_MESSAGE);
       assert.equal(unknownType.typeNumber, 200);
       assert.equal(unknownType.typeName, 'UNKNOWN(200)');
       assert.equal(unknownType.identifier, 'A');
       assert.equal(unknownType.payload, undefined);
 
-      const state = decodeMessage(Buffer.concat([h('0804'), ld(9, h('3009'))]));
+      const state = decodeMrpMessage(Buffer.concat([h('0804'), ld(9, h('3009'))]));
       assert.equal(state.type, MrpMessageType.SET_STATE_MESSAGE);
       assert.deepEqual(state.payload, { playbackState: 9 });
 
-      const result = decodeMessage(Buffer.concat([h('0802 20e707'), ld(7, h('0801 10e707'))]));
+      const result = decodeMrpMessage(Buffer.concat([h('0802 20e707'), ld(7, h('0801 10e707'))]));
       assert.equal(result.errorCode, 999);
       assert.deepEqual(result.payload, { sendError: 1, handlerReturnStatus: 999 });
     });
 
     it('ignores unknown fields', () => {
-      const got = decodeMessage(Buffer.concat([h('0804'), ld(9, Buffer.concat([h('3001'), ld(99, h('0102')), h('f80601')]))]));
+      const got = decodeMrpMessage(Buffer.concat([h('0804'), ld(9, Buffer.concat([h('3001'), ld(99, h('0102')), h('f80601')]))]));
       assert.deepEqual(got.payload, { playbackState: MrpPlaybackState.Playing });
     });
 
@@ -287,7 +287,7 @@ describe('MRP messages', () => {
       const real = frame.plaintext;
       const outcome = (bytes: Buffer): string => {
         try {
-          decodeMessage(bytes);
+          decodeMrpMessage(bytes);
           return 'decoded';
         } catch (err) {
           if (err instanceof DecodeError) return 'refused';
@@ -316,7 +316,7 @@ describe('MRP messages', () => {
 
     it('DecodeError is a typed AtvError with code PROTOCOL', () => {
       try {
-        decodeMessage(h('0f'));
+        decodeMrpMessage(h('0f'));
         assert.fail('should throw');
       } catch (err) {
         assert.ok(err instanceof AtvError);

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { COMMANDS } from '../../../../lib/device/commands';
+import { REPEAT_STATES, SHUFFLE_STATES } from '../../../../lib/device/state';
+import { InvalidArgumentError } from '../../../../lib/errors';
+import {
+  isMrpHidKey,
+  MRP_HID_EVENT_BYTES,
+  MRP_HID_KEYS,
+  MRP_MEDIA_COMMANDS,
+  mrpHidEventData,
+  mrpHidKeyEventData,
+  mrpPropertyCommand,
+  repeatStateFromMrp,
+  shuffleStateFromMrp,
+} from '../../../../lib/protocols/mrp/commands';
+import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType } from '../../../../lib/protocols/mrp/messages';
+import { MrpCommand, MrpRepeatMode, MrpShuffleMode } from '../../../../lib/protocols/mrp/proto-types';
+
+// Reference §4.7, "Keys (usage page, usage)".
+const REFERENCE_HID: Record<string, [number, number]> = {
+  up: [1, 0x8c],
+  down: [1, 0x8d],
+  left: [1, 0x8b],
+  right: [1, 0x8a],
+  select: [1, 0x89],
+  menu: [1, 0x86],
+  suspend: [1, 0x82],
+  wakeup: [1, 0x83],
+  home: [12, 0x40],
+  topMenu: [12, 0x60],
+  stop: [12, 0xb7],
+  next: [12, 0xb5],
+  previous: [12, 0xb6],
+  volumeUp: [12, 0xe9],
+  volumeDown: [12, 0xea],
+};
+
+describe('MRP commands and HID keys', () => {
+  it('builds the 60-byte hidEventData of reference §4.7', () => {
+    const down = mrpHidEventData(1, 0x8b, true);
+    assert.equal(MRP_HID_EVENT_BYTES, 60);
+    assert.equal(down.length, 60);
+    assert.equal(
+      down.toString('hex'),
+      '438922cf08020000' +
+        '0000000000000000010000000000000002000000200000000300000001000000000000' +
+        '0001' + '008b' + '0001' +
+        '0000000000000001000000',
+    );
+    const up = mrpHidEventData(12, 0xe9, false);
+    assert.equal(up.subarray(43, 49).toString('hex'), '000c00e90000');
+    assert.deepEqual(mrpHidKeyEventData('left', true), down);
+  });
+
+  it('refuses usages that do not fit 16 bits', () => {
+    for (const [page, usage] of [[-1, 1], [1, 0x10000], [1.5, 1]] as const) {
+      assert.throws(() => mrpHidEventData(page, usage, true), InvalidArgumentError);
+    }
+  });
+
+  it('has exactly the HID keys of the reference', () => {
+    const table = Object.fromEntries(Object.entries(MRP_HID_KEYS).map(([k, v]) => [k, [v.usagePage, v.usage]]));
+    assert.deepEqual(table, REFERENCE_HID);
+  });
+
+  it('sends every button and volume command of the command table as a HID key', () => {
+    for (const spec of COMMANDS.filter((c) => c.button || c.group === 'volume')) {
+      assert.ok(isMrpHidKey(spec.name), spec.name);
+    }
+    assert.equal(isMrpHidKey('play'), false);
+    assert.equal(isMrpHidKey('toString'), false);
+  });
+
+  it('sends every transport command of the command table as an MRP Command', () => {
+    const transport = COMMANDS.filter((c) => c.group === 'transport').map((c) => c.name);
+    assert.deepEqual(Object.keys(MRP_MEDIA_COMMANDS).sort(), [...transport].sort());
+    assert.equal(MRP_MEDIA_COMMANDS.playPause, MrpCommand.TogglePlayPause);
+    assert.equal(MRP_MEDIA_COMMANDS.next, MrpCommand.NextTrack);
+    assert.equal(MRP_MEDIA_COMMANDS.previous, MrpCommand.PreviousTrack);
+  });
+
+  it('maps shuffle and repeat both ways', () => {
+    for (const s of SHUFFLE_STATES) assert.equal(shuffleStateFromMrp(mrpPropertyCommand('shuffle', s).options?.shuffleMode), s);
+    for (const r of REPEAT_STATES) assert.equal(repeatStateFromMrp(mrpPropertyCommand('repeat', r).options?.repeatMode), r);
+    assert.equal(shuffleStateFromMrp(MrpShuffleMode.Unknown), null);
+    assert.equal(repeatStateFromMrp(undefined), null);
+    assert.equal(repeatStateFromMrp(42), null);
+    assert.equal(mrpPropertyCommand('repeat', 'track').options?.repeatMode, MrpRepeatMode.One);
+  });
+
+  it('builds property commands that survive the wire', () => {
+    const cases = [
+      [mrpPropertyCommand('position', 73.5), { command: MrpCommand.SeekToPlaybackPosition, options: { playbackPosition: 73.5 } }],
+      [mrpPropertyCommand('shuffle', 'albums'), { command: MrpCommand.ChangeShuffleMode, options: { sendOptions: 0, shuffleMode: MrpShuffleMode.Albums } }],
+      [mrpPropertyCommand('repeat', 'all'), { command: MrpCommand.ChangeRepeatMode, options: { sendOptions: 0, repeatMode: MrpRepeatMode.All } }],
+    ] as const;
+    for (const [payload, expected] of cases) {
+      const got = decodeMrpMessage(encodeMrpMessage(createMrpMessage(MrpMessageType.SEND_COMMAND_MESSAGE, payload)));
+      assert.deepEqual(got.payload, expected);
+    }
+  });
+});
