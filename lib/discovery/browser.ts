@@ -49,7 +49,7 @@ const FIRST_QUERY_DELAY = 1000;
 const SWEEP_MS = 500;
 /** A device's answer often spans several packets: report it once they are in. */
 const SETTLE_MS = 200;
-/** Unicast: records outlive a few missed polls (devices answer unicast with 10 s TTLs). */
+/** Unicast: a host's records outlive this many missed polls. */
 const UNICAST_LIFETIME_POLLS = 2.5;
 const REFRESH_MIN_GAP_MS = 1000;
 const BROWSER_QUERY_ID = 0x4a10;
@@ -189,7 +189,7 @@ export class DeviceBrowser extends EventEmitter implements DeviceBrowserEmitter 
       if (unicast ? !this.hosts.includes(rinfo.address) : rinfo.port !== MDNS_PORT) return;
       const changed = this.cache.ingest(packet, rinfo.address, {
         authoritative: unicast,
-        ...(unicast ? { minLifetimeMs: this.queryInterval * UNICAST_LIFETIME_POLLS } : {}),
+        ...(unicast ? { lifetimeMs: this.queryInterval * UNICAST_LIFETIME_POLLS } : {}),
       });
       if (changed) this.scheduleSettle();
     } catch (err) {

@@ -143,8 +143,11 @@ export interface IngestOptions {
    * that it no longer lists are gone.
    */
   authoritative?: boolean;
-  /** Keep records at least this long regardless of TTL (polling hosts answering with 10 s TTLs). */
-  minLifetimeMs?: number;
+  /**
+   * Keep records this long instead of their TTL: when polling hosts by unicast, presence is
+   * decided by the answers (whose TTLs are capped at 10 s, RFC 6762 §6.7), not by TTLs.
+   */
+  lifetimeMs?: number;
   /** Owner names (lower-case) asked of a sleep proxy: their SRV/TXT are flagged `sleepProxy`. */
   sleepProxyNames?: ReadonlySet<string>;
 }
@@ -400,7 +403,7 @@ export class RecordCache {
     const ttlRaw = typeof rec.ttl === 'number' && Number.isFinite(rec.ttl) ? rec.ttl : 0;
     const ttl = Math.min(Math.max(0, Math.floor(ttlRaw)), MAX_TTL_SECONDS);
     const lname = rec.name.toLowerCase();
-    const lifetime = ttl === 0 ? 0 : Math.max(ttl * 1000, options.minLifetimeMs ?? 0);
+    const lifetime = ttl === 0 ? 0 : (options.lifetimeMs ?? ttl * 1000);
     const base = {
       name: rec.name,
       lname,
@@ -420,7 +423,8 @@ export class RecordCache {
       case 'SRV': {
         const d = rec.data as { port?: unknown; target?: unknown } | null;
         if (!this.splitInstance(rec.name) || typeof d !== 'object' || d === null) return null;
-        if (typeof d.port !== 'number' || typeof d.target !== 'string' || d.target.length === 0) return null;
+        // Target "." means "no service here" (RFC 2782).
+        if (typeof d.port !== 'number' || typeof d.target !== 'string' || d.target.length === 0 || d.target === '.') return null;
         const srv = { port: d.port, target: d.target };
         return { ...base, kind: 'SRV', srv, dataKey: `${srv.port} ${srv.target.toLowerCase()}`, sleepProxy: options.sleepProxyNames?.has(lname) ?? false };
       }

@@ -141,9 +141,11 @@ export async function collect(options: CollectOptions): Promise<ServiceRecord[]>
       if (unicast && !hosts.includes(rinfo.address)) return;
       // RFC 6762 §11: multicast answers must come from port 5353.
       if (fromMulticastSocket && rinfo.port !== MDNS_PORT) return;
+      let newlyAnswered = false;
       if (typeof packet.id === 'number' && messageIds.has(packet.id)) {
         let set = answered.get(rinfo.address);
         if (!set) answered.set(rinfo.address, (set = new Set()));
+        newlyAnswered = !set.has(packet.id);
         set.add(packet.id);
       }
       const changed = cache.ingest(packet, rinfo.address, {
@@ -154,7 +156,7 @@ export async function collect(options: CollectOptions): Promise<ServiceRecord[]>
         finish();
         return;
       }
-      if (changed) options.onUpdate?.(progress);
+      if (changed || newlyAnswered) options.onUpdate?.(progress);
     } catch (err) {
       logger.debug(`ignored a DNS-SD packet from ${rinfo.address}: ${(err as Error).message}`);
     }

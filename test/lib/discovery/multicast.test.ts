@@ -1,0 +1,198 @@
+/**
+ * Multicast DNS-SD on 224.0.0.251:5353. Runs only inside the private network namespace
+ * `npm test` makes (ATV_TEST_NETNS=1), where the only link is a multicast-capable loopback.
+ * Other test processes share that link, so every assertion filters by this run's own
+ * identifiers and addresses.
+ */
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import * as dnsPacket from 'dns-packet';
+import { describe, it } from 'node:test';
+import { DeviceBrowser } from '../../../lib/discovery/browser';
+import { ServiceAdvertiser } from '../../../lib/discovery/advertiser';
+import { browseServices, scan } from '../../../lib/discovery/scan';
+import type { DeviceConfig } from '../../../lib/device/interfaces';
+import { UnreachableError } from '../../../lib/errors';
+import { fakeAppleTv, fakeIds, hostilePackets, waitForEvent, type FakeIds } from './fakes';
+
+const skip = process.env.ATV_TEST_NETNS === '1' ? false : 'needs a private network namespace (npm test makes one when run as root)';
+
+async function advertise(name: string, address: string, ids: FakeIds, opts: { interface?: string; ttl?: number } = {}): Promise<ServiceAdvertiser> {
+  const adv = new ServiceAdvertiser(opts.interface ? { interface: opts.interface } : {});
+  for (const s of fakeAppleTv(name, address, ids, opts.ttl ? { ttl: opts.ttl } : {})) adv.add(s);
+  await adv.start();
+  return adv;
+}
+
+function hasAll(device: DeviceConfig | undefined, ids: FakeIds): boolean {
+  return device !== undefined && [ids.airplay, ids.mrp, ids.companion, ids.raop, ids.dmap].every((id) => device.identifiers.includes(id));
+}
+
+/** Multicasts raw packets from port 5353 (what browsers accept answers from). */
+function multicastRaw(packets: Buffer[]): Promise<void> {
+  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  return new Promise((resolve) => {
+    socket.bind(5353, '127.0.0.1', async () => {
+      socket.setMulticastInterface('127.0.0.1');
+      for (const p of packets) await new Promise((r) => socket.send(p, 5353, '224.0.0.251', r));
+      socket.close(() => resolve());
+    });
+  });
+}
+
+describe('multicast scan', { skip }, () => {
+  it('groups two devices by address with all their identifiers', async () => {
+    const one = fakeIds();
+    const two = fakeIds();
+    const advs = [await advertise('Living Room', '127.0.0.2', one), await advertise('Bedroom', '127.0.0.3', two)];
+    try {
+      const devices = await scan({ timeout: 1000 });
+      const a = devices.find((d) => d.address === '127.0.0.2');
+      const b = devices.find((d) => d.address === '127.0.0.3');
+      assert.ok(hasAll(a, one), `device 1: ${JSON.stringify(a?.identifiers)}`);
+      assert.ok(hasAll(b, two), `device 2: ${JSON.stringify(b?.identifiers)}`);
+      assert.ok(!a!.identifiers.includes(two.airplay) && !b!.identifiers.includes(one.airplay));
+      assert.equal(a!.name, 'Living Room');
+      assert.equal(b!.name, 'Bedroom');
+      // _device-info (TXT only) joined its device by name.
+      assert.equal(a!.deviceInfo.rawModel, 'AppleTV6,2');
+      assert.equal(a!.deviceInfo.model, 'Apple TV 4K');
+      assert.equal(a!.services.find((s) => s.protocol === 'mrp')!.port, 49152);
+    } finally {
+      await Promise.all(advs.map((a) => a.stop()));
+    }
+  });
+
+  it('works pinned to an interface and stops early for a wanted identifier', async () => {
+    const ids = fakeIds();
+    const adv = await advertise('Pinned', '127.0.0.4', ids, { interface: '127.0.0.1' });
+    try {
+      const started = Date.now();
+      const devices = await scan({ interface: '127.0.0.1', identifier: ids.companion, timeout: 5000 });
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 1500, `took ${elapsed} ms`);
+      assert.equal(devices.length, 1);
+      assert.ok(hasAll(devices[0], ids));
+      await assert.rejects(scan({ interface: '10.123.45.67', timeout: 500 }), UnreachableError);
+    } finally {
+      await adv.stop();
+    }
+  });
+
+  it('browses arbitrary types (the DMAP pairing remote)', async () => {
+    const adv = new ServiceAdvertiser({ interface: '127.0.0.1' });
+    const instance = `${Date.now()}`.padStart(40, '0');
+    adv.add({
+      type: '_touch-remote._tcp',
+      instance,
+      host: 'remote-test.local',
+      addresses: ['127.0.0.5'],
+      port: 50505,
+      txt: { DvNm: 'Test', Pair: '0011223344556677' },
+    });
+    await adv.start();
+    try {
+      const records = await browseServices({ types: ['_touch-remote._tcp'], timeout: 800 });
+      const mine = records.find((r) => r.instance === instance);
+      assert.ok(mine, `not found among ${records.length}`);
+      assert.equal(mine.port, 50505);
+      assert.deepEqual(mine.addresses, ['127.0.0.5']);
+      assert.equal(mine.txt.Pair, '0011223344556677');
+    } finally {
+      await adv.stop();
+    }
+  });
+});
+
+describe('DeviceBrowser (multicast)', { skip }, () => {
+  it('adds, re-reads a changed TXT, and removes on goodbye', async () => {
+    const ids = fakeIds();
+    const address = '127.0.0.6';
+    const mine = (d: DeviceConfig): boolean => d.address === address && d.identifiers.includes(ids.airplay);
+    const browser = new DeviceBrowser({ interface: '127.0.0.1', queryInterval: 2000 });
+    const adv = new ServiceAdvertiser({ interface: '127.0.0.1' });
+    try {
+      await browser.start();
+      await adv.start();
+      const services = fakeAppleTv('Den', address, ids);
+      const added = waitForEvent<[DeviceConfig]>(browser, 'added', (d) => mine(d) && hasAll(d, ids), 3000);
+      for (const s of services) adv.add(s);
+      const [device] = await added;
+      assert.equal(device.name, 'Den');
+      assert.ok(browser.devices().some(mine));
+
+      const changed = waitForEvent<[DeviceConfig, DeviceConfig]>(browser, 'changed', (d) => mine(d) && d.deviceInfo.osVersion === '14.8', 3000);
+      const airplay = services.find((s) => s.type === '_airplay._tcp')!;
+      adv.add({ ...airplay, txt: { ...airplay.txt, osvers: '14.8' } });
+      const [, previous] = await changed;
+      assert.equal(previous.deviceInfo.osVersion, '14.7');
+
+      const removed = waitForEvent<[DeviceConfig]>(browser, 'removed', mine, 3000);
+      for (const s of services) adv.remove(s);
+      await removed;
+      assert.ok(!browser.devices().some(mine));
+    } finally {
+      await adv.stop();
+      await browser.stop();
+    }
+  });
+
+  it('removes a device whose records expire without a goodbye', async () => {
+    const ids = fakeIds();
+    const address = '127.0.0.7';
+    const mine = (d: DeviceConfig): boolean => d.address === address && d.identifiers.includes(ids.airplay);
+    const browser = new DeviceBrowser({ interface: '127.0.0.1', queryInterval: 5000 });
+    try {
+      await browser.start();
+      const added = waitForEvent<[DeviceConfig]>(browser, 'added', mine, 3000);
+      const adv = await advertise('Flaky', address, ids, { ttl: 1, interface: '127.0.0.1' });
+      await added;
+      const started = Date.now();
+      const removed = waitForEvent<[DeviceConfig]>(browser, 'removed', mine, 4000);
+      await adv.stop({ goodbye: false });
+      await removed;
+      assert.ok(Date.now() - started < 3000);
+    } finally {
+      await browser.stop();
+    }
+  });
+
+  it('survives malformed and hostile multicast packets', async () => {
+    const ids = fakeIds();
+    const address = '127.0.0.8';
+    const mine = (d: DeviceConfig): boolean => d.address === address && d.identifiers.includes(ids.airplay);
+    const browser = new DeviceBrowser({ interface: '127.0.0.1', queryInterval: 5000 });
+    const adv = new ServiceAdvertiser({ interface: '127.0.0.1' });
+    try {
+      await browser.start();
+      await adv.start();
+      const big = dnsPacket.encode({
+        type: 'response',
+        answers: Array.from({ length: 600 }, (_, i) => ({
+          name: '_airplay._tcp.local',
+          type: 'PTR' as const,
+          ttl: 0xffffffff,
+          data: `flood${i}._airplay._tcp.local`,
+        })),
+        additionals: [
+          { name: 'x._airplay._tcp.local', type: 'SRV', ttl: 5, data: { port: 1, target: '.' } },
+          { name: 'x._airplay._tcp.local', type: 'TXT', ttl: 5, data: Array.from({ length: 150 }, () => Buffer.alloc(200, 0x61)) },
+          { name: 'x.local', type: 'AAAA', ttl: 5, data: '::1' },
+        ],
+      });
+      const query = dnsPacket.encode({
+        type: 'query',
+        questions: Array.from({ length: 500 }, (_, i) => ({ name: `q${i}._airplay._tcp.local`, type: 'ANY' as 'A' })),
+      });
+      await multicastRaw([...hostilePackets(), big, query]);
+      // Both still work afterwards.
+      const added = waitForEvent<[DeviceConfig]>(browser, 'added', mine, 3000);
+      for (const s of fakeAppleTv('Sturdy', address, ids)) adv.add(s);
+      await added;
+      assert.ok(!browser.devices().some((d) => d.identifiers.some((id) => id.startsWith('flood'))));
+    } finally {
+      await adv.stop();
+      await browser.stop();
+    }
+  });
+});
