@@ -96,6 +96,10 @@ export function clampArtworkEdge(requested: number | string | null | undefined, 
 
 const clampByte = (v: number): number => Math.max(0, Math.min(255, Math.round(v)));
 
+/** Remotes and dashboards re-fetch the same cover again and again; keep the last few. */
+const CACHE_SIZE = 8;
+const cache = new Map<string, Buffer>();
+
 /**
  * The cover of a track: a diagonal gradient from the track's colour to a darker shade, with
  * a lighter band, at the requested size (clamped as `clampArtworkEdge` does).
@@ -104,11 +108,17 @@ export function trackArtwork(track: SimulatorTrack, size: { width?: number; heig
   const width = clampArtworkEdge(size.width);
   const height = clampArtworkEdge(size.height);
   const [r, g, b] = track.color;
+  const key = `${track.id}|${r},${g},${b}|${width}x${height}`;
+  const cached = cache.get(key);
+  if (cached !== undefined) return Buffer.from(cached);
   const span = Math.max(1, width + height - 2);
-  return encodePng(width, height, (x, y) => {
+  const png = encodePng(width, height, (x, y) => {
     const t = (x + y) / span;
     const shade = 1 - 0.6 * t;
     const band = Math.abs(t - 0.5) < 0.04 ? 60 : 0;
     return [clampByte(r * shade + band), clampByte(g * shade + band), clampByte(b * shade + band)];
   });
+  cache.set(key, png);
+  if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  return Buffer.from(png);
 }

@@ -46,6 +46,8 @@ const SESSION_ID = /^[0-9]{1,10}$/;
 const DEFAULT_LONG_POLL_TIMEOUT = 10 * 60_000;
 const DEFAULT_MAX_BODY = 64 * 1024;
 const MAX_SESSIONS = 64;
+/** Blocked long polls held at once; beyond this a poll is answered at once instead. */
+const MAX_WAITERS = 256;
 const REQUEST_LOG_LIMIT = 1000;
 
 /** `caps` play status codes (reference §3.4). */
@@ -134,7 +136,8 @@ interface Call {
   session: Session | null;
 }
 
-type Route = { auth: 'none' | 'login' | 'session'; handle: (call: Call) => void };
+/** `none`: answered to anyone (server-info, login); `session`: Remote headers and a session. */
+type Route = { auth: 'none' | 'session'; handle: (call: Call) => void };
 
 class BodyTooLarge extends Error {}
 
@@ -158,6 +161,10 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
+    // A client that vanishes mid-body emits neither 'end' nor always 'error'.
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('the client went away'));
+    });
   });
 }
 
@@ -231,7 +238,7 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
     const session = (handle: (call: Call) => void): Route => ({ auth: 'session', handle });
     const routes: Record<string, Route> = {
       '/server-info': { auth: 'none', handle: (c) => this.serverInfo(c) },
-      '/login': { auth: 'login', handle: (c) => this.login(c) },
+      '/login': { auth: 'none', handle: (c) => this.login(c) },
       '/logout': session((c) => this.logout(c)),
       '/ctrl-int': session((c) => this.controlInterfaces(c)),
       '/ctrl-int/1/playstatusupdate': session((c) => this.playStatusUpdate(c)),
@@ -639,7 +646,7 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
     const raw = call.query.get('revision-number') ?? '0';
     if (!/^\d{1,10}$/.test(raw)) throw new InvalidArgumentError(`revision-number must be a whole number, got ${JSON.stringify(raw.slice(0, 20))}`);
     const revision = Number(raw);
-    if (revision === 0 || revision !== this.state.revision) {
+    if (revision === 0 || revision !== this.state.revision || this.waiters.size >= MAX_WAITERS) {
       this.sendPlayStatus(call);
       return;
     }

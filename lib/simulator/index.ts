@@ -14,7 +14,7 @@ import { devicesFromRecords } from '../discovery/services';
 import type { AdvertisedService, ServiceRecord } from '../discovery/types';
 import { AtvError, ClosedError, InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, SIMULATOR_DMAP_MODEL, createDmapServer } from './dmap';
+import { DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, SIMULATOR_DMAP_MODEL, createDmapServer, type DmapSimulatorServer } from './dmap';
 import { pairWithRemote, type PairWithRemoteOptions, type PairWithRemoteResult } from './dmap-pairing';
 import {
   CredentialStore,
@@ -36,8 +36,15 @@ export { trackArtwork, pngSize, encodePng, MAX_ARTWORK_EDGE } from './artwork';
 export const SIMULATED_PROTOCOLS = ['dmap'] as const;
 export type SimulatedProtocol = (typeof SIMULATED_PROTOCOLS)[number];
 
+/** The server class of each simulated protocol (what `Simulator.server(p)` returns). */
+export interface SimulatorServers {
+  dmap: DmapSimulatorServer;
+}
+
 /** One factory per simulated protocol: adding MRP is one line here plus its server file. */
-const SERVER_FACTORIES: { readonly [P in SimulatedProtocol]: (context: SimulatorServerContext, options: SimulatorOptions) => SimulatorServer } = {
+const SERVER_FACTORIES: {
+  readonly [P in SimulatedProtocol]: (context: SimulatorServerContext, options: SimulatorOptions) => SimulatorServers[P];
+} = {
   dmap: (context, options) =>
     createDmapServer({
       ...context,
@@ -182,9 +189,9 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     return this.phase === 'running';
   }
 
-  /** The server of a protocol (for its counters and events), once started. */
-  server(protocol: SimulatedProtocol): SimulatorServer | undefined {
-    return this.servers.get(protocol);
+  /** The server of a protocol (for its counters, request log and events), once started. */
+  server<P extends SimulatedProtocol>(protocol: P): SimulatorServers[P] | undefined {
+    return this.servers.get(protocol) as SimulatorServers[P] | undefined;
   }
 
   async start(): Promise<void> {

@@ -4,7 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { dmapBool, dmapNumber, dmapString, encodeTag, findDmap } from '../../../lib/codecs/dmap';
 import { DACP_ARROW_SWIPES, DACP_ARROWS } from '../../../lib/protocols/dmap/client';
 import { pngSize, PNG_SIGNATURE } from '../../../lib/simulator/artwork';
-import { DEMO_HOME_SHARING_GUID, type DmapSimulatorServer } from '../../../lib/simulator/dmap';
+import { DEMO_HOME_SHARING_GUID } from '../../../lib/simulator/dmap';
 import { Simulator } from '../../../lib/simulator/index';
 import { dmap, login, request, sleep } from './http';
 
@@ -15,7 +15,7 @@ describe('DMAP simulator server (real loopback HTTP)', () => {
   let port: number;
   let session: number;
   const ctl = (path: string, extra = ''): string => `/ctrl-int/1/${path}?session-id=${session}${extra}`;
-  const server = (): DmapSimulatorServer => sim.server('dmap') as DmapSimulatorServer;
+  const server = () => sim.server('dmap')!;
 
   before(async () => {
     sim = new Simulator({ name: 'Test Den', trackSeconds: 30, credentials: ['0xfeedfacecafebeef'] });

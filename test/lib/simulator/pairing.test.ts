@@ -210,7 +210,7 @@ describe('DMAP pairing, device side', () => {
       });
       await advertiser.start();
       cleanup.push(() => advertiser.stop());
-      const result = await sim.pairWithRemote('9999', { remoteName: 'Multicast Remote', timeout: 1500 });
+      const result = await sim.pairWithRemote('9999', { remoteName: 'Multicast Remote', timeout: 800 });
       assert.equal(result.credentials, '0x0A0B0C0D0E0F1011');
       assert.match(remote.received[0]!, new RegExp(`pairingcode=${dmapPairingCode('0123456789ABCDEF', '9999')}&`));
     },

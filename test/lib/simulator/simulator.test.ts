@@ -7,7 +7,7 @@ import type { NowPlaying } from '../../../lib/device/state';
 import { scan } from '../../../lib/discovery/scan';
 import { ClosedError, InvalidArgumentError } from '../../../lib/errors';
 import { createDmapSession } from '../../../lib/protocols/dmap/session';
-import { DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, type DmapSimulatorServer } from '../../../lib/simulator/dmap';
+import { DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID } from '../../../lib/simulator/dmap';
 import { Simulator } from '../../../lib/simulator/index';
 import { DACP_HEADERS } from '../../../lib/protocols/dmap/http';
 import { login, request, sleep } from './http';
@@ -35,7 +35,7 @@ describe('Simulator', () => {
     await sim.start();
     const port = sim.dmapPort;
     const session = await login(port);
-    const dmap = sim.server('dmap') as DmapSimulatorServer;
+    const dmap = sim.server('dmap')!;
 
     // A keep-alive connection left open, and a long poll left hanging.
     const agent = new http.Agent({ keepAlive: true });
@@ -168,7 +168,7 @@ describe('Simulator', () => {
   it('end to end: the library connects with config() alone and controls the simulator over DMAP', async () => {
     const sim = new Simulator({ name: 'E2E Den', trackSeconds: 20 });
     await sim.start();
-    const dmap = sim.server('dmap') as DmapSimulatorServer;
+    const dmap = sim.server('dmap')!;
     const device = await connect(sim.config(), { factories: { dmap: createDmapSession }, timeout: 2000 });
     // The facade currently opens a session per advertised DMAP service (_touch-able and
     // _appletv-v2 are one server); what matters here is that none logs in again later.
