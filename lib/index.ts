@@ -20,3 +20,4 @@ export * from './protocols/dmap';
 export * from './simulator';
 export * from './codecs/varint';
 export * from './protocols/mrp';
+export * from './device/registry';

@@ -8,12 +8,15 @@
 // carries them).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'dist');
+const dist = join(root, 'dist');
+// Build into a fresh folder and swap it in at the end, so a build never leaves stale files
+// behind and never pulls dist/ from under a test run that is using it.
+const out = join(root, `.dist-build-${process.pid}`);
 const sourceDirs = ['lib', 'nodes', 'test', 'bench'];
 const assetPattern = /\.(html|json|proto|png|jpg|svg)$/;
 
@@ -30,6 +33,7 @@ function walk(dir, files = []) {
 
 const started = Date.now();
 rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
 const all = sourceDirs.flatMap((d) => walk(join(root, d)));
 const entryPoints = all.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
 await build({
@@ -56,6 +60,10 @@ for (const hook of all.filter((f) => f.endsWith('.build.mjs'))) {
 }
 const cli = join(out, 'lib', 'cli', 'index.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);
+const old = join(root, `.dist-old-${process.pid}`);
+if (existsSync(dist)) renameSync(dist, old);
+renameSync(out, dist);
+rmSync(old, { recursive: true, force: true });
 if (process.argv.includes('--types')) {
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 }

@@ -28,6 +28,7 @@ import type {
 } from './interfaces';
 import { FEATURES } from './interfaces';
 import { isPropertyName, parsePropertyValue, PROPERTY_NAMES, type PropertyName, type PropertyValues } from './properties';
+import { SESSION_FACTORIES } from './registry';
 import type { NowPlaying } from './state';
 
 /** Relay order for most calls (pyatv's default priorities). */
@@ -61,13 +62,6 @@ export interface DeviceEvents extends SessionEvents {
 }
 
 const SEVERITY: Record<string, number> = { AUTH: 5, INVALID_ARGUMENT: 4, PAIRING: 4, PROTOCOL: 3, TIMEOUT: 2, UNREACHABLE: 1 };
-
-let defaultFactories: () => Partial<Record<Protocol, SessionFactory>> = () => ({});
-
-/** Lets the protocol registry provide the default factories without an import cycle. */
-export function setDefaultSessionFactories(provider: () => Partial<Record<Protocol, SessionFactory>>): void {
-  defaultFactories = provider;
-}
 
 export class Device extends EventEmitter {
   readonly config: DeviceConfig;
@@ -112,7 +106,7 @@ export class Device extends EventEmitter {
     if (this.state === 'closed') throw new ClosedError('this device was closed; create a new one');
     if (this.state !== 'idle') return;
     this.state = 'connecting';
-    const factories = this.options.factories ?? defaultFactories();
+    const factories = this.options.factories ?? SESSION_FACTORIES;
     const wanted = this.options.protocols;
     const candidates = this.config.services.filter(
       (s) => s.enabled && s.port > 0 && factories[s.protocol] && (!wanted || wanted.includes(s.protocol)),
