@@ -656,7 +656,7 @@ export interface MrpDeviceInfoMessage {
 
 /**
  * pyatv's heartbeat and its "flush" after HID key events are GENERIC_MESSAGEs that carry no
- * GenericMessage at all; the device answers with the same identifier.
+ * GenericMessage at all, sent with an identifier as requests expecting a reply (reference §4.1).
  */
 /** `mrp.GenericMessage` */
 export interface MrpGenericMessage {

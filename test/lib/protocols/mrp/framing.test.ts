@@ -25,6 +25,9 @@ describe('MRP framing', () => {
     const decoder = new MrpFrameDecoder();
     assert.deepEqual(hex(decoder.push(Buffer.concat(frames.map(encodeMrpFrame)))), hex(frames));
     assert.equal(decoder.pendingBytes, 0);
+    // A plain Uint8Array (not a Buffer) works as well, on both sides.
+    const plain = new Uint8Array(encodeMrpFrame(new Uint8Array([1, 2, 3])));
+    assert.deepEqual(hex(decoder.push(plain)), ['010203']);
   });
 
   it('cuts a captured pyatv stream identically at every split point and byte by byte', () => {
