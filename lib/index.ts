@@ -21,3 +21,4 @@ export * from './simulator';
 export * from './codecs/varint';
 export * from './protocols/mrp';
 export * from './device/registry';
+export * from './device/pairing';
