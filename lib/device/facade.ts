@@ -108,9 +108,17 @@ export class Device extends EventEmitter {
     this.state = 'connecting';
     const factories = this.options.factories ?? SESSION_FACTORIES;
     const wanted = this.options.protocols;
-    const candidates = this.config.services.filter(
+    const usable = this.config.services.filter(
       (s) => s.enabled && s.port > 0 && factories[s.protocol] && (!wanted || wanted.includes(s.protocol)),
     );
+    // One session per protocol: a DACP server is advertised as several services
+    // (_touch-able, _appletv-v2, _hscp) that all lead to the same server. Without user
+    // credentials, a service that brings its own (Home Sharing) is the one that can log in.
+    const candidates = [...new Set(usable.map((s) => s.protocol))].map((protocol) => {
+      const ofProtocol = usable.filter((s) => s.protocol === protocol);
+      const needOwn = !this.options.credentials?.[protocol];
+      return (needOwn && ofProtocol.find((s) => s.credentials)) || ofProtocol[0]!;
+    });
     if (candidates.length === 0) {
       this.state = 'idle';
       const offered = this.config.services.map((s) => s.protocol).join(', ') || 'none';

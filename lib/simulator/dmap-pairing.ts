@@ -5,14 +5,13 @@
  * the device, the device calls the remote's `GET /pair?pairingcode=…&servicename=…` and the
  * remote answers a `cmpa` container whose `cmpg` becomes the accepted login GUID.
  */
-import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { decodeDmap, dmapString, findDmap } from '../codecs/dmap';
 import type { BrowseOptions, ServiceRecord } from '../discovery/types';
 import { ClosedError, InvalidArgumentError, PairingError, TimeoutError, networkError } from '../errors';
 import { silentLogger, type Logger } from '../log';
+import { dmapPairingCode, normalizeDmapPin, TOUCH_REMOTE_TYPE } from '../protocols/dmap/pairing';
 
-export const TOUCH_REMOTE_SERVICE = '_touch-remote._tcp';
 
 /** A remote's answer is a few dozen bytes; anything this large is not a pairing answer. */
 const MAX_ANSWER = 64 * 1024;
@@ -57,25 +56,6 @@ export interface PairWithRemoteResult {
   remoteName: string | null;
   /** The remote's device type (`cmty`, e.g. "iPhone"), when given. */
   remoteType: string | null;
-}
-
-/** Normalises a PIN to its 4 digits (pyatv zero-pads shorter ones). */
-export function normalizePin(pin: string | number): string {
-  const text = String(pin).trim();
-  if (!/^\d{1,4}$/.test(text)) throw new InvalidArgumentError('the pairing PIN must be 4 digits (the one shown by the remote)');
-  return text.padStart(4, '0');
-}
-
-/**
- * pairingcode = MD5 over the remote's Pair value followed by each PIN digit and a NUL,
- * as upper-case hex (the OwnTone transcript shows upper case on the wire).
- */
-export function dmapPairingCode(pair: string, pin: string | number): string {
-  const digits = normalizePin(pin);
-  const hash = createHash('md5');
-  hash.update(pair, 'utf8');
-  for (const d of digits) hash.update(Buffer.from([d.charCodeAt(0), 0]));
-  return hash.digest('hex').toUpperCase();
 }
 
 interface RawAnswer {
@@ -187,19 +167,19 @@ function txtValue(txt: Record<string, string>, key: string): string | undefined 
 async function findRemote(options: PairWithRemoteOptions, timeout: number): Promise<TouchRemote> {
   if (options.browse === undefined) throw new InvalidArgumentError('pairWithRemote needs a browse function or a remote to call');
   const records = await options.browse({
-    types: [TOUCH_REMOTE_SERVICE],
+    types: [TOUCH_REMOTE_TYPE],
     timeout,
     ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
     ...(options.mdnsPort !== undefined ? { port: options.mdnsPort } : {}),
     ...(options.interface !== undefined ? { interface: options.interface } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
   });
-  const candidates = records.filter((r) => r.type === TOUCH_REMOTE_SERVICE && r.port > 0 && txtValue(r.txt, 'Pair'));
+  const candidates = records.filter((r) => r.type === TOUCH_REMOTE_TYPE && r.port > 0 && txtValue(r.txt, 'Pair'));
   const chosen =
     options.remoteName === undefined ? candidates[0] : candidates.find((r) => txtValue(r.txt, 'DvNm') === options.remoteName);
   if (chosen === undefined) {
     const which = options.remoteName === undefined ? 'no remote' : `no remote named "${options.remoteName}"`;
-    throw new PairingError(`${which} announced ${TOUCH_REMOTE_SERVICE} within ${Math.round(timeout / 1000)} s: start pairing in the remote app first`);
+    throw new PairingError(`${which} announced ${TOUCH_REMOTE_TYPE} within ${Math.round(timeout / 1000)} s: start pairing in the remote app first`);
   }
   const host = chosen.addresses[0] ?? chosen.source;
   return { host, port: chosen.port, pair: txtValue(chosen.txt, 'Pair')!, name: txtValue(chosen.txt, 'DvNm') ?? null };
@@ -211,14 +191,15 @@ async function findRemote(options: PairWithRemoteOptions, timeout: number): Prom
  * answer, no remote found) or a `TimeoutError` (the remote never answered).
  */
 export async function pairWithRemote(pin: string | number, serviceName: string, options: PairWithRemoteOptions = {}): Promise<PairWithRemoteResult> {
-  const digits = normalizePin(pin);
+  const digits = normalizeDmapPin(pin);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT;
   const logger = options.logger ?? silentLogger;
   const remote = options.remote ?? (await findRemote(options, timeout));
   if (typeof remote.pair !== 'string' || remote.pair === '' || remote.pair.length > 64) {
     throw new PairingError('the remote announced no usable Pair value in its TXT record');
   }
-  const code = dmapPairingCode(remote.pair, digits);
+  // Upper-case on the wire, as the OwnTone transcript shows a real server sending it.
+  const code = dmapPairingCode(remote.pair, digits).toUpperCase();
   const path = `/pair?pairingcode=${code}&servicename=${encodeURIComponent(serviceName)}`;
   logger.debug(`DMAP pairing: calling ${remote.host}:${remote.port}/pair`);
   const answer = await requestPairing(remote, path, timeout, options.signal);

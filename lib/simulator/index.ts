@@ -30,7 +30,7 @@ export * from './state';
 export { CredentialStore } from './server';
 export type { SimulatorCredentials, SimulatorLogin, SimulatorRequest, SimulatorServer, SimulatorServerContext, ServerAdvertisement } from './server';
 export { DmapSimulatorServer, DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, type DmapServerStats } from './dmap';
-export { dmapPairingCode, type PairWithRemoteOptions, type PairWithRemoteResult, type TouchRemote } from './dmap-pairing';
+export { type PairWithRemoteOptions, type PairWithRemoteResult, type TouchRemote } from './dmap-pairing';
 export { trackArtwork, pngSize, encodePng, MAX_ARTWORK_EDGE } from './artwork';
 
 export const SIMULATED_PROTOCOLS = ['dmap'] as const;

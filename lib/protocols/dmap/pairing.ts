@@ -38,10 +38,10 @@ export interface DmapPairingOptions {
 }
 
 /** The code the device sends for a GUID and PIN: lower-case hex MD5 (reference §3.6). */
-export function dmapPairingCode(guid: string, pin: string): string {
+export function dmapPairingCode(guid: string, pin: string | number): string {
   const hash = createHash('md5');
   hash.update(guid.toUpperCase(), 'ascii');
-  for (const digit of pin) hash.update(`${digit}\0`, 'ascii');
+  for (const digit of normalizeDmapPin(pin)) hash.update(`${digit}\0`, 'ascii');
   return hash.digest('hex');
 }
 
@@ -56,10 +56,11 @@ export function touchRemoteInstanceName(address: string): string {
   return String(n).padStart(40, '0');
 }
 
-function normalizePin(pin: string): string {
+/** A DMAP PIN as its 4 digits (shorter ones are zero-padded, as the Remote app does). */
+export function normalizeDmapPin(pin: string | number): string {
   const value = String(pin).trim();
-  if (!/^\d{4}$/.test(value)) throw new InvalidArgumentError('the DMAP pairing PIN must be exactly 4 digits');
-  return value;
+  if (!/^\d{1,4}$/.test(value)) throw new InvalidArgumentError('the DMAP pairing PIN must be 4 digits');
+  return value.padStart(4, '0');
 }
 
 function normalizeGuid(guid: string): string {
@@ -114,7 +115,7 @@ export class DmapPairing implements PairingSession {
   constructor(options: DmapPairingOptions = {}) {
     this.name = options.name?.trim() || DMAP_DEFAULT_REMOTE_NAME;
     this.pairingGuid = options.pairingGuid !== undefined ? normalizeGuid(options.pairingGuid) : randomBytes(8).toString('hex').toUpperCase();
-    this.currentPin = options.pin !== undefined ? normalizePin(options.pin) : String(randomInt(0, 10_000)).padStart(4, '0');
+    this.currentPin = options.pin !== undefined ? normalizeDmapPin(options.pin) : String(randomInt(0, 10_000)).padStart(4, '0');
     this.iface = options.interface;
     this.timeoutMs = options.timeout ?? DMAP_PAIRING_TIMEOUT;
     this.logger = options.logger ?? silentLogger;
@@ -143,7 +144,7 @@ export class DmapPairing implements PairingSession {
   }
 
   setPin(pin: string): void {
-    this.currentPin = normalizePin(pin);
+    this.currentPin = normalizeDmapPin(pin);
   }
 
   async begin(): Promise<void> {

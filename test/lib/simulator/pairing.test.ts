@@ -4,7 +4,9 @@ import { after, describe, it } from 'node:test';
 import { encodeTag } from '../../../lib/codecs/dmap';
 import { ServiceAdvertiser } from '../../../lib/discovery/advertiser';
 import { ClosedError, InvalidArgumentError, PairingError, TimeoutError, UnreachableError } from '../../../lib/errors';
-import { dmapPairingCode } from '../../../lib/simulator/dmap-pairing';
+import { dmapPairingCode as lowerCaseCode } from '../../../lib/protocols/dmap/pairing';
+
+const dmapPairingCode = (guid: string, pin: string): string => lowerCaseCode(guid, pin).toUpperCase();
 import { Simulator } from '../../../lib/simulator/index';
 import { login, request } from './http';
 

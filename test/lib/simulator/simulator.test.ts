@@ -170,9 +170,10 @@ describe('Simulator', () => {
     await sim.start();
     const dmap = sim.server('dmap')!;
     const device = await connect(sim.config(), { factories: { dmap: createDmapSession }, timeout: 2000 });
-    // The facade currently opens a session per advertised DMAP service (_touch-able and
-    // _appletv-v2 are one server); what matters here is that none logs in again later.
+    // _touch-able and _appletv-v2 lead to one server: the facade opens ONE session and logs
+    // in once (with the Home Sharing GUID the advertisement carries), and never again later.
     const loginsAfterConnect = dmap.stats().logins;
+    assert.equal(loginsAfterConnect, 1);
     try {
       await device.command('play');
       assert.equal(sim.state.status, 'playing');
