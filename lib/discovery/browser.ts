@@ -52,6 +52,7 @@ const SETTLE_MS = 200;
 /** Unicast: a host's records outlive this many missed polls. */
 const UNICAST_LIFETIME_POLLS = 2.5;
 const REFRESH_MIN_GAP_MS = 1000;
+const SLEEP_PROXY_QUERY_GAP_MS = 5000;
 const BROWSER_QUERY_ID = 0x4a10;
 
 export class DeviceBrowser extends EventEmitter implements DeviceBrowserEmitter {
@@ -69,6 +70,8 @@ export class DeviceBrowser extends EventEmitter implements DeviceBrowserEmitter 
   private settleTimer: NodeJS.Timeout | undefined;
   private nextDelay = FIRST_QUERY_DELAY;
   private lastRefresh = 0;
+  private lastProxyQuery = 0;
+  private readonly sleepProxyNames = new Map<string, string>();
   private state: 'idle' | 'starting' | 'running' | 'stopped' = 'idle';
 
   constructor(options: DeviceBrowserOptions = {}) {
@@ -189,6 +192,7 @@ export class DeviceBrowser extends EventEmitter implements DeviceBrowserEmitter 
       if (unicast ? !this.hosts.includes(rinfo.address) : rinfo.port !== MDNS_PORT) return;
       const changed = this.cache.ingest(packet, rinfo.address, {
         authoritative: unicast,
+        sleepProxyNames: this.sleepProxyNames,
         ...(unicast ? { lifetimeMs: this.queryInterval * UNICAST_LIFETIME_POLLS } : {}),
       });
       if (changed) this.scheduleSettle();
@@ -206,6 +210,19 @@ export class DeviceBrowser extends EventEmitter implements DeviceBrowserEmitter 
       if (due.length > 0) {
         this.lastRefresh = now;
         this.query(due);
+      }
+    }
+    if (this.mdns && now - this.lastProxyQuery >= SLEEP_PROXY_QUERY_GAP_MS) {
+      // A sleep proxy announces a sleeping device with bare PTRs; asking for the instances
+      // brings the SRV/TXT (answered by the proxy, so flagged deep sleep).
+      const bare = this.cache.bareInstances().slice(0, 16);
+      if (bare.length > 0) {
+        this.lastProxyQuery = now;
+        if (this.sleepProxyNames.size > 1024) this.sleepProxyNames.clear();
+        for (const { source, name } of bare) this.sleepProxyNames.set(name.toLowerCase(), source);
+        this.mdns.query({ id: 0, questions: bare.map(({ name }) => ({ name, type: 'ANY' as dnsPacket.RecordType })) }, (err) => {
+          if (err) this.logger.debug(`mDNS query failed: ${err.message}`);
+        });
       }
     }
   }

@@ -148,8 +148,11 @@ export interface IngestOptions {
    * decided by the answers (whose TTLs are capped at 10 s, RFC 6762 §6.7), not by TTLs.
    */
   lifetimeMs?: number;
-  /** Owner names (lower-case) asked of a sleep proxy: their SRV/TXT are flagged `sleepProxy`. */
-  sleepProxyNames?: ReadonlySet<string>;
+  /**
+   * Instance names (lower-case) asked of a sleep proxy → the proxy's address: their SRV/TXT
+   * are flagged `sleepProxy` when that proxy answers (not when the awake device does).
+   */
+  sleepProxyNames?: ReadonlyMap<string, string>;
 }
 
 /** Longest TTL honoured: bounds what a hostile packet can pin in memory. */
@@ -426,13 +429,13 @@ export class RecordCache {
         // Target "." means "no service here" (RFC 2782).
         if (typeof d.port !== 'number' || typeof d.target !== 'string' || d.target.length === 0 || d.target === '.') return null;
         const srv = { port: d.port, target: d.target };
-        return { ...base, kind: 'SRV', srv, dataKey: `${srv.port} ${srv.target.toLowerCase()}`, sleepProxy: options.sleepProxyNames?.has(lname) ?? false };
+        return { ...base, kind: 'SRV', srv, dataKey: `${srv.port} ${srv.target.toLowerCase()}`, sleepProxy: options.sleepProxyNames?.get(lname) === source };
       }
       case 'TXT': {
         if (!this.splitInstance(rec.name)) return null;
         const strings = Array.isArray(rec.data) ? rec.data : [rec.data];
         const txt = decodeTxt(strings.filter((s): s is Buffer => Buffer.isBuffer(s)));
-        return { ...base, kind: 'TXT', txt, dataKey: JSON.stringify(txt), sleepProxy: options.sleepProxyNames?.has(lname) ?? false };
+        return { ...base, kind: 'TXT', txt, dataKey: JSON.stringify(txt), sleepProxy: options.sleepProxyNames?.get(lname) === source };
       }
       case 'A': {
         if (typeof rec.data !== 'string' || !isIPv4(rec.data)) return null;

@@ -105,7 +105,7 @@ export async function collect(options: CollectOptions): Promise<ServiceRecord[]>
   const messages = serviceQueries(types, { sleepProxy: options.sleepProxy, unicastResponse: true, firstId: FIRST_QUERY_ID });
   const messageIds = new Set(messages.map((m) => m.id));
   const answered = new Map<string, Set<number>>();
-  const sleepProxyNames = new Set<string>();
+  const sleepProxyNames = new Map<string, string>();
   const unicast = options.hosts !== undefined;
   const hosts = unicast ? await resolveHosts(options.hosts!, logger) : [];
   if (unicast && hosts.length === 0) return [];
@@ -180,7 +180,7 @@ export async function collect(options: CollectOptions): Promise<ServiceRecord[]>
       // come from asking the proxy for each instance directly (pyatv issue #724).
       const bySource = new Map<string, string[]>();
       for (const { source, name } of cache.bareInstances()) {
-        sleepProxyNames.add(name.toLowerCase());
+        sleepProxyNames.set(name.toLowerCase(), source);
         bySource.set(source, [...(bySource.get(source) ?? []), name]);
       }
       for (const [source, names] of bySource) {

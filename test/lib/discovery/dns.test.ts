@@ -120,12 +120,18 @@ describe('RecordCache', () => {
     assert.equal(cache.records(0)[0]!.host, null);
     cache.ingest(response(service('Den', { address: '10.0.0.20' }).slice(1)), '10.0.0.1', {
       now: 1,
-      sleepProxyNames: new Set(['den._airplay._tcp.local']),
+      sleepProxyNames: new Map([['den._airplay._tcp.local', '10.0.0.1']]),
     });
     assert.deepEqual(cache.bareInstances(), []);
     const [rec] = cache.records(1);
     assert.equal(rec!.sleepProxy, true);
     assert.deepEqual(rec!.addresses, ['10.0.0.20']);
+    // Once the device answers for itself, it is awake.
+    cache.ingest(response(service('Den', { address: '10.0.0.20' }).slice(1)), '10.0.0.20', {
+      now: 2,
+      sleepProxyNames: new Map([['den._airplay._tcp.local', '10.0.0.1']]),
+    });
+    assert.equal(cache.records(2)[0]!.sleepProxy, undefined);
   });
 
   it('ignores unwatched types, stray addresses and malformed records, and stays bounded', () => {

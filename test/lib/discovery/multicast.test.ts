@@ -13,6 +13,8 @@ import { ServiceAdvertiser } from '../../../lib/discovery/advertiser';
 import { browseServices, scan } from '../../../lib/discovery/scan';
 import type { DeviceConfig } from '../../../lib/device/interfaces';
 import { UnreachableError } from '../../../lib/errors';
+import { silentLogger } from '../../../lib/log';
+import { closeMulticast, openMulticast } from '../../../lib/discovery/transport';
 import { fakeAppleTv, fakeIds, hostilePackets, waitForEvent, type FakeIds } from './fakes';
 
 const skip = process.env.ATV_TEST_NETNS === '1' ? false : 'needs a private network namespace (npm test makes one when run as root)';
@@ -193,6 +195,61 @@ describe('DeviceBrowser (multicast)', { skip }, () => {
     } finally {
       await adv.stop();
       await browser.stop();
+    }
+  });
+});
+
+describe('sleep proxy', { skip }, () => {
+  it('asks the proxy for a sleeping device and flags it deep sleeping', async () => {
+    const ids = fakeIds();
+    const proxyAddress = '127.0.0.10';
+    const instance = `Sleepy-${ids.raop}`;
+    const full = `${instance}._airplay._tcp.local`;
+    const host = `sleepy-${ids.raop}.local`;
+    // The proxy hears multicast queries on *:5353 and answers from its own address, as a
+    // proxy on another host would: first bare PTRs, then the records of each instance it is
+    // asked about directly.
+    const listener = await openMulticast('127.0.0.1', silentLogger);
+    const own = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((resolve) => own.bind(5353, proxyAddress, resolve));
+    const answer = (packet: dnsPacket.Packet, to: dgram.RemoteInfo): void => {
+      own.send(dnsPacket.encode({ type: 'response', flags: dnsPacket.AUTHORITATIVE_ANSWER, ...packet }), to.port, to.address);
+    };
+    let directQueries = 0;
+    listener.on('query', (q, rinfo) => {
+      if (q.questions.some((x) => x.name === '_airplay._tcp.local')) {
+        answer({ id: q.id, questions: q.questions, answers: [{ name: '_airplay._tcp.local', type: 'PTR', ttl: 10, data: full }] }, rinfo);
+      }
+    });
+    own.on('message', (bytes, rinfo) => {
+      const q = dnsPacket.decode(bytes);
+      if (q.type !== 'query' || !q.questions?.some((x) => x.name === full)) return;
+      directQueries++;
+      answer(
+        {
+          id: q.id,
+          questions: q.questions,
+          answers: [
+            { name: full, type: 'SRV', ttl: 10, data: { port: 7000, target: host } },
+            { name: full, type: 'TXT', ttl: 10, data: [`deviceid=${ids.airplay}`, 'model=AppleTV11,1'] },
+          ],
+          additionals: [{ name: host, type: 'A', ttl: 10, data: '127.0.0.11' }],
+        },
+        rinfo,
+      );
+    });
+    try {
+      const devices = await scan({ interface: '127.0.0.1', timeout: 2200 });
+      const device = devices.find((d) => d.identifiers.includes(ids.airplay));
+      assert.ok(directQueries > 0, 'the proxy was never asked directly');
+      assert.ok(device, 'the sleeping device was not found');
+      assert.equal(device.address, '127.0.0.11');
+      assert.equal(device.deepSleep, true);
+      assert.equal(device.services[0]!.port, 7000);
+      assert.equal(device.deviceInfo.model, 'Apple TV 4K (gen 2)');
+    } finally {
+      await closeMulticast(listener);
+      await new Promise<void>((resolve) => own.close(() => resolve()));
     }
   });
 });
