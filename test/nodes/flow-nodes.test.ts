@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { NowPlaying } from '../../lib/device/state';
+import type { Simulator } from '../../lib/simulator';
+import {
+  ALL_NODES,
+  deviceConfig,
+  demoCredentials,
+  flow,
+  helper,
+  isConnected,
+  Recorder,
+  startSimulator,
+  waitForStatus,
+  type FlowNode,
+} from './support';
+
+describe('flow nodes against the simulator (happy paths)', () => {
+  let sim: Simulator;
+
+  before(async () => {
+    await helper.startServer();
+    sim = await startSimulator({ mdnsPort: 0 });
+  });
+  afterEach(async () => {
+    await helper.unload();
+  });
+  after(async () => {
+    await sim.stop();
+    await helper.stopServer();
+  });
+
+  async function load(nodes: FlowNode[]): Promise<{ out: Recorder; statuses: Recorder; caught: Recorder }> {
+    const flowNodes = flow([deviceConfig(sim), ...nodes, { id: 'out', type: 'helper', z: 'f1', wires: [] }]);
+    await helper.load(ALL_NODES, flowNodes, demoCredentials());
+    return {
+      out: new Recorder(helper.getNode('out')),
+      statuses: new Recorder(helper.getNode('statuses')),
+      caught: new Recorder(helper.getNode('caught')),
+    };
+  }
+
+  it('command: sends the command, then passes the message on unchanged', async () => {
+    const { out, statuses } = await load([{ id: 'cmd', type: 'atvlink-command', device: 'dev1', command: '', action: 'single', wires: [['out']] }]);
+    await waitForStatus(statuses, ['cmd'], isConnected, 'connected');
+    sim.state.pause();
+    helper.getNode('cmd').receive({ payload: 'play', topic: 'chain', _msgid: 'm1', extra: 42 } as never);
+    const msg = await out.waitFor(() => true, 'the command message');
+    assert.equal(msg.payload, 'play');
+    assert.equal(msg.topic, 'chain');
+    assert.equal(msg.extra, 42, 'the input message travels on');
+    assert.equal(sim.state.status, 'playing', 'the simulator got the command before the message went on');
+
+    helper.getNode('cmd').receive({ command: 'next', payload: 'ignored' } as never);
+    const before = sim.state.index;
+    await out.waitFor((m) => m.command === 'next', 'the second command message');
+    assert.equal(sim.state.index, before + 1);
+
+    const keysBefore = sim.state.keys.length;
+    helper.getNode('cmd').receive({ command: 'down', action: 'double' } as never);
+    await out.waitFor((m) => m.command === 'down', 'the arrow message');
+    // DMAP has no double press: the session sends the key twice.
+    assert.deepEqual(
+      sim.state.keys.slice(keysBefore).map((k) => k.name),
+      ['down', 'down'],
+    );
+  });
+
+  it('command: a command picked in the editor wins over the payload', async () => {
+    const { out, statuses } = await load([{ id: 'cmd', type: 'atvlink-command', device: 'dev1', command: 'pause', action: 'single', wires: [['out']] }]);
+    await waitForStatus(statuses, ['cmd'], isConnected, 'connected');
+    sim.state.play();
+    helper.getNode('cmd').receive({ payload: 'next' } as never);
+    await out.waitFor(() => true, 'the message');
+    assert.equal(sim.state.status, 'paused');
+  });
+
+  it('property: sets the volume from msg.payload and reports the value read back', async () => {
+    const { out, statuses } = await load([
+      { id: 'vol', type: 'atvlink-property', device: 'dev1', property: 'volume', value: 'payload', valueType: 'msg', wires: [['out']] },
+      { id: 'rep', type: 'atvlink-property', device: 'dev1', property: 'repeat', value: 'all', valueType: 'str', wires: [['out']] },
+    ]);
+    await waitForStatus(statuses, ['vol', 'rep'], isConnected, 'connected');
+    helper.getNode('vol').receive({ payload: '35', topic: 'slider' } as never);
+    const vol = await out.waitFor((m) => m.property === 'volume', 'the volume message');
+    assert.equal(vol.payload, 35);
+    assert.equal(vol.topic, 'slider');
+    assert.equal(sim.state.volume, 35);
+
+    helper.getNode('rep').receive({ payload: 'whatever' } as never);
+    const rep = await out.waitFor((m) => m.property === 'repeat', 'the repeat message');
+    assert.equal(rep.payload, 'all');
+    assert.equal(sim.state.repeat, 'all');
+  });
+
+  it('artwork: a Buffer with its type and size, or a data: URI; width/height from msg', async () => {
+    const { out, statuses } = await load([
+      { id: 'art', type: 'atvlink-artwork', device: 'dev1', width: '64', height: '', output: 'buffer', wires: [['out']] },
+      { id: 'uri', type: 'atvlink-artwork', device: 'dev1', width: '', height: '', output: 'dataUri', wires: [['out']] },
+    ]);
+    await waitForStatus(statuses, ['art', 'uri'], isConnected, 'connected');
+    sim.state.play();
+    helper.getNode('art').receive({ topic: 'cover' } as never);
+    const art = await out.waitFor((m) => m.topic === 'cover', 'the artwork');
+    assert.ok(Buffer.isBuffer(art.payload), 'a Buffer');
+    const bytes = art.payload as Buffer;
+    assert.equal(art.contentType, 'image/png');
+    assert.deepEqual([...bytes.subarray(1, 4)].map((b) => String.fromCharCode(b)).join(''), 'PNG');
+    assert.equal(art.size, bytes.length);
+    assert.equal(art.width, 64, 'scaled to the editor width');
+
+    helper.getNode('uri').receive({ topic: 'uri', width: 32, height: 32 } as never);
+    const uri = await out.waitFor((m) => m.topic === 'uri', 'the data URI');
+    assert.match(String(uri.payload), /^data:image\/png;base64,iVBORw0KGgo/);
+    assert.equal(uri.width, 32);
+  });
+
+  it('artwork: payload null when nothing is playing', async () => {
+    const { out, statuses } = await load([{ id: 'art', type: 'atvlink-artwork', device: 'dev1', output: 'buffer', wires: [['out']] }]);
+    await waitForStatus(statuses, ['art'], isConnected, 'connected');
+    sim.state.stop();
+    helper.getNode('art').receive({ topic: 'none' } as never);
+    const msg = await out.waitFor((m) => m.topic === 'none', 'the empty artwork message');
+    assert.equal(msg.payload, null);
+    assert.equal(msg.contentType, null);
+    assert.equal(msg.size, 0);
+    sim.state.play();
+  });
+
+  it('playstatus: the current state on deploy, then one message per watched change, not per tick', async () => {
+    sim.state.pause();
+    const { out } = await load([
+      { id: 'ps', type: 'atvlink-playstatus', device: 'dev1', initial: true, fields: [], wires: [['out']] },
+      { id: 'quiet', type: 'atvlink-playstatus', device: 'dev1', initial: false, fields: ['title'], wires: [['out']] },
+    ]);
+    const first = await out.waitFor(() => true, 'the state on deploy');
+    assert.equal(first.topic, 'Test TV');
+    const state = first.payload as NowPlaying;
+    assert.equal(state.deviceState, 'paused');
+    assert.equal(state.title, sim.state.track!.title);
+    assert.ok(Array.isArray(first.changed));
+
+    let since = out.mark();
+    sim.state.play();
+    const playing = await out.waitFor((m) => (m.payload as NowPlaying).deviceState === 'playing', 'the playing state', 5000, since);
+    assert.deepEqual(playing.changed, ['deviceState']);
+    assert.equal(out.items.length - since, 1, 'the title-only node stayed quiet');
+
+    since = out.mark();
+    sim.state.next();
+    await out.waitFor((m) => (m.changed as string[]).includes('title'), 'a title change', 5000, since);
+    // both nodes watch the title: two messages, each with the new title
+    await new Promise((r) => setTimeout(r, 300));
+    const titles = out.items.slice(since).map((m) => (m.payload as NowPlaying).title);
+    assert.equal(titles.length, 2, JSON.stringify(titles));
+    assert.ok(titles.every((t) => t === sim.state.track!.title));
+
+    since = out.mark();
+    sim.state.setPosition(10);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(out.items.length, since, 'a position change alone sends nothing');
+  });
+
+  it('discover: a unicast scan on input sends the list, with no credential in it', async () => {
+    const { out } = await load([
+      { id: 'disc', type: 'atvlink-discover', watch: false, hosts: '127.0.0.1', port: String(sim.mdnsPort), timeout: '1', wires: [['out']] },
+    ]);
+    helper.getNode('disc').receive({ topic: 'scan' } as never);
+    const msg = await out.waitFor(() => true, 'the scan result', 8000);
+    assert.equal(msg.topic, 'scan');
+    const devices = msg.payload as { name: string; identifier: string; services: { protocol: string; port: number }[] }[];
+    const found = devices.find((d) => d.name === 'Test TV');
+    assert.ok(found, JSON.stringify(devices));
+    assert.ok(found.services.some((s) => s.protocol === 'dmap' && s.port === sim.dmapPort));
+    const json = JSON.stringify(devices);
+    assert.ok(!json.includes('00000000-0000-0000-0000-000000000001'), 'no Home Sharing id');
+    assert.ok(!/"credentials"|"properties"/.test(json));
+  });
+
+  it('discover: watch mode reports a device added (unicast polling)', async () => {
+    const { out } = await load([{ id: 'disc', type: 'atvlink-discover', watch: true, hosts: '127.0.0.1', port: String(sim.mdnsPort), wires: [['out']] }]);
+    const msg = await out.waitFor((m) => m.topic === 'added', 'an added device', 8000);
+    assert.equal((msg.payload as { name: string }).name, 'Test TV');
+  });
+
+  it('the editor routes serve the library tables', async () => {
+    await load([]);
+    const commands = await helper.request().get('/atvlink/commands').expect(200);
+    assert.ok(commands.body.some((c: { name: string; group: string }) => c.name === 'playPause' && c.group === 'transport'));
+    assert.ok(commands.body.length >= 20);
+    const properties = await helper.request().get('/atvlink/properties').expect(200);
+    assert.deepEqual(
+      properties.body.map((p: { name: string }) => p.name),
+      ['position', 'shuffle', 'repeat', 'volume'],
+    );
+    const fields = await helper.request().get('/atvlink/fields').expect(200);
+    assert.ok(fields.body.fields.includes('position') && !fields.body.defaults.includes('position'));
+    await helper.request().get('/atvlink/discover?port=99999').expect(400);
+    const found = await helper.request().get(`/atvlink/discover?hosts=127.0.0.1&port=${sim.mdnsPort}&timeout=1`).expect(200);
+    assert.ok(found.body.some((d: { name: string }) => d.name === 'Test TV'));
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * A real Node-RED runtime in a child process, for what the test helper cannot show: the
+ * files Node-RED writes (flows, credentials), the admin HTTP API and the editor. It runs
+ * `red.js` of the Node-RED under test (`ATV_NODE_RED`) with a throw-away user directory, our
+ * package loaded from the checkout through `nodesDir`, and no network use of its own
+ * (telemetry, tours and the palette catalogue off).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { REPO_ROOT } from '../support/paths';
+import type { FlowNode } from './support';
+
+export const NODE_RED_PACKAGE = process.env.ATV_NODE_RED || 'node-red';
+
+export interface RuntimeOptions {
+  /** Encrypt the credentials file with this key (default a fixed test key). */
+  credentialSecret?: string;
+  /** Console log level (default `warn`). */
+  logLevel?: string;
+  /** Extra settings, merged in. */
+  settings?: Record<string, unknown>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export class NodeRedRuntime {
+  readonly output: string[] = [];
+  private exited: Promise<void>;
+
+  constructor(
+    readonly child: ChildProcess,
+    readonly userDir: string,
+    readonly port: number,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const keep = (chunk: Buffer) => {
+      this.output.push(chunk.toString());
+      if (process.env.ATV_NODE_RED_VERBOSE) process.stderr.write(chunk);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/`;
+  }
+
+  async request(path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(new URL(path, this.url), init);
+  }
+
+  async getJson(path: string): Promise<unknown> {
+    const res = await this.request(path, { headers: { Accept: 'application/json', 'Node-RED-API-Version': 'v2' } });
+    if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
+    return res.json();
+  }
+
+  /** A full deploy, as the editor's Deploy button does it. */
+  async deploy(flows: FlowNode[]): Promise<void> {
+    const res = await this.request('flows', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Node-RED-API-Version': 'v2', 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify({ flows }),
+    });
+    if (!res.ok) throw new Error(`deploy: HTTP ${res.status} ${await res.text()}`);
+  }
+
+  /** Stops Node-RED (SIGINT, as Ctrl-C would) and removes the user directory. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGINT');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    rmSync(this.userDir, { recursive: true, force: true });
+  }
+}
+
+export async function startNodeRed(options: RuntimeOptions = {}): Promise<NodeRedRuntime> {
+  const userDir = mkdtempSync(join(tmpdir(), 'atvlink-nr-'));
+  const port = await freePort();
+  const settings = {
+    uiHost: '127.0.0.1',
+    uiPort: port,
+    flowFile: 'flows.json',
+    credentialSecret: options.credentialSecret ?? 'atvlink-test-secret',
+    nodesDir: [REPO_ROOT],
+    logging: { console: { level: options.logLevel ?? 'warn', metrics: false, audit: false } },
+    telemetry: { enabled: false, updateNotification: false },
+    diagnostics: { enabled: false, ui: false },
+    externalModules: { palette: { allowInstall: false } },
+    editorTheme: { tours: false, palette: { catalogues: [] }, projects: { enabled: false } },
+    ...options.settings,
+  };
+  writeFileSync(join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+  const redJs = join(dirname(require.resolve(`${NODE_RED_PACKAGE}/package.json`)), 'red.js');
+  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', join(userDir, 'settings.js')], {
+    cwd: userDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const runtime = new NodeRedRuntime(child, userDir, port);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`Node-RED exited (${child.exitCode}):\n${runtime.output.join('')}`);
+    try {
+      const res = await runtime.request('settings');
+      if (res.ok) {
+        // /settings answers before the flows run: wait for the (empty) flows to be loaded
+        const flows = await runtime.request('flows', { headers: { 'Node-RED-API-Version': 'v2' } });
+        if (flows.ok) break;
+      }
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await runtime.stop();
+      throw new Error(`Node-RED did not start in 30 s:\n${runtime.output.join('')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return runtime;
+}

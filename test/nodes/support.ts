@@ -1,0 +1,163 @@
+/**
+ * Shared harness of the Node-RED node tests: the test helper pointed at the Node-RED under
+ * test (`ATV_NODE_RED`, default the `node-red` devDependency; `node-red-5` for the Node 22
+ * leg), our node modules, a simulator on loopback, and recorders for messages and statuses.
+ */
+import type { Node, NodeMessage } from 'node-red';
+import helper from 'node-red-node-test-helper';
+import { Simulator, DEMO_DMAP_CREDENTIALS, type SimulatorOptions, type DmapSimulatorServer } from '../../lib/simulator';
+import artworkNode from '../../nodes/atvlink-artwork/atvlink-artwork';
+import commandNode from '../../nodes/atvlink-command/atvlink-command';
+import deviceNode from '../../nodes/atvlink-device/atvlink-device';
+import discoverNode from '../../nodes/atvlink-discover/atvlink-discover';
+import playstatusNode from '../../nodes/atvlink-playstatus/atvlink-playstatus';
+import propertyNode from '../../nodes/atvlink-property/atvlink-property';
+
+export const NODE_RED_PACKAGE = process.env.ATV_NODE_RED || 'node-red';
+helper.init(require.resolve(NODE_RED_PACKAGE));
+// Fast reconnects keep the restart tests short; production defaults are 1 s .. 60 s.
+helper.settings({ atvlinkDeviceRetry: { initial: 150, max: 1000 } } as Record<string, unknown>);
+
+export { helper };
+export const ALL_NODES = [deviceNode, discoverNode, commandNode, propertyNode, artworkNode, playstatusNode];
+export { DEMO_DMAP_CREDENTIALS };
+
+export const TAB = 'f1';
+
+export type FlowNode = Record<string, unknown> & { id: string; type: string };
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const sim = new Simulator({ name: 'Test TV', host: '127.0.0.1', ...options });
+  await sim.start();
+  return sim;
+}
+
+export function dmapStats(sim: Simulator): ReturnType<DmapSimulatorServer['stats']> {
+  return (sim.server('dmap') as DmapSimulatorServer).stats();
+}
+
+/** A device config node pointing at the simulator by manual host and port. */
+export function deviceConfig(sim: Simulator, id = 'dev1', extra: Record<string, unknown> = {}): FlowNode {
+  return { id, type: 'atvlink-device', name: 'Test TV', host: '127.0.0.1', dmapPort: String(sim.dmapPort), ...extra };
+}
+
+export function demoCredentials(id = 'dev1'): Record<string, { dmap: string }> {
+  return { [id]: { dmap: DEMO_DMAP_CREDENTIALS } };
+}
+
+/**
+ * A flow on one tab with `nodes` plus a Status node and a Catch node feeding the helper
+ * nodes `statuses` and `caught`.
+ */
+export function flow(nodes: FlowNode[]): FlowNode[] {
+  // The Status node first: a status set while a node is constructed reaches only the
+  // Status nodes that already exist.
+  return [
+    { id: TAB, type: 'tab', label: 'test' },
+    { id: 'statuses', type: 'helper', z: TAB, wires: [] },
+    { id: 'status-all', type: 'status', z: TAB, scope: null, wires: [['statuses']] },
+    { id: 'caught', type: 'helper', z: TAB, wires: [] },
+    { id: 'catch-all', type: 'catch', z: TAB, scope: null, uncaught: false, wires: [['caught']] },
+    ...nodes.map((n) => (n.type === 'atvlink-device' ? n : { z: TAB, wires: [], ...n })),
+  ];
+}
+
+/** Keeps every message a helper node receives and lets a test wait for one. */
+export class Recorder {
+  readonly items: NodeMessage[] = [];
+  private waiters: { pred: (m: NodeMessage) => boolean; since: number; resolve: (m: NodeMessage) => void }[] = [];
+
+  constructor(node: Node) {
+    node.on('input', (msg: NodeMessage) => {
+      this.items.push(msg);
+      for (const w of [...this.waiters]) {
+        if (w.pred(msg)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(msg);
+        }
+      }
+    });
+  }
+
+  /** Where the next message will land; pass it as `since` to ignore older ones. */
+  mark(): number {
+    return this.items.length;
+  }
+
+  waitFor(pred: (m: NodeMessage) => boolean, what: string, timeout = 5000, since = 0): Promise<NodeMessage> {
+    const seen = this.items.slice(since).find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        pred,
+        since,
+        resolve: (m: NodeMessage) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`timed out after ${timeout} ms waiting for ${what}; got ${JSON.stringify(this.items.slice(since).slice(-5))}`));
+      }, timeout);
+      this.waiters.push(waiter);
+    });
+  }
+}
+
+export interface StatusMessage extends NodeMessage {
+  status: { fill?: string; shape?: string; text?: string; source: { id: string; type: string } };
+}
+
+/**
+ * Every status a node set, including those set while it was constructed (which no Status
+ * node can see): read from the helper's spy on `Node.prototype.status`.
+ */
+export function statusCalls(id: string): string[] {
+  const spy = (helper as unknown as { _NodePrototype: { status: { getCalls(): { thisValue: { id: string }; args: [{ text?: string }] }[] } } })
+    ._NodePrototype.status;
+  return spy
+    .getCalls()
+    .filter((c) => c.thisValue.id === id)
+    .map((c) => c.args[0]?.text ?? '');
+}
+
+/** The latest status text of each node, as the Status node reported it. */
+export function latestStatus(statuses: Recorder, id: string): string | undefined {
+  const mine = (statuses.items as StatusMessage[]).filter((m) => m.status.source.id === id);
+  return mine[mine.length - 1]?.status.text;
+}
+
+/** Waits until every node in `ids` reports a status text satisfying `pred` (after `since`). */
+export async function waitForStatus(
+  statuses: Recorder,
+  ids: string[],
+  pred: (text: string) => boolean,
+  what: string,
+  timeout = 8000,
+  since = 0,
+): Promise<void> {
+  await Promise.all(
+    ids.map((id) =>
+      statuses.waitFor(
+        (m) => (m as StatusMessage).status.source.id === id && pred((m as StatusMessage).status.text ?? ''),
+        `${id} to show ${what}`,
+        timeout,
+        since,
+      ),
+    ),
+  );
+}
+
+export const isConnected = (text: string): boolean => text === 'atvlink-device.status.connected' || text.startsWith('atvlink-device.status.playing');
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns true (or throws after `timeout`). */
+export async function until(check: () => boolean, what: string, timeout = 5000): Promise<void> {
+  const end = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
