@@ -16,7 +16,7 @@ import { ClosedError, InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { decodePacket, MDNS_PORT, questionClass } from './dns';
 import { encodeTxt } from './services';
-import { closeMulticast, closeUdp, openMulticast, openUdp, type MulticastDns } from './transport';
+import { closeMulticast, closeUdp, isOnLocalLink, openMulticast, openUdp, type MulticastDns } from './transport';
 import type { AdvertisedService, AdvertiserOptions } from './types';
 
 export const DEFAULT_ADVERTISED_TTL = 120;
@@ -129,7 +129,7 @@ export class ServiceAdvertiser {
     const existing = this.services.get(key);
     if (!existing) return;
     this.services.delete(key);
-    if (this.state === 'running' && this.mdns) this.sendMulticast(this.records([existing], { goodbye: true }));
+    if (this.state === 'running' && this.mdns) void this.sendMulticast(this.records([existing], { goodbye: true }));
   }
 
   async start(): Promise<void> {
@@ -260,6 +260,7 @@ export class ServiceAdvertiser {
     if (this.state !== 'running' || !packet || packet.type !== 'query') return;
     try {
       const legacy = via === 'unicast' || rinfo.port !== MDNS_PORT;
+      if (legacy && via === 'multicast' && !isOnLocalLink(rinfo.address)) return;
       const opts = legacy ? { maxTtl: LEGACY_UNICAST_MAX_TTL } : { flush: true };
       const answers: Answer[] = [];
       const additionals: Answer[] = [];

@@ -188,7 +188,8 @@ export async function collect(options: CollectOptions): Promise<ServiceRecord[]>
           FIRST_QUERY_ID - 1,
           names.slice(0, 16).map((name) => ({ name, type: 'ANY', unicastResponse: true })),
         );
-        send(sockets[0]!, bytes, source, MDNS_PORT);
+        // Whichever interface reaches the proxy carries it; the others fail harmlessly.
+        for (const socket of sockets) send(socket, bytes, source, MDNS_PORT);
       }
     }
   };
@@ -211,11 +212,11 @@ export async function collect(options: CollectOptions): Promise<ServiceRecord[]>
       for (const address of options.interface ? [options.interface] : localIPv4Addresses()) {
         try {
           const socket = await openUdp(address, 0);
-          socket.setMulticastInterface(address);
-          socket.setMulticastTTL(255);
+          sockets.push(socket);
           socket.on('message', (bytes, rinfo) => onPacket(decodePacket(bytes), rinfo, false));
           socket.on('error', (err) => logger.debug(`DNS-SD socket on ${address}: ${err.message}`));
-          sockets.push(socket);
+          socket.setMulticastInterface(address);
+          socket.setMulticastTTL(255);
         } catch (err) {
           logger.debug(`cannot query from ${address}: ${(err as Error).message}`);
         }

@@ -27,6 +27,34 @@ export function localIPv4Addresses(): string[] {
   return out;
 }
 
+let subnetCache: { at: number; nets: { net: number; mask: number }[] } | null = null;
+
+const ipToInt = (address: string): number => address.split('.').reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
+
+/**
+ * True when `address` is on one of this host's IPv4 subnets (or loopback). RFC 6762 §11:
+ * a responder answers unicast queries only from its own link, so it cannot be used to
+ * reflect traffic at someone elsewhere.
+ */
+export function isOnLocalLink(address: string): boolean {
+  if (address.startsWith('127.')) return true;
+  const now = Date.now();
+  if (!subnetCache || now - subnetCache.at > 5000) {
+    const nets: { net: number; mask: number }[] = [];
+    for (const list of Object.values(networkInterfaces())) {
+      for (const iface of list ?? []) {
+        const family = iface.family as string | number;
+        if (family !== 'IPv4' && family !== 4) continue;
+        const mask = ipToInt(iface.netmask);
+        nets.push({ net: (ipToInt(iface.address) & mask) >>> 0, mask });
+      }
+    }
+    subnetCache = { at: now, nets };
+  }
+  const ip = ipToInt(address);
+  return subnetCache.nets.some(({ net, mask }) => ((ip & mask) >>> 0) === net);
+}
+
 /**
  * Opens the mDNS socket on *:5353 and joins 224.0.0.251 on `iface` (or every interface).
  * With a pinned interface it still binds 0.0.0.0: a socket bound to a unicast address never

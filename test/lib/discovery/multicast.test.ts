@@ -48,7 +48,7 @@ describe('multicast scan', { skip }, () => {
     const two = fakeIds();
     const advs = [await advertise('Living Room', '127.0.0.2', one), await advertise('Bedroom', '127.0.0.3', two)];
     try {
-      const devices = await scan({ timeout: 1000 });
+      const devices = await scan({ timeout: 700 });
       const a = devices.find((d) => d.address === '127.0.0.2');
       const b = devices.find((d) => d.address === '127.0.0.3');
       assert.ok(hasAll(a, one), `device 1: ${JSON.stringify(a?.identifiers)}`);
@@ -94,7 +94,7 @@ describe('multicast scan', { skip }, () => {
     });
     await adv.start();
     try {
-      const records = await browseServices({ types: ['_touch-remote._tcp'], timeout: 800 });
+      const records = await browseServices({ types: ['_touch-remote._tcp'], timeout: 500 });
       const mine = records.find((r) => r.instance === instance);
       assert.ok(mine, `not found among ${records.length}`);
       assert.equal(mine.port, 50505);
@@ -239,7 +239,8 @@ describe('sleep proxy', { skip }, () => {
       );
     });
     try {
-      const devices = await scan({ interface: '127.0.0.1', timeout: 2200 });
+      // The follow-up to the proxy goes out with the second round of queries, after 1 s.
+      const devices = await scan({ interface: '127.0.0.1', timeout: 1400 });
       const device = devices.find((d) => d.identifiers.includes(ids.airplay));
       assert.ok(directQueries > 0, 'the proxy was never asked directly');
       assert.ok(device, 'the sleeping device was not found');

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { DeviceBrowser } from '../../../lib/discovery/browser';
 import { ServiceAdvertiser } from '../../../lib/discovery/advertiser';
 import { browseServices, scan } from '../../../lib/discovery/scan';
+import { isOnLocalLink } from '../../../lib/discovery/transport';
 import { InvalidArgumentError } from '../../../lib/errors';
 import type { DeviceConfig } from '../../../lib/device/interfaces';
 import { fakeAppleTv, fakeIds, hostilePackets, waitForEvent } from './fakes';
@@ -163,6 +164,13 @@ describe('ServiceAdvertiser (unicast responder)', () => {
       client.close();
       await adv.stop();
     }
+  });
+
+  it('answers legacy unicast queries only from its own link', () => {
+    assert.equal(isOnLocalLink('127.0.0.1'), true);
+    assert.equal(isOnLocalLink('127.45.6.7'), true);
+    // TEST-NET-3 (RFC 5737) is on no real link.
+    assert.equal(isOnLocalLink('203.0.113.9'), false);
   });
 
   it('validates what it is asked to advertise', () => {
