@@ -1,0 +1,268 @@
+#!/usr/bin/env node
+// `npm start`: a newcomer's first taste, with no Apple TV. Builds the package, starts the
+// simulator on 127.0.0.1 (no multicast: it answers DNS-SD only on a unicast port), makes a
+// throw-away Node-RED user directory, deploys a demo flow against the simulator (manual
+// host and port, so no discovery is needed) and starts Node-RED from the devDependency with
+// our nodes loaded from this checkout. Ctrl-C stops Node-RED and the simulator and removes
+// the user directory.
+//
+//   PORT=1881 npm start            editor port (default 1880, or the next free one)
+//   ATV_DEMO_HOST=0.0.0.0 npm start  let other machines open the editor (default 127.0.0.1)
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const uiHost = process.env.ATV_DEMO_HOST || '127.0.0.1';
+const nodeRedPackage = process.env.ATV_NODE_RED || 'node-red';
+
+function log(line) {
+  console.log(`[demo] ${line}`);
+}
+
+/** Resolves with whether `port` can be bound on `host` right now. */
+function portFree(port, host) {
+  return new Promise((resolve) => {
+    const probe = createNetServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}
+
+async function firstFreePort(start, host) {
+  for (let port = start; port < start + 50; port++) if (await portFree(port, host)) return port;
+  throw new Error(`no free port from ${start} to ${start + 49}`);
+}
+
+/** The demo flow: every node of the package wired to core nodes only. */
+function demoFlow(sim, credentials) {
+  const tab = 'atvlink-demo-tab';
+  const device = 'atvlink-demo-device';
+  const z = { z: tab };
+  const button = (id, label, payload, y, payloadType = 'str') => ({
+    id,
+    type: 'inject',
+    ...z,
+    name: label,
+    props: [{ p: 'payload' }],
+    payload,
+    payloadType,
+    repeat: '',
+    once: false,
+    x: 150,
+    y,
+    wires: [[payloadType === 'num' ? 'demo-volume' : 'demo-command']],
+  });
+  return [
+    { id: tab, type: 'tab', label: 'Apple TV demo', info: 'Talks to the simulator that `npm start` runs on 127.0.0.1.' },
+    {
+      id: device,
+      type: 'atvlink-device',
+      name: sim.name,
+      identifier: '',
+      host: '127.0.0.1',
+      dmapPort: String(sim.dmapPort),
+      // Deployed through Node-RED's runtime API, which stores it encrypted in the
+      // credentials file, never in flows.json.
+      credentials: { dmap: credentials },
+    },
+    {
+      id: 'demo-comment',
+      type: 'comment',
+      ...z,
+      name: 'Demo: a simulated Apple TV on 127.0.0.1 (npm start)',
+      info:
+        'Press the buttons on the left, watch the debug sidebar (Ctrl/Cmd-G D).\n\n' +
+        'The device config node points at the simulator by host and port, with its demo ' +
+        'pairing credential stored as a Node-RED credential. For a real Apple TV, open the ' +
+        'device node, press Scan, and paste the credentials from `npx atvlink pair`.',
+      x: 250,
+      y: 40,
+      wires: [],
+    },
+    button('demo-play-pause', 'play/pause', 'playPause', 100),
+    button('demo-next', 'next', 'next', 140),
+    button('demo-previous', 'previous', 'previous', 180),
+    button('demo-menu', 'menu', 'menu', 220),
+    {
+      id: 'demo-command',
+      type: 'atvlink-command',
+      ...z,
+      name: '',
+      device,
+      command: '',
+      action: 'single',
+      x: 390,
+      y: 160,
+      wires: [['demo-command-debug']],
+    },
+    { id: 'demo-command-debug', type: 'debug', ...z, name: 'command acknowledged', active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload', targetType: 'msg', statusVal: '', statusType: 'auto', x: 610, y: 160, wires: [] },
+    button('demo-volume-30', 'volume 30', '30', 280, 'num'),
+    button('demo-volume-70', 'volume 70', '70', 320, 'num'),
+    {
+      id: 'demo-volume',
+      type: 'atvlink-property',
+      ...z,
+      name: 'set volume',
+      device,
+      property: 'volume',
+      value: 'payload',
+      valueType: 'msg',
+      x: 380,
+      y: 300,
+      wires: [['demo-volume-debug']],
+    },
+    { id: 'demo-volume-debug', type: 'debug', ...z, name: 'volume now', active: true, tosidebar: true, console: false, tostatus: true, complete: 'payload', targetType: 'msg', statusVal: 'payload', statusType: 'auto', x: 590, y: 300, wires: [] },
+    {
+      id: 'demo-playstatus',
+      type: 'atvlink-playstatus',
+      ...z,
+      name: 'now playing',
+      device,
+      fields: [],
+      initial: true,
+      x: 140,
+      y: 400,
+      wires: [['demo-playstatus-debug']],
+    },
+    { id: 'demo-playstatus-debug', type: 'debug', ...z, name: 'now playing', active: true, tosidebar: true, console: false, tostatus: true, complete: 'payload', targetType: 'msg', statusVal: 'payload.title', statusType: 'msg', x: 390, y: 400, wires: [] },
+    {
+      id: 'demo-title',
+      type: 'atvlink-playstatus',
+      ...z,
+      name: 'title changed',
+      device,
+      fields: ['title', 'contentIdentifier'],
+      initial: true,
+      x: 140,
+      y: 480,
+      wires: [['demo-artwork']],
+    },
+    {
+      id: 'demo-artwork',
+      type: 'atvlink-artwork',
+      ...z,
+      name: '',
+      device,
+      width: '200',
+      height: '',
+      output: 'buffer',
+      x: 350,
+      y: 480,
+      wires: [['demo-artwork-debug']],
+    },
+    { id: 'demo-artwork-debug', type: 'debug', ...z, name: 'artwork', active: true, tosidebar: true, console: false, tostatus: false, complete: 'true', targetType: 'full', statusVal: '', statusType: 'auto', x: 540, y: 480, wires: [] },
+    { id: 'demo-scan', type: 'inject', ...z, name: 'scan', props: [{ p: 'payload' }], payload: '', payloadType: 'date', repeat: '', once: false, x: 130, y: 560, wires: [['demo-discover']] },
+    {
+      id: 'demo-discover',
+      type: 'atvlink-discover',
+      ...z,
+      name: 'find the simulator',
+      watch: false,
+      hosts: '127.0.0.1',
+      port: String(sim.mdnsPort),
+      interface: '',
+      timeout: '1',
+      x: 330,
+      y: 560,
+      wires: [['demo-discover-debug']],
+    },
+    { id: 'demo-discover-debug', type: 'debug', ...z, name: 'devices', active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload', targetType: 'msg', statusVal: '', statusType: 'auto', x: 540, y: 560, wires: [] },
+  ];
+}
+
+async function main() {
+  log('building ...');
+  const built = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit', cwd: root });
+  if (built.status !== 0) process.exit(built.status ?? 1);
+
+  const { Simulator, DEMO_DMAP_CREDENTIALS } = require(join(root, 'dist', 'lib', 'simulator', 'index.js'));
+  // 3689 (the DACP port) when free, so the examples' manual config works unchanged.
+  const dmapPort = (await portFree(3689, '127.0.0.1')) ? 3689 : 0;
+  const sim = new Simulator({ name: 'Simulated Apple TV', host: '127.0.0.1', dmapPort, mdnsPort: 0, multicast: false, autoplay: true });
+  await sim.start();
+  for (const line of sim.describe()) log(line);
+
+  const userDir = mkdtempSync(join(tmpdir(), 'atvlink-demo-'));
+  const port = process.env.PORT ? Number(process.env.PORT) : await firstFreePort(1880, uiHost);
+  const settings = {
+    userDir,
+    uiHost,
+    uiPort: port,
+    httpAdminRoot: '/',
+    httpNodeRoot: '/api',
+    flowFile: 'flows.json',
+    credentialSecret: randomBytes(16).toString('hex'),
+    nodesDir: [root],
+    logging: { console: { level: 'info', metrics: false, audit: false } },
+    telemetry: { enabled: false, updateNotification: false },
+    diagnostics: { enabled: false, ui: false },
+    externalModules: { palette: { allowInstall: false } },
+    editorTheme: { tours: false, palette: { catalogues: [] }, projects: { enabled: false } },
+    functionExternalModules: false,
+  };
+
+  const nodeRedMain = require.resolve(nodeRedPackage, { paths: [root] });
+  const RED = require(nodeRedMain);
+  const express = createRequire(nodeRedMain)('express');
+  const app = express();
+  const server = createServer(app);
+  RED.init(server, settings);
+  app.use(settings.httpAdminRoot, RED.httpAdmin);
+  app.use(settings.httpNodeRoot, RED.httpNode);
+
+  let stopping = false;
+  async function stop(signal) {
+    if (stopping) {
+      log('stopping anyway');
+      process.exit(1);
+    }
+    stopping = true;
+    log(`${signal}: stopping Node-RED and the simulator ...`);
+    const force = setTimeout(() => {
+      log('shutdown took more than 20 s; exiting');
+      process.exit(1);
+    }, 20_000);
+    try {
+      await RED.stop();
+    } catch (err) {
+      log(`Node-RED stop: ${err.message}`);
+    }
+    server.closeAllConnections?.();
+    await new Promise((resolve) => server.close(() => resolve()));
+    await sim.stop();
+    rmSync(userDir, { recursive: true, force: true });
+    clearTimeout(force);
+    log('stopped; bye');
+    process.exit(0);
+  }
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, uiHost, resolve);
+  });
+  await RED.start();
+  await RED.runtime.flows.setFlows({ flows: { flows: demoFlow(sim, DEMO_DMAP_CREDENTIALS) }, deploymentType: 'full' });
+
+  const shown = uiHost === '0.0.0.0' ? '127.0.0.1' : uiHost;
+  console.log('');
+  console.log(`  Node-RED ${RED.version()} with the Apple TV nodes and a simulated Apple TV is running.`);
+  console.log(`  Open the editor:  http://${shown}:${port}/`);
+  console.log(`  User directory:   ${userDir} (removed on exit)`);
+  console.log('  Press Ctrl-C to stop.');
+  console.log('');
+}
+
+main().catch((err) => {
+  console.error(`[demo] ${err.stack || err.message}`);
+  process.exit(1);
+});
