@@ -6,6 +6,7 @@
 import { InvalidArgumentError, NotSupportedError } from '../errors';
 import type { Logger } from '../log';
 import { DmapPairing } from '../protocols/dmap/pairing';
+import { MrpPairing } from '../protocols/mrp/pairing';
 import type { DeviceConfig, PairingSession, Protocol } from './interfaces';
 
 export interface PairOptions {
@@ -30,6 +31,15 @@ export const PAIRING_FACTORIES: Partial<Record<Protocol, PairingFactory>> = {
       ...(options.name !== undefined && { name: options.name }),
       ...(options.pin !== undefined && { pin: options.pin }),
       ...(options.interface !== undefined && { interface: options.interface }),
+      ...(options.timeout !== undefined && { timeout: options.timeout }),
+      ...(options.logger !== undefined && { logger: options.logger }),
+    }),
+  // pair() has checked that config is there.
+  mrp: (options) =>
+    new MrpPairing({
+      config: options.config!,
+      ...(options.name !== undefined && { name: options.name }),
+      ...(options.pin !== undefined && { pin: options.pin }),
       ...(options.timeout !== undefined && { timeout: options.timeout }),
       ...(options.logger !== undefined && { logger: options.logger }),
     }),

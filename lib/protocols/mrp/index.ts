@@ -1,8 +1,17 @@
 /**
- * The MRP message layer: schema types, the type -> extension map, message encode/decode,
- * stream framing, and the command/HID tables. No I/O here; the connection builds on it.
+ * MRP: the message layer (schema types, the type -> extension map, message encode/decode,
+ * stream framing, the command/HID tables), and on top of it the connection, the protocol
+ * exchange, the now-playing model, the session the facade uses (`createMrpSession`) and
+ * pairing (`MrpPairing`).
  */
 export * from './proto-types';
 export * from './messages';
 export * from './framing';
 export * from './commands';
+export * from './connection';
+export * from './protocol';
+export * from './player-state';
+export * from './artwork';
+export * from './volume';
+export * from './session';
+export * from './pairing';
