@@ -41,6 +41,8 @@ const simulatorOptions: readonly OptionSpec[] = [
 const pairingOptions: readonly OptionSpec[] = [
   { name: 'pair-host', type: 'list', metavar: 'A,B', help: 'find the remote by unicast DNS-SD at these hosts (default: multicast, or 127.0.0.1 with --no-multicast)' },
   { name: 'pair-mdns-port', type: 'integer', metavar: 'N', min: 1, max: 65535, help: "UDP port of the remote's DNS-SD answers (`pair --announce-port`; default 5353)" },
+  { name: 'pair-name', type: 'string', metavar: 'NAME', help: 'pair with the remote of this name (default: the first one found)' },
+  { name: 'pair-timeout', type: 'number', metavar: 'S', min: 0.1, help: 'seconds to look for the remote, and again for its answer (default 10)' },
   { name: 'stdin', type: 'boolean', negatable: true, help: 'read PINs and commands from stdin (default on; --no-stdin runs until Ctrl-C)' },
 ];
 
@@ -162,6 +164,8 @@ export const simulateCommand: CliCommand = {
     set('autoplay', args.boolean('autoplay'));
     const pairHosts = args.strings('pair-host');
     const pairPort = args.number('pair-mdns-port');
+    const pairName = args.string('pair-name');
+    const pairSeconds = args.number('pair-timeout');
 
     const sim = new Simulator(options);
     sim.on('credentials', (c) => out.line(`accepted ${c.protocol} credentials ${c.credentials}${c.remoteName ? ` from "${c.remoteName}"` : ''}`));
@@ -176,6 +180,8 @@ export const simulateCommand: CliCommand = {
         .pairWithRemote(pin, {
           ...(pairHosts.length > 0 ? { hosts: pairHosts } : {}),
           ...(pairPort !== undefined ? { mdnsPort: pairPort } : {}),
+          ...(pairName !== undefined ? { remoteName: pairName } : {}),
+          ...(pairSeconds !== undefined ? { timeout: Math.round(pairSeconds * 1000) } : {}),
         })
         .then(
           () => undefined,
