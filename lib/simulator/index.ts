@@ -1,8 +1,8 @@
 /**
  * A simulated Apple TV on loopback (or any address): one shared `SimulatorState` served by
- * a server per protocol (DMAP/DACP now; MRP plugs in the same way), advertised over DNS-SD
- * (multicast and/or unicast), with DMAP pairing run from the device side. Tests, the CLI's
- * `simulate` command and the Node-RED demo (`npm start`) all use this class.
+ * a server per protocol (DMAP/DACP, MRP), advertised over DNS-SD (multicast and/or
+ * unicast), with DMAP pairing run from the device side and MRP pairing with a PIN. Tests,
+ * the CLI's `simulate` command and the Node-RED demo (`npm start`) all use this class.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -16,10 +16,12 @@ import { AtvError, ClosedError, InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, SIMULATOR_DMAP_MODEL, createDmapServer, type DmapSimulatorServer } from './dmap';
 import { pairWithRemote, type PairWithRemoteOptions, type PairWithRemoteResult } from './dmap-pairing';
+import { createMrpServer, randomMrpPin, SIMULATOR_MRP_BOARD, type MrpSimulatorServer } from './mrp';
 import {
   CredentialStore,
   type SimulatorCredentials,
   type SimulatorLogin,
+  type SimulatorPinRequest,
   type SimulatorRequest,
   type SimulatorServer,
   type SimulatorServerContext,
@@ -28,17 +30,30 @@ import { SimulatorState, type PlaybackStatus, type SimulatorTrack } from './stat
 
 export * from './state';
 export { CredentialStore } from './server';
-export type { SimulatorCredentials, SimulatorLogin, SimulatorRequest, SimulatorServer, SimulatorServerContext, ServerAdvertisement } from './server';
+export type { SimulatorCredentials, SimulatorLogin, SimulatorPinRequest, SimulatorRequest, SimulatorServer, SimulatorServerContext, ServerAdvertisement } from './server';
 export { DmapSimulatorServer, DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, type DmapServerStats } from './dmap';
+export {
+  MrpSimulatorServer,
+  formatMrpPairingRecord,
+  mrpDeviceIdentity,
+  MRP_SIMULATOR_MAX_REQUEST_BYTES,
+  SIMULATOR_MRP_BOARD,
+  SIMULATOR_MRP_BUILD,
+  SIMULATOR_MRP_MODEL,
+  type MrpDeviceIdentity,
+  type MrpServerStats,
+  type MrpSimulatorOptions,
+} from './mrp';
 export { type PairWithRemoteOptions, type PairWithRemoteResult, type TouchRemote } from './dmap-pairing';
 export { trackArtwork, pngSize, encodePng, MAX_ARTWORK_EDGE } from './artwork';
 
-export const SIMULATED_PROTOCOLS = ['dmap'] as const;
+export const SIMULATED_PROTOCOLS = ['dmap', 'mrp'] as const;
 export type SimulatedProtocol = (typeof SIMULATED_PROTOCOLS)[number];
 
 /** The server class of each simulated protocol (what `Simulator.server(p)` returns). */
 export interface SimulatorServers {
   dmap: DmapSimulatorServer;
+  mrp: MrpSimulatorServer;
 }
 
 /** One factory per simulated protocol: adding MRP is one line here plus its server file. */
@@ -52,6 +67,7 @@ const SERVER_FACTORIES: {
       homeSharingGuid: options.homeSharing === false ? null : DEMO_HOME_SHARING_GUID,
       ...(options.longPollTimeout !== undefined ? { longPollTimeout: options.longPollTimeout } : {}),
     }),
+  mrp: (context, options) => createMrpServer({ ...context, port: options.mrpPort ?? 0, pin: options.pin ?? randomMrpPin() }),
 };
 
 export const DEFAULT_SIMULATOR_NAME = 'Simulated Apple TV';
@@ -65,6 +81,10 @@ export interface SimulatorOptions {
   protocols?: readonly SimulatedProtocol[];
   /** TCP port of the DACP server (default 0 = ephemeral). */
   dmapPort?: number;
+  /** TCP port of the MRP server (default 0 = ephemeral). */
+  mrpPort?: number;
+  /** The 4-digit PIN MRP pairing asks for (default: random, chosen once per simulator). */
+  pin?: string;
   /** Answer unicast DNS-SD queries on this UDP port (0 = ephemeral); undefined = no unicast. */
   mdnsPort?: number;
   /** Advertise by multicast DNS on 224.0.0.251:5353 (default false; the CLI turns it on). */
@@ -93,6 +113,8 @@ export interface SimulatorEvents {
   credentials: [credentials: SimulatorCredentials];
   login: [login: SimulatorLogin];
   request: [request: SimulatorRequest];
+  /** A remote started MRP pairing: show this PIN as a TV shows it on screen. */
+  pin: [request: SimulatorPinRequest];
 }
 
 export interface SimulatorPairingOptions extends Omit<PairWithRemoteOptions, 'browse' | 'signal' | 'logger'> {
@@ -131,8 +153,11 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   readonly deviceId: string;
   readonly protocols: readonly SimulatedProtocol[];
   readonly state: SimulatorState;
-  /** Board name advertised in `_device-info._tcp`. */
-  readonly model: string = SIMULATOR_DMAP_MODEL;
+  /**
+   * Board name advertised in `_device-info._tcp`: an Apple TV 3 for DMAP alone, an Apple TV
+   * 4K when MRP is served (that generation speaks both).
+   */
+  readonly model: string;
 
   private readonly options: SimulatorOptions;
   private readonly logger: Logger;
@@ -155,6 +180,10 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       }
     }
     checkPort(options.dmapPort, 'dmapPort');
+    checkPort(options.mrpPort, 'mrpPort');
+    if (options.pin !== undefined && !/^\d{4}$/.test(options.pin)) throw new InvalidArgumentError('the pairing PIN must be 4 digits');
+    if (this.protocols.includes('mrp')) this.options.pin = options.pin ?? randomMrpPin();
+    this.model = this.protocols.includes('mrp') ? SIMULATOR_MRP_BOARD : SIMULATOR_DMAP_MODEL;
     checkPort(options.mdnsPort, 'mdnsPort');
     if (options.deviceId !== undefined && !/^[0-9A-Fa-f]{16}$/.test(options.deviceId)) {
       throw new InvalidArgumentError('the simulator device id must be 16 hex digits');
@@ -173,6 +202,16 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   /** The DMAP pairing GUIDs accepted for login (the demo one first). */
   get acceptedCredentials(): string[] {
     return this.store.list('dmap');
+  }
+
+  /** The MRP pairing PIN (null when MRP is not served); also sent with each 'pin' event. */
+  get pin(): string | null {
+    return this.protocols.includes('mrp') ? this.options.pin ?? null : null;
+  }
+
+  /** The MRP server's bound port (0 before start or when MRP is not served). */
+  get mrpPort(): number {
+    return this.servers.get('mrp')?.port ?? 0;
   }
 
   /** The DACP server's bound port (0 before start or when DMAP is not served). */
@@ -212,6 +251,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
         const server = SERVER_FACTORIES[protocol](context, this.options);
         server.on('login', (login) => this.emit('login', login));
         server.on('request', (request) => this.emit('request', request));
+        server.on('pin', (request) => this.emit('pin', request));
+        server.on('credentials', (credentials) => this.emit('credentials', credentials));
         this.servers.set(protocol, server);
         await server.start();
       }

@@ -1,9 +1,9 @@
 /**
- * The contract between the `Simulator` and the protocol servers it runs (DMAP now, MRP
- * later): each server translates one protocol to and from the shared `SimulatorState`,
- * tells the simulator what to advertise and how a client reaches it, and reports logins and
- * requests. Adding a protocol = one file implementing `SimulatorServer` + one line in the
- * factory table of `index.ts`.
+ * The contract between the `Simulator` and the protocol servers it runs (DMAP, MRP): each
+ * server translates one protocol to and from the shared `SimulatorState`, tells the
+ * simulator what to advertise and how a client reaches it, and reports logins, requests and
+ * device-side pairings. Adding a protocol = one file implementing `SimulatorServer` + one
+ * line in the factory table of `index.ts`.
  */
 import type { AdvertisedService } from '../discovery/types';
 import type { Protocol } from '../device/interfaces';
@@ -35,6 +35,17 @@ export interface SimulatorRequest {
 export interface SimulatorCredentials {
   protocol: Protocol;
   credentials: string;
+  /** The name the remote gave itself, when it said. */
+  remoteName: string | null;
+}
+
+/**
+ * A remote started pairing: a real device now shows `pin` on the TV screen, so the CLI
+ * prints it (never a log line).
+ */
+export interface SimulatorPinRequest {
+  protocol: Protocol;
+  pin: string;
   /** The name the remote gave itself, when it said. */
   remoteName: string | null;
 }
@@ -78,6 +89,10 @@ export type ServerAdvertisement = Omit<AdvertisedService, 'host' | 'addresses'>;
 export interface SimulatorServerEvents {
   login: [login: SimulatorLogin];
   request: [request: SimulatorRequest];
+  /** Device-side pairing (MRP): a remote asks to pair; show the PIN. */
+  pin: [request: SimulatorPinRequest];
+  /** Device-side pairing (MRP) completed; the server already stored the result. */
+  credentials: [credentials: SimulatorCredentials];
 }
 
 export interface SimulatorServer {
@@ -93,4 +108,6 @@ export interface SimulatorServer {
   describe(): string[];
   on(event: 'login', listener: (login: SimulatorLogin) => void): this;
   on(event: 'request', listener: (request: SimulatorRequest) => void): this;
+  on(event: 'pin', listener: (request: SimulatorPinRequest) => void): this;
+  on(event: 'credentials', listener: (credentials: SimulatorCredentials) => void): this;
 }

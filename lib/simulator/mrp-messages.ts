@@ -1,0 +1,289 @@
+/**
+ * What the simulated Apple TV says over MRP, as pure functions of the shared player state:
+ * its DeviceInfo, the now-playing messages it pushes (reference §4.4 step 7, §4.7), the
+ * artwork answer of a playback-queue request, and how a HID event's bytes are read back.
+ * No I/O here; `mrp.ts` sends these.
+ */
+import { INTERNAL_MODEL_NAMES } from '../discovery/services';
+import {
+  MRP_HID_EVENT_BYTES,
+  MRP_HID_KEYS,
+  MRP_MEDIA_COMMANDS,
+  MRP_PROPERTY_COMMANDS,
+  MRP_REPEAT_MODES,
+  MRP_SHUFFLE_MODES,
+  mrpHidEventData,
+  type MrpHidKey,
+  type MrpMediaCommandName,
+  type MrpPropertyCommandName,
+} from '../protocols/mrp/commands';
+import {
+  MrpCommand,
+  MrpDeviceClass,
+  MrpMediaType,
+  MrpPlaybackState,
+  type MrpCommandInfo,
+  type MrpContentItem,
+  type MrpDeviceInfoMessage,
+  type MrpNowPlayingClient,
+  type MrpPlayerPath,
+  type MrpSetStateMessage,
+} from '../protocols/mrp/proto-types';
+import type { AppInfo, MediaType } from '../device/state';
+import { clampArtworkEdge, trackArtwork } from './artwork';
+import type { PlaybackStatus, SimulatorSnapshot } from './state';
+
+/** An Apple TV 4K: the last generation whose tvOS (≤ 14) still speaks MRP directly. */
+export const SIMULATOR_MRP_MODEL = 'AppleTV6,2';
+/** tvOS 14.7: a build discovery keeps MRP enabled for (major ≤ 18). */
+export const SIMULATOR_MRP_BUILD = '18M60';
+/** The board name `_device-info._tcp` carries for that model (discovery's own table). */
+export const SIMULATOR_MRP_BOARD: string = (() => {
+  const board = Object.keys(INTERNAL_MODEL_NAMES).find((name) => INTERNAL_MODEL_NAMES[name] === SIMULATOR_MRP_MODEL);
+  if (board === undefined) throw new Error(`discovery's board table lacks ${SIMULATOR_MRP_MODEL}`);
+  return board;
+})();
+
+/** The player every app has unless it names another (reference §4.7 state model). */
+export const MRP_DEFAULT_PLAYER_ID = 'MediaRemote-DefaultPlayer';
+const DEFAULT_PLAYER_NAME = 'Default Player';
+/** Any stable number: clients key apps by bundle id, not by process. */
+const APP_PROCESS_ID = 501;
+/** The app an Apple TV plays music with (DeviceInfo systemMediaApplication). */
+const SYSTEM_MEDIA_APP = 'com.apple.TVMusic';
+/** Seconds from the Unix epoch to 2001-01-01T00:00:00Z, MRP's timestamp origin. */
+export const COCOA_EPOCH_OFFSET_S = 978_307_200;
+export const SIMULATOR_ARTWORK_MIME = 'image/png';
+
+/** Epoch milliseconds → seconds since the Cocoa reference date. */
+export function cocoaSeconds(epochMs: number): number {
+  return epochMs / 1000 - COCOA_EPOCH_OFFSET_S;
+}
+
+/** How the simulated device identifies itself over MRP. */
+export interface MrpDeviceIdentity {
+  name: string;
+  /** TXT UniqueIdentifier, DeviceInfo uniqueIdentifier and the pairing identifier (a UUID). */
+  uniqueIdentifier: string;
+  /** The device's own output device (volume messages name it). */
+  deviceUID: string;
+  /** `AA:BB:CC:DD:EE:FF`. */
+  macAddress: string;
+}
+
+/** The device's DeviceInfo (answer to DEVICE_INFO, and DEVICE_INFO_UPDATE on power changes). */
+export function deviceInfoPayload(identity: MrpDeviceIdentity, poweredOn: boolean): MrpDeviceInfoMessage {
+  return {
+    uniqueIdentifier: identity.uniqueIdentifier,
+    name: identity.name,
+    localizedModelName: 'Apple TV',
+    systemBuildVersion: SIMULATOR_MRP_BUILD,
+    applicationBundleIdentifier: 'com.apple.mediaremoted',
+    protocolVersion: 1,
+    lastSupportedMessageType: 108,
+    supportsSystemPairing: true,
+    allowsPairing: true,
+    systemMediaApplication: SYSTEM_MEDIA_APP,
+    supportsACL: true,
+    supportsSharedQueue: true,
+    supportsExtendedMotion: true,
+    sharedQueueVersion: 2,
+    deviceUID: identity.deviceUID,
+    deviceClass: MrpDeviceClass.AppleTV,
+    // 0 is how an Apple TV says it is asleep (reference §4.7, power).
+    logicalDeviceCount: poweredOn ? 1 : 0,
+    isProxyGroupPlayer: false,
+    isGroupLeader: true,
+    modelID: SIMULATOR_MRP_MODEL,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Now playing
+
+const PLAYBACK_STATES: Readonly<Record<PlaybackStatus, MrpPlaybackState>> = {
+  playing: MrpPlaybackState.Playing,
+  paused: MrpPlaybackState.Paused,
+  stopped: MrpPlaybackState.Stopped,
+};
+
+const MEDIA_TYPES: Readonly<Record<MediaType, MrpMediaType>> = {
+  unknown: MrpMediaType.UnknownMediaType,
+  music: MrpMediaType.Audio,
+  video: MrpMediaType.Video,
+  tv: MrpMediaType.Video,
+};
+
+/** The app clients see as "now playing": the state's app, else the system's music app. */
+export function nowPlayingClient(app: AppInfo | null): MrpNowPlayingClient {
+  const client: MrpNowPlayingClient = { processIdentifier: APP_PROCESS_ID, bundleIdentifier: app?.bundleId ?? SYSTEM_MEDIA_APP };
+  if (app?.name) client.displayName = app.name;
+  return client;
+}
+
+export function playerPath(app: AppInfo | null): MrpPlayerPath {
+  return {
+    client: nowPlayingClient(app),
+    player: { identifier: MRP_DEFAULT_PLAYER_ID, displayName: DEFAULT_PLAYER_NAME, isDefaultPlayer: true },
+  };
+}
+
+/**
+ * Not a URL, on purpose: clients try `artworkIdentifier` as an image URL template first
+ * (reference §4.7), and this one must send them to the playback-queue request instead.
+ */
+export function artworkIdentifier(trackId: string): string {
+  return `atvlink-simulator-artwork:${trackId}`;
+}
+
+/** The current item (metadata as of `snap.at`), or null when nothing is loaded. */
+export function contentItem(snap: SimulatorSnapshot): MrpContentItem | null {
+  const track = snap.track;
+  if (track === null) return null;
+  const metadata: NonNullable<MrpContentItem['metadata']> = {
+    title: track.title,
+    duration: track.duration,
+    elapsedTime: snap.position ?? 0,
+    elapsedTimeTimestamp: cocoaSeconds(snap.at),
+    playbackRate: snap.status === 'playing' ? 1 : 0,
+    mediaType: MEDIA_TYPES[track.mediaType],
+    artworkAvailable: true,
+    artworkMIMEType: SIMULATOR_ARTWORK_MIME,
+    artworkIdentifier: artworkIdentifier(track.id),
+    contentIdentifier: track.id,
+    isCurrentlyPlaying: snap.status === 'playing',
+  };
+  if (track.artist !== null) metadata.trackArtistName = track.artist;
+  if (track.album !== null) metadata.albumName = track.album;
+  if (track.genre !== null) metadata.genre = track.genre;
+  return { identifier: track.id, metadata };
+}
+
+/** The commands the simulator carries out: media commands, then property commands. */
+export type SimulatorMrpCommand = MrpMediaCommandName | MrpPropertyCommandName;
+
+/** MRP Command → what the simulator does with it (inverse of the client's tables, so both agree). */
+export const SIMULATOR_MRP_COMMANDS: ReadonlyMap<number, SimulatorMrpCommand> = new Map<number, SimulatorMrpCommand>([
+  ...(Object.entries(MRP_MEDIA_COMMANDS) as [MrpMediaCommandName, MrpCommand][]).map(([name, command]) => [command, name] as const),
+  ...(Object.entries(MRP_PROPERTY_COMMANDS) as [MrpPropertyCommandName, MrpCommand][]).map(([name, command]) => [command, name] as const),
+]);
+
+/**
+ * Whether a command can do anything in this state. Disabled here means the simulator answers
+ * it with an error: with nothing loaded there is nothing to pause, stop, skip in or seek.
+ */
+export function commandEnabled(name: SimulatorMrpCommand, snap: SimulatorSnapshot): boolean {
+  switch (name) {
+    case 'pause':
+    case 'stop':
+    case 'skipForward':
+    case 'skipBackward':
+    case 'position':
+      return snap.track !== null;
+    default:
+      return true;
+  }
+}
+
+/** SupportedCommands as an app publishes them: one CommandInfo per command, enabled per state. */
+export function supportedCommands(snap: SimulatorSnapshot, skipInterval: number): MrpCommandInfo[] {
+  const list: MrpCommandInfo[] = [];
+  for (const [command, name] of SIMULATOR_MRP_COMMANDS) {
+    const info: MrpCommandInfo = { command, enabled: commandEnabled(name, snap) };
+    if (name === 'skipForward' || name === 'skipBackward') info.preferredIntervals = [skipInterval];
+    // The current modes ride on these two entries (reference §4.2, CommandInfo).
+    if (name === 'shuffle') info.shuffleMode = MRP_SHUFFLE_MODES[snap.shuffle];
+    if (name === 'repeat') info.repeatMode = MRP_REPEAT_MODES[snap.repeat];
+    list.push(info);
+  }
+  return list;
+}
+
+/** The full SET_STATE of the player: state, commands, and the queue with the current item. */
+export function setStatePayload(snap: SimulatorSnapshot, app: AppInfo | null, skipInterval: number): MrpSetStateMessage {
+  const item = contentItem(snap);
+  const payload: MrpSetStateMessage = {
+    playbackState: PLAYBACK_STATES[snap.status],
+    playbackStateTimestamp: cocoaSeconds(snap.at),
+    supportedCommands: { supportedCommands: supportedCommands(snap, skipInterval) },
+    // One item at location 0: the queue as far as remotes need it (pyatv's fake does the same).
+    playbackQueue: { location: 0, contentItems: item === null ? [] : [item] },
+    playerPath: playerPath(app),
+  };
+  if (app?.name) payload.displayName = app.name;
+  return payload;
+}
+
+/**
+ * The SET_STATE answering a PLAYBACK_QUEUE_REQUEST: the current item with its artwork at the
+ * requested size. pyatv asks with width 0 and height -1 when the user names no size, and
+ * expects artwork anyway (pyatv capture), so any edge below 1 means "default"; a missing
+ * height keeps the (square) aspect ratio.
+ */
+export function artworkPayload(
+  snap: SimulatorSnapshot,
+  app: AppInfo | null,
+  request: { artworkWidth?: number | undefined; artworkHeight?: number | undefined },
+): MrpSetStateMessage {
+  const item = contentItem(snap);
+  const payload: MrpSetStateMessage = {
+    playbackQueue: { location: 0, contentItems: [] },
+    playerPath: playerPath(app),
+  };
+  if (item === null || snap.track === null || snap.power === 'off') return payload;
+  const asked = (v: number | undefined): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 1 ? v : undefined);
+  const width = asked(request.artworkWidth);
+  const height = asked(request.artworkHeight);
+  const edgeW = clampArtworkEdge(width ?? height);
+  const edgeH = clampArtworkEdge(height ?? width);
+  item.artworkData = trackArtwork(snap.track, { width: edgeW, height: edgeH });
+  item.artworkDataWidth = edgeW;
+  item.artworkDataHeight = edgeH;
+  payload.playbackQueue!.contentItems = [item];
+  return payload;
+}
+
+// ---------------------------------------------------------------------------------------
+// HID events
+
+/**
+ * Where usage page, usage and the down flag sit in hidEventData, found by encoding a probe
+ * with the client's own encoder so the two can never disagree about the layout.
+ */
+const HID_FIELDS_OFFSET: number = (() => {
+  const probe = mrpHidEventData(0xa1b2, 0xc3d4, true);
+  const at = probe.indexOf(Buffer.from([0xa1, 0xb2, 0xc3, 0xd4, 0x00, 0x01]));
+  if (at < 0) throw new Error('cannot locate the usage fields in hidEventData');
+  return at;
+})();
+
+export interface MrpHidEvent {
+  usagePage: number;
+  usage: number;
+  down: boolean;
+  /** The key of THE HID table, or null for a usage it does not list. */
+  key: MrpHidKey | null;
+}
+
+const KEY_BY_USAGE = new Map<string, MrpHidKey>(
+  (Object.entries(MRP_HID_KEYS) as [MrpHidKey, { usagePage: number; usage: number }][]).map(([key, u]) => [`${u.usagePage}:${u.usage}`, key]),
+);
+
+/** The key a usage page and usage stand for, or null. */
+export function hidKeyOf(usagePage: number, usage: number): MrpHidKey | null {
+  return KEY_BY_USAGE.get(`${usagePage}:${usage}`) ?? null;
+}
+
+/**
+ * Reads a SendHIDEventMessage's hidEventData; null when it is too short or its down flag
+ * is neither 0 nor 1 (not a keyboard event we understand).
+ */
+export function parseHidEventData(data: Uint8Array | undefined): MrpHidEvent | null {
+  if (data === undefined || data.length < HID_FIELDS_OFFSET + 6 || data.length > MRP_HID_EVENT_BYTES * 4) return null;
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const usagePage = buf.readUInt16BE(HID_FIELDS_OFFSET);
+  const usage = buf.readUInt16BE(HID_FIELDS_OFFSET + 2);
+  const flag = buf.readUInt16BE(HID_FIELDS_OFFSET + 4);
+  if (flag > 1) return null;
+  return { usagePage, usage, down: flag === 1, key: hidKeyOf(usagePage, usage) };
+}
