@@ -84,8 +84,8 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { initial: 1_000, max: 60_000 };
 
 export interface DeviceLinkOptions<D extends LinkedDevice = Device> {
-  /** A name for logs and messages before the device itself is known. */
-  name: string;
+  /** The user's name for the device; without one, the device's own name once known. */
+  name?: string;
   /** Finds the device to connect to: a manual configuration or a scan. */
   resolve: () => Promise<DeviceConfig>;
   /** Makes an unconnected device for a configuration (credentials are bound in here). */
@@ -166,9 +166,9 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     this.policy = { ...DEFAULT_RETRY, ...options.retry };
   }
 
-  /** The device's name once known, else the configured name. */
+  /** The configured name, else the device's own name once known. */
   get name(): string {
-    return this.config?.name ?? this.options.name;
+    return this.options.name || this.config?.name || 'Apple TV';
   }
 
   get state(): LinkState {

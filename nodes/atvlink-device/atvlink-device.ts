@@ -84,7 +84,7 @@ export default function (RED: NodeAPI): void {
     const credentials = credentialsOf(node);
     const settings = RED.settings as unknown as DeviceSettings;
     node.link = openLink(node.id, {
-      name: def.name?.trim() || def.host?.trim() || def.identifier?.trim() || 'Apple TV',
+      name: def.name?.trim() || undefined,
       resolve: deviceResolver(def, logger),
       createDevice: (config) => new Device(config, { credentials, logger }),
       translate: t,

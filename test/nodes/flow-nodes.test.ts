@@ -20,7 +20,8 @@ describe('flow nodes against the simulator (happy paths)', () => {
 
   before(async () => {
     await helper.startServer();
-    sim = await startSimulator({ mdnsPort: 0 });
+    // named apart from the config node ('Test TV'), whose name msg.topic must carry
+    sim = await startSimulator({ name: 'Sim TV', mdnsPort: 0 });
   });
   afterEach(async () => {
     await helper.unload();
@@ -134,7 +135,7 @@ describe('flow nodes against the simulator (happy paths)', () => {
       { id: 'quiet', type: 'atvlink-playstatus', device: 'dev1', initial: false, fields: ['title'], wires: [['out']] },
     ]);
     const first = await out.waitFor(() => true, 'the state on deploy');
-    assert.equal(first.topic, 'Test TV');
+    assert.equal(first.topic, 'Test TV', 'the config node name');
     const state = first.payload as NowPlaying;
     assert.equal(state.deviceState, 'paused');
     assert.equal(state.title, sim.state.track!.title);
@@ -169,7 +170,7 @@ describe('flow nodes against the simulator (happy paths)', () => {
     const msg = await out.waitFor(() => true, 'the scan result', 8000);
     assert.equal(msg.topic, 'scan');
     const devices = msg.payload as { name: string; identifier: string; services: { protocol: string; port: number }[] }[];
-    const found = devices.find((d) => d.name === 'Test TV');
+    const found = devices.find((d) => d.name === 'Sim TV');
     assert.ok(found, JSON.stringify(devices));
     assert.ok(found.services.some((s) => s.protocol === 'dmap' && s.port === sim.dmapPort));
     const json = JSON.stringify(devices);
@@ -180,7 +181,7 @@ describe('flow nodes against the simulator (happy paths)', () => {
   it('discover: watch mode reports a device added (unicast polling)', async () => {
     const { out } = await load([{ id: 'disc', type: 'atvlink-discover', watch: true, hosts: '127.0.0.1', port: String(sim.mdnsPort), wires: [['out']] }]);
     const msg = await out.waitFor((m) => m.topic === 'added', 'an added device', 8000);
-    assert.equal((msg.payload as { name: string }).name, 'Test TV');
+    assert.equal((msg.payload as { name: string }).name, 'Sim TV');
   });
 
   it('the editor routes serve the library tables', async () => {
@@ -197,6 +198,6 @@ describe('flow nodes against the simulator (happy paths)', () => {
     assert.ok(fields.body.fields.includes('position') && !fields.body.defaults.includes('position'));
     await helper.request().get('/atvlink/discover?port=99999').expect(400);
     const found = await helper.request().get(`/atvlink/discover?hosts=127.0.0.1&port=${sim.mdnsPort}&timeout=1`).expect(200);
-    assert.ok(found.body.some((d: { name: string }) => d.name === 'Test TV'));
+    assert.ok(found.body.some((d: { name: string }) => d.name === 'Sim TV'));
   });
 });
