@@ -80,6 +80,11 @@ export interface MrpProtocolOptions {
 }
 
 export interface MrpProtocolEvents {
+  /**
+   * The device's DEVICE_INFO reply, as soon as it arrives: pushes about volume name the
+   * output device it names, and they start before the connection sequence is over.
+   */
+  deviceInfo: [info: MrpDeviceInfoMessage];
   /** A push (a message that answers no request of ours). */
   message: [message: MrpDecodedMessage];
   /** The connection ended; null after close(). Emitted once. */
@@ -175,6 +180,7 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
       throw new ProtocolError(`${this.endpoint} answered DEVICE_INFO with ${reply.typeName}: is this port an MRP service?`);
     }
     this.deviceInfo = reply.payload;
+    this.emit('deviceInfo', reply.payload);
     return reply.payload;
   }
 

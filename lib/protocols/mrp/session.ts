@@ -160,6 +160,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
       (level) => this.emit('volume', level),
       options.volumeConfirmTimeout,
     );
+    this.connection.on('deviceInfo', (info) => this.learnDeviceInfo(info, false));
     this.connection.on('message', (message) => this.onPush(message));
     this.connection.on('closed', (error) => this.onClosed(error));
   }
@@ -183,8 +184,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     const credentials: HapCredentials | null = this.context.credentials ? parseFullHapCredentials(this.context.credentials) : null;
     this.phase = 'connecting';
     try {
-      const info = await this.connection.start(credentials);
-      this.learnDeviceInfo(info, false);
+      await this.connection.start(credentials);
     } catch (err) {
       this.phase = 'closed';
       this.connection.close();
