@@ -39,7 +39,7 @@ const pairingOptions: readonly OptionSpec[] = [
   },
   { name: 'name', type: 'string', metavar: 'NAME', help: `the name the device lists us under (default "${CLI_REMOTE_NAME}")` },
   { name: 'interface', type: 'string', metavar: 'ADDR', help: 'IPv4 address to serve and announce on (DMAP; default: every private address)' },
-  { name: 'timeout', type: 'number', metavar: 'S', min: 1, help: `seconds to wait for the device (default ${DMAP_PAIRING_TIMEOUT / 1000})` },
+  { name: 'timeout', type: 'number', metavar: 'S', min: 1, help: `seconds to wait for the device (DMAP default ${DMAP_PAIRING_TIMEOUT / 1000})` },
   {
     name: 'announce-port',
     type: 'integer',
@@ -127,8 +127,9 @@ export const pairCommand: CliCommand = {
       : pair(protocol, options);
     try {
       await unlessAborted(session.begin(), ctx.signal);
-      const waitS = Math.round((timeout ?? DMAP_PAIRING_TIMEOUT) / 1000);
-      out.info(`Pairing over ${protocol.toUpperCase()} as "${name}" (waiting up to ${waitS} s; Ctrl-C cancels).`);
+      const waitMs = timeout ?? (protocol === 'dmap' ? DMAP_PAIRING_TIMEOUT : undefined);
+      const wait = waitMs === undefined ? '' : `waiting up to ${Math.round(waitMs / 1000)} s; `;
+      out.info(`Pairing over ${protocol.toUpperCase()} as "${name}" (${wait}Ctrl-C cancels).`);
       if (session instanceof DmapPairing) {
         const unicast = session.serviceAdvertiser?.unicastPort;
         if (unicast != null) out.info(`Answering DNS-SD queries on udp ${iface ?? '0.0.0.0'}:${unicast}`);

@@ -168,6 +168,8 @@ export const simulateCommand: CliCommand = {
     const pairSeconds = args.number('pair-timeout');
 
     const sim = new Simulator(options);
+    // What a real TV shows on screen when a remote starts pairing (protocols where the device shows the PIN).
+    sim.on('pin', (p) => out.line(`${p.protocol.toUpperCase()} pairing PIN shown on the device: ${p.pin}${p.remoteName ? ` (for "${p.remoteName}")` : ''}`));
     sim.on('credentials', (c) => out.line(`accepted ${c.protocol} credentials ${c.credentials}${c.remoteName ? ` from "${c.remoteName}"` : ''}`));
     let pairing: Promise<void> | null = null;
     const startPairing = (pin: string): void => {

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { EXIT } from '../../../lib/cli/exit-codes';
-import { Simulator } from '../../../lib/simulator';
+import { PAIRING_FACTORIES } from '../../../lib/device/pairing';
+import { SIMULATED_PROTOCOLS, Simulator } from '../../../lib/simulator';
 import { cli, MULTICAST_SKIP, spawnCli, startCli, stopChild, type Child } from './support';
 
 const UNICAST_PAIR = ['pair', '--protocol', 'dmap', '--interface', '127.0.0.1', '--no-multicast', '--announce-port', '0', '--timeout', '20'];
@@ -93,5 +94,48 @@ describe('atvlink pair (DMAP)', () => {
     const result = await sim.pairWithRemote('7531', { remoteName: 'CLI Multicast Remote', timeout: 2000 });
     assert.equal(await run.done, 0, run.stderr.text);
     assert.deepEqual(JSON.parse(run.stdout.text), { protocol: 'dmap', credentials: result.credentials });
+  });
+});
+
+describe('atvlink pair where the device shows the PIN', () => {
+  const canPairMrp = PAIRING_FACTORIES.mrp !== undefined && (SIMULATED_PROTOCOLS as readonly string[]).includes('mrp');
+
+  it(
+    'reads the PIN from stdin, prints the credentials, and they connect (MRP simulator)',
+    { skip: canPairMrp ? false : 'no MRP pairing or MRP simulator in this build' },
+    async () => {
+      const sim = new Simulator({ name: 'PIN TV', protocols: ['dmap', 'mrp'] });
+      await sim.start();
+      try {
+        const port = sim.config().services.find((s) => s.protocol === 'mrp')!.port;
+        const run = startCli(['pair', '--protocol', 'mrp', '--host', '127.0.0.1', '--port', String(port), '--timeout', '20', '--json']);
+        // The TV shows the PIN; the user types it into the CLI.
+        sim.on('pin', (request) => run.stdin.write(`${request.pin}\n`));
+        assert.equal(await run.done, 0, run.stderr.text);
+        assert.match(run.stderr.text, /Type the PIN the device shows/);
+        const printed = JSON.parse(run.stdout.text) as { protocol: string; credentials: string };
+        assert.equal(printed.protocol, 'mrp');
+        const state = await cli(['state', '--host', '127.0.0.1', '--port', String(port), '--protocol', 'mrp', '--credentials', printed.credentials, '--json']);
+        assert.equal(state.code, 0, state.stderr);
+        assert.equal((JSON.parse(state.stdout) as { title: string }).title, sim.state.nowPlaying().title);
+        assert.ok(!state.stderr.includes(printed.credentials));
+      } finally {
+        await sim.stop();
+      }
+    },
+  );
+
+  it('without --pin and with stdin at its end, fails with the pairing exit code', { skip: canPairMrp ? false : 'no MRP pairing in this build' }, async () => {
+    const sim = new Simulator({ name: 'PIN TV 2', protocols: ['mrp'] });
+    await sim.start();
+    try {
+      const port = sim.config().services.find((s) => s.protocol === 'mrp')!.port;
+      const run = startCli(['pair', '--protocol', 'mrp', '--host', '127.0.0.1', '--port', String(port), '--timeout', '20']);
+      run.stdin.end();
+      assert.equal(await run.done, EXIT.pairing, run.stderr.text);
+      assert.match(run.stderr.text, /no PIN was typed/);
+    } finally {
+      await sim.stop();
+    }
   });
 });
