@@ -224,6 +224,10 @@ describe('atvlink against the simulator', () => {
     assert.match(human.stdout, /^saved image\/png, \d+×\d+, \d+ bytes to /);
     assert.ok((await stat(join(dir, 'big.png'))).size > 0);
 
+    const piped = await cli(['artwork', '--out', '-', '--width', '32', '--height', '32', ...conn]);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.ok(piped.stdout.startsWith('\x89PNG\r\n\x1a\n'), 'raw PNG bytes on stdout');
+
     sim.state.stop();
     const none = await cli(['artwork', '--out', join(dir, 'none.png'), ...conn]);
     assert.equal(none.code, EXIT.nothing, none.stderr);
@@ -254,6 +258,16 @@ describe('atvlink against the simulator', () => {
     run.abort();
     assert.equal(await run.done, 0);
     assert.match(run.stdout.lines[0]!, /^\d\d:\d\d:\d\d {2}(playing|paused)/);
+  });
+
+  it('watch ends with the unreachable exit code when the device goes away', async () => {
+    const doomed = new Simulator({ name: 'Doomed TV', homeSharing: false });
+    await doomed.start();
+    const run = startCli(['watch', '--host', '127.0.0.1', '--port', String(doomed.dmapPort), '--credentials', DEMO_DMAP_CREDENTIALS]);
+    await run.stdout.waitFor(/\n/);
+    await doomed.stop();
+    assert.equal(await run.done, EXIT.unreachable, run.stderr.text);
+    assert.match(run.stderr.text, /atvlink: (lost the connection|device unreachable)/);
   });
 
   it('features lists commands and features with their state', async () => {
