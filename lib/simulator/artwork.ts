@@ -104,9 +104,13 @@ const cache = new Map<string, Buffer>();
  * The cover of a track: a diagonal gradient from the track's colour to a darker shade, with
  * a lighter band, at the requested size (clamped as `clampArtworkEdge` does).
  */
-export function trackArtwork(track: SimulatorTrack, size: { width?: number; height?: number } = {}): Buffer {
-  const width = clampArtworkEdge(size.width);
-  const height = clampArtworkEdge(size.height);
+export function trackArtwork(
+  track: SimulatorTrack,
+  size: { width?: number | string | null; height?: number | string | null } = {},
+): Buffer {
+  // Covers are square: a request that names one edge gets that edge both ways.
+  const width = clampArtworkEdge(size.width, clampArtworkEdge(size.height));
+  const height = clampArtworkEdge(size.height, width);
   const [r, g, b] = track.color;
   const key = `${track.id}|${r},${g},${b}|${width}x${height}`;
   const cached = cache.get(key);

@@ -17,7 +17,7 @@ import type { MediaType } from '../device/state';
 import { AtvError, InvalidArgumentError, NotSupportedError, networkError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { DMAP_COMMAND_ACTIONS, type DmapAction } from '../protocols/dmap/session';
-import { clampArtworkEdge, trackArtwork } from './artwork';
+import { trackArtwork } from './artwork';
 import type {
   CredentialStore,
   ServerAdvertisement,
@@ -704,10 +704,7 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
       this.send(call, 204, null);
       return;
     }
-    const png = trackArtwork(snap.track, {
-      width: clampArtworkEdge(call.query.get('mw')),
-      height: clampArtworkEdge(call.query.get('mh')),
-    });
+    const png = trackArtwork(snap.track, { width: call.query.get('mw'), height: call.query.get('mh') });
     this.send(call, 200, png, 'image/png');
   }
 }

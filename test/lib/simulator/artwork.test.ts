@@ -56,6 +56,11 @@ describe('simulator artwork', () => {
     assert.equal(clampArtworkEdge(null, 600), 600);
   });
 
+  it('draws a square cover when only one edge is asked for', () => {
+    assert.deepEqual(pngSize(trackArtwork(DEMO_TRACKS[0]!, { width: 200 })), { width: 200, height: 200 });
+    assert.deepEqual(pngSize(trackArtwork(DEMO_TRACKS[0]!, { width: '0', height: '90' })), { width: 90, height: 90 });
+  });
+
   it('draws a different cover per track at the requested size', () => {
     const covers = DEMO_TRACKS.map((t) => trackArtwork(t, { width: 40, height: 30 }));
     for (const c of covers) assert.deepEqual(pngSize(c), { width: 40, height: 30 });
