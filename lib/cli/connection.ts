@@ -181,7 +181,9 @@ export async function resolveTarget(ctx: CommandContext, command: string): Promi
 export async function withDevice<T>(ctx: CommandContext, command: string, fn: (device: Device, target: Target) => Promise<T>): Promise<T> {
   const target = await resolveTarget(ctx, command);
   ctx.failure.endpoint = target.endpoint;
-  if (target.protocol) ctx.failure.protocol = target.protocol;
+  const offered = [...new Set(target.config.services.map((s) => s.protocol))];
+  const only = target.protocol ?? (offered.length === 1 ? offered[0] : undefined);
+  if (only) ctx.failure.protocol = only;
   const device = new Device(target.config, {
     credentials: target.credentials,
     ...(target.protocol ? { protocols: [target.protocol] } : {}),
@@ -190,7 +192,6 @@ export async function withDevice<T>(ctx: CommandContext, command: string, fn: (d
   });
   try {
     await unlessAborted(device.connect(), ctx.signal);
-    if (!target.protocol && device.protocols.length === 1) ctx.failure.protocol = device.protocols[0]!;
     return await fn(device, target);
   } finally {
     await device.close();

@@ -67,7 +67,9 @@ export function describeFailure(err: unknown, command: string | null, context: F
       return {
         ...base,
         message: `wrong or missing credentials: ${err.message}`,
-        hint: `pair again with \`atvlink pair --protocol ${protocol}\`, then pass them with --credentials or ${credentialsEnv(protocol)}`,
+        hint:
+          `pair again with \`atvlink pair --protocol ${protocol}\`, then pass them with --credentials or ${credentialsEnv(protocol)}` +
+          (context.protocol ? '' : ' (for a device with several protocols, say whose: --credentials PROTOCOL=C)'),
       };
     case 'UNREACHABLE':
       return {

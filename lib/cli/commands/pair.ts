@@ -9,7 +9,7 @@ import { PAIRING_FACTORIES, pair, type PairOptions } from '../../device/pairing'
 import { PairingError } from '../../errors';
 import { DMAP_PAIRING_TIMEOUT, DmapPairing } from '../../protocols/dmap/pairing';
 import { UsageError, type OptionSpec } from '../args';
-import { CONNECTION_OPTIONS, credentialsEnv, protocolOption, resolveTarget, targetGiven } from '../connection';
+import { CONNECTION_OPTIONS, credentialsEnv, DEFAULT_PROTOCOL, protocolOption, resolveTarget, targetGiven } from '../connection';
 import { CancelledError, readLines, unlessAborted, type CliCommand, type CommandContext } from '../context';
 import { EXIT } from '../exit-codes';
 
@@ -148,7 +148,8 @@ export const pairCommand: CliCommand = {
       else {
         out.line('Paired. Keep these credentials like a password:');
         out.line(`${protocol} credentials: ${credentials}`);
-        out.line(`Use them with --credentials, or set ${credentialsEnv(protocol)}.`);
+        const option = protocol === DEFAULT_PROTOCOL ? '--credentials' : `--credentials ${protocol}=…`;
+        out.line(`Use them with ${option}, or set ${credentialsEnv(protocol)}.`);
       }
       return EXIT.ok;
     } catch (err) {

@@ -69,8 +69,12 @@ function connectLines(sim: Simulator, multicast: boolean): string[] {
     const credentials = demo ? ` --credentials ${demo}` : '';
     lines.push(`  atvlink state --host ${config.address} --port ${service.port} --protocol ${service.protocol}${credentials}`);
   }
-  const demo = config.services.map((s) => DEMO_CREDENTIALS[s.protocol as SimulatedProtocol]).find((c) => c !== undefined);
-  const credentials = demo ? ` --credentials ${demo}` : '';
+  // By id the device may be reached over several protocols: say whose credentials these are.
+  const credentials = config.services
+    .map((s) => s.protocol)
+    .filter((p, i, all) => all.indexOf(p) === i && DEMO_CREDENTIALS[p as SimulatedProtocol] !== undefined)
+    .map((p) => ` --credentials ${p}=${DEMO_CREDENTIALS[p as SimulatedProtocol]}`)
+    .join('');
   if (sim.mdnsPort !== null) lines.push(`  atvlink state --id ${config.identifier} --hosts ${config.address} --mdns-port ${sim.mdnsPort}${credentials}`);
   if (multicast) lines.push(`  atvlink state --id ${config.identifier}${credentials}`);
   return lines;
