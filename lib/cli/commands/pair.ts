@@ -81,12 +81,14 @@ export const pairCommand: CliCommand = {
   positionals: [],
   options: [
     { heading: 'Pairing', specs: pairingOptions },
-    { heading: 'Device (for protocols that pair by connecting to the device; DMAP needs none)', specs: deviceOptions },
+    { heading: 'Device (not needed for DMAP)', specs: deviceOptions },
   ],
   details: () => [
     'DMAP: we announce ourselves as a remote and show a PIN; on the device, pick the remote and type the PIN.',
     'The device then calls us back and the credentials are printed (keep them like a password). Use them with',
     `--credentials, or put them in ${credentialsEnv('dmap')} (per protocol: ATVLINK_<PROTOCOL>_CREDENTIALS).`,
+    'Where the device shows the PIN instead (MRP), name the device (--host/--port or --id) and type the PIN it',
+    'shows when asked (or pass --pin).',
     `Exit code ${EXIT.pairing} when pairing fails or times out, ${EXIT.cancelled} when cancelled with Ctrl-C.`,
   ],
   examples: ['atvlink pair --protocol dmap', 'atvlink pair --protocol dmap --pin 1234 --name "Living room remote" --interface 192.168.1.10'],

@@ -68,9 +68,10 @@ describe('the atvlink executable', () => {
       let stderr = '';
       npm.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       npm.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      npm.on('error', (err) => resolve({ code: null, stdout, stderr: `cannot run npm: ${err.message}` }));
       npm.on('close', (code) => resolve({ code, stdout, stderr }));
     });
-    assert.equal(viaNpm.code, direct.code);
+    assert.equal(viaNpm.code, direct.code, viaNpm.stderr);
     assert.equal(viaNpm.stdout, direct.stdout);
     // npm may add its own configuration warnings; the CLI's lines are all there.
     for (const line of direct.stderr.split('\n').filter((l) => l !== '')) assert.ok(viaNpm.stderr.includes(line), line);
