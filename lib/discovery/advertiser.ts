@@ -14,9 +14,9 @@ import * as dnsPacket from 'dns-packet';
 import { isIPv4 } from 'node:net';
 import { ClosedError, InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { decodePacket, MDNS_PORT, questionClass } from './dns';
+import { decodePacket, MDNS_ADDRESS, MDNS_PORT, questionClass } from './dns';
 import { encodeTxt } from './services';
-import { closeMulticast, closeUdp, isOnLocalLink, openMulticast, openUdp, type MulticastDns } from './transport';
+import { closeMulticast, closeUdp, isOnLocalLink, localIPv4Addresses, openMulticast, openMulticastSender, openUdp, type MulticastDns } from './transport';
 import type { AdvertisedService, AdvertiserOptions } from './types';
 
 export const DEFAULT_ADVERTISED_TTL = 120;
@@ -72,6 +72,8 @@ export class ServiceAdvertiser {
   private readonly logger: Logger;
   private readonly services = new Map<string, AdvertisedService>();
   private mdns: MulticastDns | null = null;
+  /** One sender per local interface when no interface is pinned (see openMulticastSender). */
+  private senders: dgram.Socket[] = [];
   private unicastSocket: dgram.Socket | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
   private state: 'idle' | 'starting' | 'running' | 'stopped' = 'idle';
@@ -141,6 +143,13 @@ export class ServiceAdvertiser {
         const mdns = await openMulticast(this.options.interface, this.logger);
         this.mdns = mdns;
         mdns.on('query', (packet, rinfo) => this.onQuery(packet as dnsPacket.DecodedPacket, rinfo, 'multicast'));
+        if (this.options.interface === undefined) {
+          const opened = await Promise.allSettled(localIPv4Addresses().map((address) => openMulticastSender(address)));
+          for (const result of opened) {
+            if (result.status === 'fulfilled') this.senders.push(result.value);
+            else this.logger.debug(`mDNS: ${(result.reason as Error).message}`);
+          }
+        }
       }
       if (this.options.unicast) {
         const socket = await openUdp(this.options.unicast.host, this.options.unicast.port);
@@ -180,9 +189,10 @@ export class ServiceAdvertiser {
   private async closeSockets(): Promise<void> {
     const mdns = this.mdns;
     const socket = this.unicastSocket;
+    const senders = this.senders.splice(0);
     this.mdns = null;
     this.unicastSocket = null;
-    await Promise.all([mdns ? closeMulticast(mdns) : undefined, socket ? closeUdp(socket) : undefined]);
+    await Promise.all([mdns ? closeMulticast(mdns) : undefined, socket ? closeUdp(socket) : undefined, ...senders.map(closeUdp)]);
   }
 
   private announce(services: AdvertisedService[]): void {
@@ -201,6 +211,25 @@ export class ServiceAdvertiser {
   private sendMulticast(records: { answers: Answer[]; additionals: Answer[] }): Promise<void> {
     const mdns = this.mdns;
     if (!mdns) return Promise.resolve();
+    if (this.senders.length > 0) {
+      const bytes = dnsPacket.encode({
+        type: 'response',
+        flags: dnsPacket.AUTHORITATIVE_ANSWER,
+        answers: records.answers,
+        additionals: records.additionals,
+      });
+      return Promise.all(
+        this.senders.map(
+          (sender) =>
+            new Promise<void>((resolve) =>
+              sender.send(bytes, MDNS_PORT, MDNS_ADDRESS, (err) => {
+                if (err) this.logger.debug(`mDNS announcement failed: ${err.message}`);
+                resolve();
+              }),
+            ),
+        ),
+      ).then(() => undefined);
+    }
     return new Promise((resolve) => {
       mdns.respond({ answers: records.answers, additionals: records.additionals }, (err) => {
         if (err) this.logger.debug(`mDNS announcement failed: ${err.message}`);

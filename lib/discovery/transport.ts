@@ -99,6 +99,37 @@ export function openMulticast(iface: string | undefined, logger: Logger): Promis
   });
 }
 
+/**
+ * A socket that sends multicast DNS out of one interface: bound to *:5353 (receivers drop
+ * mDNS responses from any other source port, RFC 6762 §6) with the outgoing multicast
+ * interface set to `address`. The advertiser uses one per interface when none is pinned,
+ * so a host on several networks announces on all of them, not only the default route.
+ */
+export function openMulticastSender(address: string): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    const onError = (err: NodeJS.ErrnoException): void => {
+      socket.close();
+      reject(new UnreachableError(`cannot send mDNS from ${address}: ${err.code ?? err.message}`, { cause: err }));
+    };
+    socket.once('error', onError);
+    socket.bind(MDNS_PORT, '0.0.0.0', () => {
+      try {
+        socket.setMulticastInterface(address);
+        socket.setMulticastTTL(255);
+        socket.setMulticastLoopback(true);
+      } catch (err) {
+        onError(err as NodeJS.ErrnoException);
+        return;
+      }
+      socket.off('error', onError);
+      // Incoming datagrams are the main mDNS socket's business; these only send.
+      socket.on('error', () => undefined);
+      resolve(socket);
+    });
+  });
+}
+
 export function closeMulticast(mdns: MulticastDns): Promise<void> {
   return new Promise((resolve) => mdns.destroy(() => resolve()));
 }
