@@ -40,9 +40,16 @@ function advertiserScript(pinned: string | null): string {
     process.stdin.resume();`;
 }
 
-const scanScript = `
-  const { scan } = require(${JSON.stringify(join(DIST, 'scan.js'))});
-  scan({ timeout: 1500 }).then((devices) => console.log(JSON.stringify(devices.map((d) => d.name))));`;
+// A browser on the other network: it asks from port 5353 without the unicast-response bit,
+// so everything it learns must arrive by multicast on its link — the announcements at start
+// and the multicast answers. (A one-shot scan would get unicast answers routed to it anyway.)
+const browseScript = `
+  const { DeviceBrowser } = require(${JSON.stringify(join(DIST, 'browser.js'))});
+  const browser = new DeviceBrowser();
+  const names = new Set();
+  browser.on('added', (d) => names.add(d.name));
+  browser.start().then(() => console.log('ready'));
+  setTimeout(() => browser.stop().then(() => { console.log(JSON.stringify([...names])); process.exit(0); }), 2500);`;
 
 describe('advertising on a host with several networks', { skip }, () => {
   const holders: ChildProcess[] = [];
@@ -65,11 +72,12 @@ describe('advertising on a host with several networks', { skip }, () => {
   });
 
   async function foundFromOtherNetwork(pinned: string | null): Promise<string[]> {
+    const browser = nodeIn(other, browseScript);
+    await new Promise<void>((resolve) => browser.child.stdout!.once('data', () => resolve()));
     const adv = nodeIn(host, advertiserScript(pinned));
     try {
-      await new Promise<void>((resolve) => adv.child.stdout!.once('data', () => resolve()));
-      const names = await nodeIn(other, scanScript).output;
-      return JSON.parse(names) as string[];
+      const lines = (await browser.output).trim().split('\n');
+      return JSON.parse(lines[lines.length - 1]!) as string[];
     } finally {
       adv.child.stdin!.end();
       await adv.output;
