@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { decodeTlv8 } from '../../codecs/tlv8';
-import { AtvError, ClosedError, ConnectionLostError, ProtocolError, TimeoutError } from '../../errors';
+import { AtvError, AuthenticationError, ClosedError, ConnectionLostError, ProtocolError, TimeoutError } from '../../errors';
 import type { HapCredentials } from '../../hap/credentials';
 import { deriveChannelKeys, PairVerifyClient } from '../../hap/pair-verify';
 import { silentLogger, type Logger } from '../../log';
@@ -30,7 +30,7 @@ import {
   type MrpMessage,
   type MrpMessageOf,
 } from './messages';
-import { MrpConnectionState, MrpDeviceClass, MrpMessageType, type MrpDeviceInfoMessage } from './proto-types';
+import { MrpConnectionState, MrpDeviceClass, MrpErrorCode, MrpMessageType, type MrpDeviceInfoMessage } from './proto-types';
 
 /** pyatv's heartbeat period (reference §4.1). */
 export const MRP_HEARTBEAT_INTERVAL = 30_000;
@@ -158,7 +158,7 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
     if (credentials) await this.pairVerify(credentials);
     // Must be the first encrypted message: the device ignores us otherwise.
     this.send(createMrpMessage(MrpMessageType.SET_CONNECTION_STATE_MESSAGE, { state: MrpConnectionState.Connected }));
-    await this.request(
+    const subscribed = await this.request(
       createMrpMessage(MrpMessageType.CLIENT_UPDATES_CONFIG_MESSAGE, {
         artworkUpdates: true,
         nowPlayingUpdates: false,
@@ -167,9 +167,23 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
         outputDeviceUpdates: true,
       }),
     );
+    this.checkPaired(subscribed, credentials !== null);
     // pyatv sends it without the (string) extension; the device answers with a KEYBOARD_MESSAGE.
     await this.request(createMrpMessage(MrpMessageType.GET_KEYBOARD_SESSION_MESSAGE));
     return info;
+  }
+
+  /**
+   * pyatv never saw an MRP device insist on pairing (reference §4.4), but a device that does
+   * says DeviceNotPaired; without this check the session would look connected and stay empty.
+   */
+  private checkPaired(reply: MrpDecodedMessage, verified: boolean): void {
+    if (reply.errorCode !== MrpErrorCode.DeviceNotPaired) return;
+    throw new AuthenticationError(
+      verified
+        ? `${this.endpoint} says we are not paired although pair-verify succeeded: pair again`
+        : `${this.endpoint} only accepts paired remotes: pair MRP with it first and connect with the credentials`,
+    );
   }
 
   /** DEVICE_INFO, the message a device needs before any other. `uniqueIdentifier` is our pairing id. */

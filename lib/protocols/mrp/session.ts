@@ -25,6 +25,7 @@ import { parsePropertyValue, type PropertyName, type PropertyValues } from '../.
 import { changedFields, NOW_PLAYING_FIELDS, type NowPlaying } from '../../device/state';
 import {
   AtvError,
+  AuthenticationError,
   ClosedError,
   InvalidArgumentError,
   NotSupportedError,
@@ -45,6 +46,7 @@ import { MrpPlayerState } from './player-state';
 import { MrpProtocol } from './protocol';
 import {
   MrpCommand,
+  MrpErrorCode,
   MrpHandlerReturnStatus,
   MrpMessageType,
   MrpPlaybackState,
@@ -279,7 +281,10 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
         await this.volume.step(action.direction);
         return;
       case 'turnOn':
+        // WAKE_DEVICE gets no reply; the flush request behind it returns once the device has
+        // read it (the stream is ordered), as for key presses.
         this.connection.send(createMrpMessage(MrpMessageType.WAKE_DEVICE_MESSAGE, {}));
+        await this.connection.request(createMrpMessage(MrpMessageType.GENERIC_MESSAGE));
         return;
       case 'turnOff':
         await this.pressKey('home', 'hold');
@@ -619,6 +624,9 @@ const STATUS_TEXT: Record<number, string> = {
 export function mrpCommandError(what: string, reply: MrpDecodedMessage): AtvError | null {
   if (reply.type !== MrpMessageType.SEND_COMMAND_RESULT_MESSAGE) {
     if (reply.errorCode === 0) return null;
+    if (reply.errorCode === MrpErrorCode.DeviceNotPaired) {
+      return new AuthenticationError(`the device refused ${what}: it only takes commands from paired remotes (pair MRP first)`);
+    }
     return new NotSupportedError(`the device refused ${what} (error ${reply.errorCode}${reply.errorDescription ? `: ${reply.errorDescription}` : ''})`);
   }
   const result = (reply as MrpMessageOf<MrpMessageType.SEND_COMMAND_RESULT_MESSAGE>).payload ?? {};

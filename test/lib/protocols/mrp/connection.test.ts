@@ -11,7 +11,7 @@ import { AuthenticationError, ClosedError, ConnectionLostError, ProtocolError, T
 import { ed25519PublicKey } from '../../../../lib/hap/keys';
 import { formatHapCredentials, hapCredentials, parseFullHapCredentials } from '../../../../lib/hap/credentials';
 import { createMrpMessage, encodeMrpMessage, MrpMessageType } from '../../../../lib/protocols/mrp/messages';
-import { MrpConnectionState, MrpDeviceClass } from '../../../../lib/protocols/mrp/proto-types';
+import { MrpConnectionState, MrpDeviceClass, MrpErrorCode } from '../../../../lib/protocols/mrp/proto-types';
 import { MrpSession } from '../../../../lib/protocols/mrp/session';
 import { capturedFrames } from './capture';
 import { FakeMrpDevice, PYATV_CLIENT_ID, PYATV_CREDENTIALS } from './fake-device';
@@ -132,6 +132,17 @@ describe('MRP connection sequence (reference §4.4)', () => {
     await assert.rejects(session.connect(), (err: Error) => err instanceof AuthenticationError && /pair again/.test(err.message));
     await device.socketsClosed();
     assert.equal(device.last.received.at(-1)?.message.type, MrpMessageType.CRYPTO_PAIRING_MESSAGE, 'nothing sent after the refusal');
+  });
+
+  it('a device that only takes paired remotes (DeviceNotPaired) fails connect() with an AuthenticationError', async () => {
+    const device = await FakeMrpDevice.start();
+    cleanups.push(() => device.close());
+    device.on(MrpMessageType.CLIENT_UPDATES_CONFIG_MESSAGE, (conn, m) =>
+      conn.reply(m, { ...createMrpMessage(MrpMessageType.UNKNOWN_MESSAGE), errorCode: MrpErrorCode.DeviceNotPaired }),
+    );
+    const session = new MrpSession(mrpContext(device.port, null));
+    await assert.rejects(session.connect(), (err: Error) => err instanceof AuthenticationError && /pair MRP with it first/.test(err.message));
+    await device.socketsClosed();
   });
 
   it('credentials that are not HAP credentials are refused before connecting', async () => {

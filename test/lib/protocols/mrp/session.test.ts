@@ -615,7 +615,11 @@ describe('MrpSession', () => {
       let from = device.last.received.length;
       await session.sendCommand('turnOn');
       await device.last.waitFor((r) => r.message.type === MrpMessageType.WAKE_DEVICE_MESSAGE);
-      assert.equal(since(device.last, from)[0]!.message.type, MrpMessageType.WAKE_DEVICE_MESSAGE);
+      assert.deepEqual(
+        since(device.last, from).map((r) => r.message.type),
+        [MrpMessageType.WAKE_DEVICE_MESSAGE, MrpMessageType.GENERIC_MESSAGE],
+        'WAKE_DEVICE, then a flush request so the command returns once the device read it',
+      );
       from = device.last.received.length;
       await session.sendCommand('turnOff');
       const sent = since(device.last, from);
