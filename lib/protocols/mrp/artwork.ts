@@ -36,11 +36,11 @@ export function mrpArtworkTemplateUrl(template: string, width: number, height: n
     .replaceAll('{f}', 'png');
   // Any other placeholder means a template we do not know how to fill.
   if (/[{}]/.test(expanded)) return null;
-  return httpUrl(expanded);
+  return mrpHttpUrl(expanded);
 }
 
 /** `url` when it is an absolute http(s) URL, else null. */
-export function httpUrl(url: string): string | null {
+export function mrpHttpUrl(url: string): string | null {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -50,7 +50,7 @@ export function httpUrl(url: string): string | null {
   return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null;
 }
 
-export interface ArtworkFetchOptions {
+export interface MrpArtworkFetchOptions {
   /** Whole-request timeout in ms. */
   timeout: number;
   maxBytes?: number;
@@ -60,18 +60,18 @@ export interface ArtworkFetchOptions {
  * GETs an image. Resolves null for a non-200 answer that is not a redirect; rejects with a
  * typed error for network failures, timeouts, an oversized body or a body that is no image.
  */
-export async function fetchMrpArtwork(url: string, options: ArtworkFetchOptions): Promise<Artwork | null> {
+export async function fetchMrpArtwork(url: string, options: MrpArtworkFetchOptions): Promise<Artwork | null> {
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const result = await getOnce(current, options);
     if (result.kind === 'redirect') {
-      const next = httpUrl(new URL(result.location, current).href);
+      const next = mrpHttpUrl(new URL(result.location, current).href);
       if (next === null) return null;
       current = next;
       continue;
     }
     if (result.kind === 'status') return null;
-    const sniffed = sniffImage(result.body);
+    const sniffed = sniffMrpImage(result.body);
     if (sniffed) return { bytes: result.body, mimeType: sniffed.mimeType, width: sniffed.width, height: sniffed.height };
     // A format we cannot read the size of (WebP, HEIC, ...) is still an image if the server says so.
     const declared = result.contentType?.split(';')[0]?.trim().toLowerCase();
@@ -83,7 +83,7 @@ export async function fetchMrpArtwork(url: string, options: ArtworkFetchOptions)
 
 type GetResult = { kind: 'body'; body: Buffer; contentType: string | undefined } | { kind: 'redirect'; location: string } | { kind: 'status'; status: number };
 
-function getOnce(url: string, options: ArtworkFetchOptions): Promise<GetResult> {
+function getOnce(url: string, options: MrpArtworkFetchOptions): Promise<GetResult> {
   const maxBytes = options.maxBytes ?? MRP_ARTWORK_MAX_BYTES;
   const where = describeUrl(url);
   return new Promise<GetResult>((resolve, reject) => {
@@ -144,14 +144,14 @@ function describeUrl(url: string): string {
   }
 }
 
-export interface SniffedImage {
+export interface MrpSniffedImage {
   mimeType: string;
   width: number | null;
   height: number | null;
 }
 
 /** The type and pixel size of a PNG, JPEG or GIF from its header; null for anything else. */
-export function sniffImage(bytes: Buffer): SniffedImage | null {
+export function sniffMrpImage(bytes: Buffer): MrpSniffedImage | null {
   if (bytes.length >= 24 && bytes.readUInt32BE(0) === 0x89504e47 && bytes.readUInt32BE(4) === 0x0d0a1a0a) {
     const ihdr = bytes.toString('latin1', 12, 16) === 'IHDR';
     return { mimeType: 'image/png', width: ihdr ? bytes.readUInt32BE(16) : null, height: ihdr ? bytes.readUInt32BE(20) : null };

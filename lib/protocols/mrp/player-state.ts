@@ -27,7 +27,7 @@ import {
 export const MRP_DEFAULT_PLAYER_ID = 'MediaRemote-DefaultPlayer';
 
 /** Seconds from the Unix epoch to 2001-01-01T00:00:00Z, the epoch of elapsedTimeTimestamp. */
-export const COCOA_EPOCH_OFFSET = 978_307_200;
+export const MRP_COCOA_EPOCH_OFFSET = 978_307_200;
 
 export class MrpPlayer {
   readonly identifier: string;
@@ -295,7 +295,7 @@ export class MrpPlayerState {
     const stamp = meta.elapsedTimeTimestamp;
     if (stamp === undefined || !Number.isFinite(stamp) || stamp === 0) return elapsed === undefined ? null : clampPosition(elapsed, totalTime);
     let position = elapsed ?? 0;
-    if (this.extrapolating()) position += nowMs / 1000 - (stamp + COCOA_EPOCH_OFFSET);
+    if (this.extrapolating()) position += nowMs / 1000 - (stamp + MRP_COCOA_EPOCH_OFFSET);
     return clampPosition(position, totalTime);
   }
 }

@@ -92,8 +92,6 @@ export interface MrpProtocolEvents {
 }
 
 interface Pending {
-  /** The request's type name, for error messages. */
-  what: string;
   resolve: (message: MrpDecodedMessage) => void;
   reject: (error: AtvError) => void;
   timer: NodeJS.Timeout;
@@ -115,8 +113,7 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeatRunning = false;
   private closed = false;
-  /** The device's DEVICE_INFO reply (null before the exchange). */
-  deviceInfo: MrpDeviceInfoMessage | null = null;
+  private info: MrpDeviceInfoMessage | null = null;
 
   constructor(options: MrpProtocolOptions) {
     super();
@@ -131,6 +128,11 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
     });
     this.connection.on('message', (message) => this.route(message));
     this.connection.on('closed', (error) => this.onClosed(error));
+  }
+
+  /** The device's DEVICE_INFO reply (null before the exchange). */
+  get deviceInfo(): Readonly<MrpDeviceInfoMessage> | null {
+    return this.info;
   }
 
   get endpoint(): string {
@@ -193,7 +195,7 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
     if (reply.type !== MrpMessageType.DEVICE_INFO_MESSAGE || !reply.payload) {
       throw new ProtocolError(`${this.endpoint} answered DEVICE_INFO with ${reply.typeName}: is this port an MRP service?`);
     }
-    this.deviceInfo = reply.payload;
+    this.info = reply.payload;
     this.emit('deviceInfo', reply.payload);
     return reply.payload;
   }
@@ -274,7 +276,6 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
       }, timeout);
       timer.unref();
       const pending: Pending = {
-        what,
         resolve,
         reject,
         timer,

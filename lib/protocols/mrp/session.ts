@@ -33,7 +33,7 @@ import {
 } from '../../errors';
 import { parseFullHapCredentials, type HapCredentials } from '../../hap/credentials';
 import type { Logger } from '../../log';
-import { fetchMrpArtwork, httpUrl, MrpArtworkCache, mrpArtworkTemplateUrl, sniffImage } from './artwork';
+import { fetchMrpArtwork, mrpHttpUrl, MrpArtworkCache, mrpArtworkTemplateUrl, sniffMrpImage } from './artwork';
 import {
   MRP_DEFAULT_SKIP_SECONDS,
   MRP_MEDIA_COMMANDS,
@@ -369,7 +369,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     const cached = key ? this.artworkCache.get(key) : undefined;
     if (cached) return cached;
 
-    const urls = [meta.artworkIdentifier ? mrpArtworkTemplateUrl(meta.artworkIdentifier, width, height) : null, meta.artworkURL ? httpUrl(meta.artworkURL) : null];
+    const urls = [meta.artworkIdentifier ? mrpArtworkTemplateUrl(meta.artworkIdentifier, width, height) : null, meta.artworkURL ? mrpHttpUrl(meta.artworkURL) : null];
     for (const url of urls) {
       if (!url) continue;
       try {
@@ -396,7 +396,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     const item = pickArtworkItem(reply.payload?.playbackQueue, player.item, player.location);
     const bytes = item?.artworkData;
     if (!item || !bytes || bytes.length === 0) return null;
-    const sniffed = sniffImage(bytes);
+    const sniffed = sniffMrpImage(bytes);
     const artwork: Artwork = {
       bytes,
       mimeType: sniffed?.mimeType ?? meta.artworkMIMEType ?? 'application/octet-stream',

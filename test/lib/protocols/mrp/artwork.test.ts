@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { ProtocolError, TimeoutError } from '../../../../lib/errors';
-import { fetchMrpArtwork, httpUrl, MrpArtworkCache, mrpArtworkTemplateUrl, sniffImage } from '../../../../lib/protocols/mrp/artwork';
+import { fetchMrpArtwork, mrpHttpUrl, MrpArtworkCache, mrpArtworkTemplateUrl, sniffMrpImage } from '../../../../lib/protocols/mrp/artwork';
 import { CAPTURED_ARTWORK } from './fake-device';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -20,19 +20,19 @@ describe('MRP artwork helpers', () => {
     assert.equal(mrpArtworkTemplateUrl('fake-artwork-1', 512, -1), null, 'an opaque id is no URL');
     assert.equal(mrpArtworkTemplateUrl('https://x/{w}/{unknown}', 1, 1), null, 'unknown placeholders');
     assert.equal(mrpArtworkTemplateUrl('file:///{w}.{f}', 1, 1), null, 'only http(s)');
-    assert.equal(httpUrl('ftp://host/a.png'), null);
-    assert.equal(httpUrl('not a url'), null);
+    assert.equal(mrpHttpUrl('ftp://host/a.png'), null);
+    assert.equal(mrpHttpUrl('not a url'), null);
   });
 
   it('sniffs PNG, GIF and JPEG with their sizes', () => {
-    assert.deepEqual(sniffImage(CAPTURED_ARTWORK), { mimeType: 'image/png', width: 16, height: 16 });
+    assert.deepEqual(sniffMrpImage(CAPTURED_ARTWORK), { mimeType: 'image/png', width: 16, height: 16 });
     const gif = Buffer.concat([Buffer.from('GIF89a'), Buffer.from([0x20, 0x00, 0x10, 0x00]), Buffer.alloc(8)]);
-    assert.deepEqual(sniffImage(gif), { mimeType: 'image/gif', width: 32, height: 16 });
+    assert.deepEqual(sniffMrpImage(gif), { mimeType: 'image/gif', width: 32, height: 16 });
     // SOI, an APP0 segment of 4 bytes, then SOF0 with height 0x0120 and width 0x0300.
     const jpeg = Buffer.from('ffd8' + 'ffe00004abcd' + 'ffc0001108' + '0120' + '0300' + '03011100', 'hex');
-    assert.deepEqual(sniffImage(jpeg), { mimeType: 'image/jpeg', width: 768, height: 288 });
-    assert.equal(sniffImage(Buffer.from('<html>not found</html>')), null);
-    assert.equal(sniffImage(Buffer.alloc(0)), null);
+    assert.deepEqual(sniffMrpImage(jpeg), { mimeType: 'image/jpeg', width: 768, height: 288 });
+    assert.equal(sniffMrpImage(Buffer.from('<html>not found</html>')), null);
+    assert.equal(sniffMrpImage(Buffer.alloc(0)), null);
   });
 
   it('the cache keeps the 4 most recently used', () => {

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType, type MrpMessage } from '../../../../lib/protocols/mrp/messages';
-import { COCOA_EPOCH_OFFSET, MRP_DEFAULT_PLAYER_ID, MrpPlayerState } from '../../../../lib/protocols/mrp/player-state';
+import { MRP_COCOA_EPOCH_OFFSET, MRP_DEFAULT_PLAYER_ID, MrpPlayerState } from '../../../../lib/protocols/mrp/player-state';
 import { MrpCommand, MrpPlaybackState, type MrpContentItemMetadata, type MrpPlayerPath } from '../../../../lib/protocols/mrp/proto-types';
 
 const APP = { bundleIdentifier: 'com.example.app', displayName: 'Example' };
 const PATH: MrpPlayerPath = { client: APP, player: { identifier: MRP_DEFAULT_PLAYER_ID } };
 const NOW = 1_700_000_000_000;
-const stampAt = (ms: number) => ms / 1000 - COCOA_EPOCH_OFFSET;
+const stampAt = (ms: number) => ms / 1000 - MRP_COCOA_EPOCH_OFFSET;
 
 /** Through the codec, as the connection would hand it over. */
 function feed(model: MrpPlayerState, message: MrpMessage): boolean {

@@ -23,7 +23,7 @@ import {
   MrpVolumeCapabilities,
   type MrpSetStateMessage,
 } from '../../../../lib/protocols/mrp/proto-types';
-import { COCOA_EPOCH_OFFSET } from '../../../../lib/protocols/mrp/player-state';
+import { MRP_COCOA_EPOCH_OFFSET } from '../../../../lib/protocols/mrp/player-state';
 import { createMrpSession, MRP_COMMAND_ACTIONS } from '../../../../lib/protocols/mrp/session';
 import { CAPTURED_ARTWORK, CAPTURED_SET_STATE, FAKE_DEVICE_UID, type FakeConnection, type Received } from './fake-device';
 import { connected, mrpContext, sleep } from './helpers';
@@ -36,7 +36,7 @@ after(async () => {
 const PLAYER_PATH = CAPTURED_SET_STATE.playerPath!;
 const CAPTURED_META = CAPTURED_SET_STATE.playbackQueue!.contentItems![0]!.metadata!;
 /** Unix ms at which the captured elapsedTime (49.58 s) was taken. */
-const CAPTURE_MS = (CAPTURED_META.elapsedTimeTimestamp! + COCOA_EPOCH_OFFSET) * 1000;
+const CAPTURE_MS = (CAPTURED_META.elapsedTimeTimestamp! + MRP_COCOA_EPOCH_OFFSET) * 1000;
 
 function setState(overrides: Partial<MrpSetStateMessage>): MrpMessage {
   return createMrpMessage(MrpMessageType.SET_STATE_MESSAGE, { ...CAPTURED_SET_STATE, ...overrides });
@@ -346,7 +346,7 @@ describe('MrpSession', () => {
       // A volume change is no now-playing change either.
       conn.send(createMrpMessage(MrpMessageType.VOLUME_DID_CHANGE_MESSAGE, { volume: 0.2, outputDeviceUID: FAKE_DEVICE_UID }));
       // A seek is.
-      conn.send(withMeta({ elapsedTime: 150, elapsedTimeTimestamp: now / 1000 - COCOA_EPOCH_OFFSET }));
+      conn.send(withMeta({ elapsedTime: 150, elapsedTimeTimestamp: now / 1000 - MRP_COCOA_EPOCH_OFFSET }));
       await until(() => events.length >= 2);
       await sleep(30);
       assert.equal(events.length, 2);
