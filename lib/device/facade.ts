@@ -121,9 +121,17 @@ export class Device extends EventEmitter {
     });
     if (candidates.length === 0) {
       this.state = 'idle';
-      const offered = this.config.services.map((s) => s.protocol).join(', ') || 'none';
+      const offered = [...new Set(this.config.services.map((s) => s.protocol))].join(', ') || 'none';
+      const reasons = [
+        ...new Set(
+          this.config.services
+            .filter((s) => !s.enabled && s.disabledReason && (!wanted || wanted.includes(s.protocol)))
+            .map((s) => `${s.protocol}: ${s.disabledReason}`),
+        ),
+      ];
       throw new NotSupportedError(
-        `${this.config.name}: no usable protocol (offered: ${offered}${wanted ? `; allowed: ${wanted.join(', ')}` : ''})`,
+        `${this.config.name}: no usable protocol (offered: ${offered}${wanted ? `; allowed: ${wanted.join(', ')}` : ''})` +
+          (reasons.length > 0 ? `. ${reasons.join('; ')}` : ''),
       );
     }
     const results = await Promise.allSettled(

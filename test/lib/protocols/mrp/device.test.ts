@@ -73,6 +73,7 @@ describe('Device facade over MRP', () => {
     await assert.rejects(connect(config, { credentials: { mrp: PYATV_CREDENTIALS }, timeout: 3000 }), (err: Error) => {
       assert.ok(err instanceof NotSupportedError, err.message);
       assert.match(err.message, /mrp/);
+      assert.match(err.message, /tvOS 15 and later .* pair AirPlay/, 'the user learns why and what to do');
       return true;
     });
     assert.ok(Date.now() - started < 500, 'no timeout');
