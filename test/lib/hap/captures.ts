@@ -4,42 +4,10 @@
  * walk for MRP, the `_pd` bytes of Companion's OPACK dicts, HTTP bodies for AirPlay. The real
  * MRP/Companion/AirPlay codecs belong to other modules; these helpers only serve the tests.
  */
-import { readFileSync } from 'node:fs';
 import { decodeTlv8, Tlv8Type } from '../../../lib/codecs/tlv8';
-import { fixture } from '../../support/paths';
+import { stream, type Chunk, type Direction } from '../../support/pyatv-captures';
 
-export type Direction = 'c2s' | 's2c';
-
-export interface Chunk {
-  conn: number;
-  dir: Direction;
-  bytes: Buffer;
-}
-
-export function readCapture(name: string): Chunk[] {
-  return readFileSync(fixture('pyatv-0.16.1', name), 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const { conn, dir, hex } = JSON.parse(line) as { conn: number; dir: Direction; hex: string };
-      return { conn, dir, bytes: Buffer.from(hex, 'hex') };
-    });
-}
-
-/** One direction of one connection, as a byte stream. */
-export function stream(chunks: Chunk[], dir: Direction, conn = 1): Buffer {
-  return Buffer.concat(chunks.filter((c) => c.dir === dir && c.conn === conn).map((c) => c.bytes));
-}
-
-export interface KeysJson {
-  session_keys: Record<string, { client_read_key_device_to_client: string; client_write_key_client_to_device: string }>;
-  credentials_from_pairing: Record<'mrp' | 'companion' | 'airplay', string>;
-  pins: Record<'mrp' | 'companion' | 'airplay', string>;
-}
-
-export function readKeys(): KeysJson {
-  return JSON.parse(readFileSync(fixture('pyatv-0.16.1', 'keys.json'), 'utf8')) as KeysJson;
-}
+export { readCapture, readKeys, stream, type Chunk, type Direction, type KeysJson } from '../../support/pyatv-captures';
 
 /** The fake device's fixed long-term key seed (32 × 0xAA), also its SRP b and X25519 key. */
 export const FAKE_DEVICE_SEED = Buffer.alloc(32, 0xaa);

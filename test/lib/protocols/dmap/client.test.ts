@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { decodeDmap, dmapNumber, dmapToObject, encodeTag } from '../../../../lib/codecs/dmap';
@@ -17,7 +16,7 @@ import {
 import { DacpClient, imageInfo, dacpLoginParameter } from '../../../../lib/protocols/dmap/client';
 import { DACP_HEADERS } from '../../../../lib/protocols/dmap/http';
 import { DmapSession } from '../../../../lib/protocols/dmap/session';
-import { fixture } from '../../../support/paths';
+import { readCapture, stream } from '../../../support/pyatv-captures';
 import {
   closedPort,
   loginBody,
@@ -76,12 +75,8 @@ function splitHttp(stream: Buffer): HttpMessage[] {
 }
 
 function capture(name: string): { requests: HttpMessage[]; responses: HttpMessage[] } {
-  const rows = readFileSync(fixture('pyatv-0.16.1', `${name}.jsonl`), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as { conn: number; dir: 'c2s' | 's2c'; hex: string });
-  const join = (dir: string): Buffer => Buffer.concat(rows.filter((r) => r.dir === dir).map((r) => Buffer.from(r.hex, 'hex')));
-  return { requests: splitHttp(join('c2s')), responses: splitHttp(join('s2c')) };
+  const chunks = readCapture(`${name}.jsonl`);
+  return { requests: splitHttp(stream(chunks, 'c2s')), responses: splitHttp(stream(chunks, 's2c')) };
 }
 
 /** A server that answers the i-th request with pyatv's fake device's i-th recorded answer. */

@@ -3,44 +3,13 @@
  * frames: each direction's chunks concatenated, cut with our MrpFrameDecoder, and from the end of
  * pair-verify on decrypted with lib/hap's MRP session cipher and the keys in keys.json.
  */
-import { readFileSync } from 'node:fs';
 import { decodeTlv8, Tlv8Type } from '../../../../lib/codecs/tlv8';
 import { MrpSessionCipher } from '../../../../lib/hap/channel';
 import { MrpFrameDecoder } from '../../../../lib/protocols/mrp/framing';
 import { decodeMrpMessage, MrpMessageType, type MrpDecodedMessage, type MrpMessage } from '../../../../lib/protocols/mrp/messages';
-import { fixture } from '../../../support/paths';
+import { readCapture, readKeys, type Direction } from '../../../support/pyatv-captures';
 
-export type Direction = 'c2s' | 's2c';
-
-export interface Chunk {
-  conn: number;
-  dir: Direction;
-  bytes: Buffer;
-}
-
-export function readCapture(name: string): Chunk[] {
-  return readFileSync(fixture('pyatv-0.16.1', name), 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const { conn, dir, hex } = JSON.parse(line) as { conn: number; dir: Direction; hex: string };
-      return { conn, dir, bytes: Buffer.from(hex, 'hex') };
-    });
-}
-
-/** One direction of one connection as a byte stream. */
-export function stream(chunks: Chunk[], dir: Direction, conn = 1): Buffer {
-  return Buffer.concat(chunks.filter((c) => c.dir === dir && c.conn === conn).map((c) => c.bytes));
-}
-
-interface KeysJson {
-  session_keys: Record<string, { client_read_key_device_to_client: string; client_write_key_client_to_device: string }>;
-  credentials_from_pairing: Record<string, string>;
-}
-
-export function readKeys(): KeysJson {
-  return JSON.parse(readFileSync(fixture('pyatv-0.16.1', 'keys.json'), 'utf8')) as KeysJson;
-}
+export { readCapture, readKeys, stream, type Chunk, type Direction } from '../../../support/pyatv-captures';
 
 export interface CapturedFrame {
   dir: Direction;
