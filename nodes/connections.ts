@@ -14,7 +14,7 @@
  */
 import { AtvError, ClosedError } from '../lib/errors';
 import type { Device } from '../lib/device/facade';
-import type { DeviceConfig } from '../lib/device/interfaces';
+import type { DeviceConfig, Protocol } from '../lib/device/interfaces';
 import type { Logger } from '../lib/log';
 import type { NowPlaying } from '../lib/device/state';
 
@@ -56,6 +56,11 @@ export interface LinkStatus {
   error: Error | null;
   /** Milliseconds until the next attempt, while one is scheduled. */
   retryIn: number | null;
+  /**
+   * In state `pairing`: the protocols whose credentials the device found missing or refused,
+   * when known (empty when not). Names only, never a credential.
+   */
+  needsPairing: Protocol[];
 }
 
 /** A Node-RED status object (kept structural so this file needs no Node-RED types). */
@@ -90,6 +95,11 @@ export interface DeviceLinkOptions<D extends LinkedDevice = Device> {
   resolve: () => Promise<DeviceConfig>;
   /** Makes an unconnected device for a configuration (credentials are bound in here). */
   createDevice: (config: DeviceConfig) => D;
+  /**
+   * After `device` failed to connect with an authentication error: the protocols whose
+   * credentials it found missing or refused, for the status to name them.
+   */
+  refusedProtocols?: (device: D) => readonly Protocol[];
   translate?: Translate;
   logger?: Logger;
   retry?: Partial<RetryPolicy>;
@@ -127,7 +137,14 @@ export function displayStatus(status: LinkStatus, t: Translate = (k) => k): Disp
     case 'connecting':
       return { fill: 'yellow', shape: 'ring', text: t('status.connecting') };
     case 'pairing':
-      return { fill: 'red', shape: 'dot', text: t('status.pairingRequired') };
+      return {
+        fill: 'red',
+        shape: 'dot',
+        text:
+          status.needsPairing.length > 0
+            ? t('status.pairingRequiredFor', { protocols: status.needsPairing.map((p) => p.toUpperCase()).join(', ') })
+            : t('status.pairingRequired'),
+      };
     case 'invalid':
       return { fill: 'red', shape: 'dot', text: t('status.invalid') };
     case 'idle':
@@ -148,7 +165,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
   private readonly users = new Map<object, LinkListener>();
   private current: D | null = null;
   private config: DeviceConfig | null = null;
-  private status: LinkStatus = { state: 'idle', nowPlaying: null, error: null, retryIn: null };
+  private status: LinkStatus = { state: 'idle', nowPlaying: null, error: null, retryIn: null, needsPairing: [] };
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   /** Bumped whenever an attempt must be forgotten (stop, close); stale attempts check it. */
@@ -264,7 +281,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     this.detach?.();
     this.detach = null;
     this.failures = 0;
-    this.update({ state: final, nowPlaying: null, error: null, retryIn: null });
+    this.update({ state: final, nowPlaying: null, error: null, retryIn: null, needsPairing: [] });
     const inFlight = this.connectingDevice;
     this.connectingDevice = null;
     await Promise.all([
@@ -303,7 +320,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
   private attempt(): void {
     this.cancelTimer();
     const generation = ++this.generation;
-    this.update({ state: 'connecting', nowPlaying: null, error: this.status.error, retryIn: null });
+    this.update({ state: 'connecting', nowPlaying: null, error: this.status.error, retryIn: null, needsPairing: this.status.needsPairing });
     const pending = this.connectOnce(generation).finally(() => {
       if (this.pending === pending) this.pending = null;
     });
@@ -328,7 +345,9 @@ export class DeviceLink<D extends LinkedDevice = Device> {
       if (device && this.connectingDevice === device) this.connectingDevice = null;
       if (device) await device.close().catch(() => undefined);
       if (generation !== this.generation) return;
-      this.failed(describe(err));
+      const error = describe(err);
+      const refused = device && (error as Partial<AtvError>).code === 'AUTH' ? this.options.refusedProtocols?.(device) ?? [] : [];
+      this.failed(error, refused);
       return;
     }
     this.connected(device, generation);
@@ -366,7 +385,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
       device.off('closed', onClosed);
       device.off('pushError', onPushError);
     };
-    this.update({ state: 'connected', nowPlaying: device.lastNowPlaying, error: null, retryIn: null });
+    this.update({ state: 'connected', nowPlaying: device.lastNowPlaying, error: null, retryIn: null, needsPairing: [] });
     try {
       device.startPushUpdates();
     } catch (err) {
@@ -381,11 +400,11 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     );
   }
 
-  private failed(error: Error): void {
+  private failed(error: Error, refused: readonly Protocol[] = []): void {
     const code = (error as Partial<AtvError>).code;
     if (code && FATAL_CODES.has(code)) {
       this.options.logger?.warn(`${this.name}: ${error.message}`);
-      this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null });
+      this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null, needsPairing: [] });
       return;
     }
     // Wrong credentials will not fix themselves quickly: retry only at the slowest pace.
@@ -394,7 +413,13 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     const wait = typeof retryAfter === 'number' && retryAfter > 0 ? Math.max(delay, retryAfter * 1000) : delay;
     this.failures++;
     this.options.logger?.debug(`${this.name}: ${error.message}; next attempt in ${wait} ms`);
-    this.update({ state: code === 'AUTH' ? 'pairing' : 'disconnected', nowPlaying: null, error, retryIn: wait });
+    this.update({
+      state: code === 'AUTH' ? 'pairing' : 'disconnected',
+      nowPlaying: null,
+      error,
+      retryIn: wait,
+      needsPairing: code === 'AUTH' ? [...refused] : [],
+    });
     this.timer = setTimeout(() => {
       this.timer = null;
       this.attempt();

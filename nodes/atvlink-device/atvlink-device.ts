@@ -2,12 +2,16 @@
  * The device config node: which device (identifier, or a manual address for networks where
  * multicast does not reach), its credentials per protocol (Node-RED `credentials`, so they
  * stay out of flow JSON and exports), and the ONE connection every flow node using it shares.
+ * A device with several protocols (an Apple TV 4K speaks MRP and DMAP) gets a session per
+ * protocol that has what it needs; the facade picks the protocol per call.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { manualConfig, type ManualService } from '../../lib/device/config';
 import { Device } from '../../lib/device/facade';
-import type { Credentials, DeviceConfig } from '../../lib/device/interfaces';
-import { InvalidArgumentError } from '../../lib/errors';
+import { PROTOCOLS, type Credentials, type DeviceConfig, type Protocol, type SessionFactory } from '../../lib/device/interfaces';
+import { SESSION_FACTORIES } from '../../lib/device/registry';
+import { AtvError, InvalidArgumentError } from '../../lib/errors';
+import { parseFullHapCredentials } from '../../lib/hap/credentials';
 import type { Logger } from '../../lib/log';
 import { closeLink, openLink, type DeviceLink, type RetryPolicy } from '../connections';
 import { findDevice } from '../discovery';
@@ -18,6 +22,8 @@ export interface DeviceNodeDef extends NodeDef {
   identifier?: string;
   host?: string;
   dmapPort?: string | number;
+  /** Added with MRP support; flows saved before it simply lack it (no manual MRP port). */
+  mrpPort?: string | number;
 }
 
 /** Per-protocol credentials, as Node-RED stores them (encrypted, never in flow JSON). */
@@ -52,6 +58,8 @@ export function deviceResolver(def: DeviceNodeDef, logger: Logger): () => Promis
       const services: ManualService[] = [];
       const dmap = port(def.dmapPort, 'DMAP port');
       if (dmap) services.push({ protocol: 'dmap', port: dmap });
+      const mrp = port(def.mrpPort, 'MRP port');
+      if (mrp) services.push({ protocol: 'mrp', port: mrp });
       if (services.length > 0) return manualConfig({ address: host, name, identifier, services });
       // A host without ports: ask it directly (unicast DNS-SD) which services it has.
       return findDevice({ hosts: [host], identifier, logger });
@@ -69,6 +77,41 @@ function credentialsOf(node: DeviceConfigNode): Credentials {
   return credentials;
 }
 
+/**
+ * What is wrong with pasted MRP credentials (pyatv's `ltpk:ltsk:atv_id:client_id` hex), or
+ * null when they parse. The message names the field, never its content.
+ */
+export function mrpCredentialsProblem(value: string | undefined): string | null {
+  if (!value) return null;
+  try {
+    parseFullHapCredentials(value);
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/**
+ * The library's session factories, each noting in `refused` when the device turns its
+ * protocol's credentials down (missing or wrong), so the status can say which to pair.
+ */
+export function noticingRefusals(refused: Set<Protocol>, factories = SESSION_FACTORIES): Partial<Record<Protocol, SessionFactory>> {
+  const noticing: Partial<Record<Protocol, SessionFactory>> = {};
+  for (const [protocol, factory] of Object.entries(factories) as [Protocol, SessionFactory][]) {
+    noticing[protocol] = (context) => {
+      const session = factory(context);
+      const connect = session.connect.bind(session);
+      session.connect = () =>
+        connect().catch((err: unknown) => {
+          if (err instanceof AtvError && err.code === 'AUTH') refused.add(context.service.protocol);
+          throw err;
+        });
+      return session;
+    };
+  }
+  return noticing;
+}
+
 export default function (RED: NodeAPI): void {
   const t = (key: string, substitutions?: Record<string, string | number>) => RED._(`atvlink-device.${key}`, substitutions);
   setSharedTranslate(t);
@@ -82,11 +125,20 @@ export default function (RED: NodeAPI): void {
       warn: (message) => node.warn(message),
     };
     const credentials = credentialsOf(node);
+    const problem = mrpCredentialsProblem(credentials.mrp);
+    if (problem) node.warn(t('errors.badMrpCredentials', { problem }));
     const settings = RED.settings as unknown as DeviceSettings;
+    const refusals = new WeakMap<Device, Set<Protocol>>();
     node.link = openLink(node.id, {
       name: def.name?.trim() || undefined,
       resolve: deviceResolver(def, logger),
-      createDevice: (config) => new Device(config, { credentials, logger }),
+      createDevice: (config) => {
+        const refused = new Set<Protocol>();
+        const device = new Device(config, { credentials, logger, factories: noticingRefusals(refused) });
+        refusals.set(device, refused);
+        return device;
+      },
+      refusedProtocols: (device) => PROTOCOLS.filter((p) => refusals.get(device)?.has(p)),
       translate: t,
       logger,
       retry: settings.atvlinkDeviceRetry,

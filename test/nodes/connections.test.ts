@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { manualConfig } from '../../lib/device/config';
 import { idleNowPlaying, type NowPlaying } from '../../lib/device/state';
 import { AuthenticationError, InvalidArgumentError, UnreachableError } from '../../lib/errors';
-import { DeviceLink, displayStatus, retryDelay, type LinkStatus } from '../../nodes/connections';
+import { DeviceLink, displayStatus, retryDelay, type DeviceLinkOptions, type LinkStatus } from '../../nodes/connections';
 
 /** A device whose connect outcome each test scripts. */
 class FakeDevice extends EventEmitter {
@@ -34,7 +34,7 @@ class FakeDevice extends EventEmitter {
 const config = manualConfig({ address: '127.0.0.1', name: 'Fake TV', services: [{ protocol: 'dmap', port: 3689 }] });
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
-function setup(outcomes: (() => Promise<void>)[], retry = { initial: 20, max: 80 }) {
+function setup(outcomes: (() => Promise<void>)[], retry = { initial: 20, max: 80 }, extra: Partial<DeviceLinkOptions<FakeDevice>> = {}) {
   const devices: FakeDevice[] = [];
   const delays: number[] = [];
   let next = 0;
@@ -56,6 +56,7 @@ function setup(outcomes: (() => Promise<void>)[], retry = { initial: 20, max: 80
       },
       warn: () => undefined,
     },
+    ...extra,
   });
   return { link, devices, delays };
 }
@@ -106,7 +107,7 @@ describe('DeviceLink (one shared connection per config node)', () => {
       states.map((s) => s.title),
       ['Track one', 'Track two'],
     );
-    const display = displayStatus({ state: 'connected', nowPlaying: status.nowPlaying, error: null, retryIn: null }, (k, v) =>
+    const display = displayStatus({ state: 'connected', nowPlaying: status.nowPlaying, error: null, retryIn: null, needsPairing: [] }, (k, v) =>
       k === 'status.playing' ? `playing "${v?.title}"` : k,
     );
     assert.deepEqual(display, { fill: 'green', shape: 'dot', text: 'playing "Track one"' });
@@ -156,8 +157,44 @@ describe('DeviceLink (one shared connection per config node)', () => {
     const status = await statusWhere(link, {}, (s) => s.state === 'pairing');
     assert.equal(status.retryIn, 80);
     assert.equal(displayStatus(status).text, 'status.pairingRequired');
+    assert.deepEqual(status.needsPairing, [], 'unknown which protocol');
     await link.close();
     assert.deepEqual(delays, [80]);
+  });
+
+  it('names the protocols whose credentials the device refused, and forgets them once connected', async () => {
+    const refusedBy = new Map<FakeDevice, ('mrp' | 'dmap')[]>();
+    let made = 0;
+    const { link, devices } = setup([() => Promise.reject(new AuthenticationError('not paired')), ok], { initial: 20, max: 40 }, {
+      refusedProtocols: (device) => refusedBy.get(device) ?? [],
+      createDevice: () => {
+        const d = new FakeDevice('Fake TV', made++ === 0 ? () => Promise.reject(new AuthenticationError('not paired')) : ok);
+        refusedBy.set(d, ['mrp', 'dmap']);
+        devices.push(d);
+        return d;
+      },
+    });
+    const status = await statusWhere(link, {}, (s) => s.state === 'pairing');
+    assert.deepEqual(status.needsPairing, ['mrp', 'dmap']);
+    const t = (key: string, v?: Record<string, string | number>) => (key === 'status.pairingRequiredFor' ? `pairing required: ${v?.protocols}` : key);
+    assert.deepEqual(displayStatus(status, t), { fill: 'red', shape: 'dot', text: 'pairing required: MRP, DMAP' });
+    const connected = await statusWhere(link, {}, (s) => s.state === 'connected');
+    assert.deepEqual(connected.needsPairing, []);
+    await link.close();
+  });
+
+  it('names no protocol when the failure was not about credentials', async () => {
+    let asked = 0;
+    const { link } = setup([() => Promise.reject(new UnreachableError('refused'))], undefined, {
+      refusedProtocols: () => {
+        asked++;
+        return ['mrp'];
+      },
+    });
+    const status = await statusWhere(link, {}, (s) => s.state === 'disconnected');
+    assert.deepEqual(status.needsPairing, []);
+    assert.equal(asked, 0);
+    await link.close();
   });
 
   it('does not retry a configuration that cannot work', async () => {

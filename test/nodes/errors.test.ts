@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { NodeMessage } from 'node-red';
 import type { Simulator } from '../../lib/simulator';
+import { getLink } from '../../nodes/connections';
 import {
   ALL_NODES,
   deviceConfig,
@@ -117,7 +118,8 @@ describe('bad input reaches a Catch node with the message', () => {
     const { statuses, caught } = await load([{ id: 'cmd', type: 'atvlink-command', device: 'dev1', command: 'play' }], {
       dev1: { dmap: secret },
     });
-    await waitForStatus(statuses, ['cmd'], (t) => t === 'atvlink-device.status.pairingRequired', 'pairing required');
+    await waitForStatus(statuses, ['cmd'], (t) => t === 'atvlink-device.status.pairingRequiredFor', 'pairing required');
+    assert.deepEqual(getLink('dev1')?.snapshot().needsPairing, ['dmap'], 'the status names DMAP');
     const msg = await expectCaught(caught, 'cmd', { payload: 1 }, /not connected/);
     const logged = (helper as unknown as { log(): { args: unknown[][] } }).log().args;
     assert.ok(JSON.stringify(logged).includes('refused the DMAP credentials'), 'the refusal was logged');

@@ -5,7 +5,8 @@
  */
 import type { Node, NodeMessage } from 'node-red';
 import helper from 'node-red-node-test-helper';
-import { Simulator, DEMO_DMAP_CREDENTIALS, type SimulatorOptions, type DmapSimulatorServer } from '../../lib/simulator';
+import { pair } from '../../lib/device/pairing';
+import { Simulator, DEMO_DMAP_CREDENTIALS, type SimulatorOptions, type DmapSimulatorServer, type MrpSimulatorServer } from '../../lib/simulator';
 import artworkNode from '../../nodes/atvlink-artwork/atvlink-artwork';
 import commandNode from '../../nodes/atvlink-command/atvlink-command';
 import deviceNode from '../../nodes/atvlink-device/atvlink-device';
@@ -34,6 +35,38 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
 export function dmapStats(sim: Simulator): ReturnType<DmapSimulatorServer['stats']> {
   return (sim.server('dmap') as DmapSimulatorServer).stats();
+}
+
+export function mrpStats(sim: Simulator): ReturnType<MrpSimulatorServer['stats']> {
+  return sim.server('mrp')!.stats();
+}
+
+/** The PIN the MRP simulators of these tests show (fixed, so pairing needs no 'pin' event). */
+export const MRP_TEST_PIN = '1234';
+
+/** An MRP simulator (MRP only unless `protocols` says otherwise) with a fixed PIN. */
+export function startMrpSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  return startSimulator({ protocols: ['mrp'], pin: MRP_TEST_PIN, ...options });
+}
+
+/**
+ * Pairs with the simulator over MRP, as `atvlink pair --protocol mrp` does, and returns the
+ * credentials (pyatv's format). Costs a 3072-bit SRP exchange: once per test file.
+ */
+export async function pairMrp(sim: Simulator): Promise<string> {
+  const pairing = pair('mrp', { config: sim.config(), name: 'Node-RED tests', timeout: 10_000 });
+  try {
+    await pairing.begin();
+    pairing.setPin(sim.pin!);
+    return await pairing.finish();
+  } finally {
+    await pairing.close();
+  }
+}
+
+/** A device config node pointing at the simulator's MRP port only. */
+export function mrpDeviceConfig(sim: Simulator, id = 'dev1', extra: Record<string, unknown> = {}): FlowNode {
+  return { id, type: 'atvlink-device', name: 'Test TV', host: '127.0.0.1', mrpPort: String(sim.mrpPort), ...extra };
 }
 
 /** A device config node pointing at the simulator by manual host and port. */
