@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError, NotSupportedError } from '../errors';
 import type { Logger } from '../log';
-import { DmapPairing } from '../protocols/dmap/pairing';
+import { DmapPairing, type DmapPairingOptions } from '../protocols/dmap/pairing';
 import { MrpPairing } from '../protocols/mrp/pairing';
 import type { DeviceConfig, PairingSession, Protocol } from './interfaces';
 
@@ -20,6 +20,11 @@ export interface PairOptions {
   interface?: string;
   /** Give up after this many ms. */
   timeout?: number;
+  /**
+   * DMAP: how the remote announces itself (multicast on or off, a unicast DNS-SD responder
+   * for a device that cannot multicast to us, e.g. the simulator under `--no-multicast`).
+   */
+  advertiser?: DmapPairingOptions['advertiser'];
   logger?: Logger;
 }
 
@@ -32,6 +37,7 @@ export const PAIRING_FACTORIES: Partial<Record<Protocol, PairingFactory>> = {
       ...(options.pin !== undefined && { pin: options.pin }),
       ...(options.interface !== undefined && { interface: options.interface }),
       ...(options.timeout !== undefined && { timeout: options.timeout }),
+      ...(options.advertiser !== undefined && { advertiser: options.advertiser }),
       ...(options.logger !== undefined && { logger: options.logger }),
     }),
   // pair() has checked that config is there.
