@@ -39,6 +39,8 @@ interface Failure {
   code: string;
   message: string;
   hint: string | null;
+  /** Seconds the device asks us to wait (back-off), also in the --json error object. */
+  retryAfter?: number;
 }
 
 /** The message and exit code for anything a command threw. */
@@ -89,12 +91,17 @@ export function describeFailure(err: unknown, command: string | null, context: F
       };
     case 'PAIRING':
       return { ...base, message: `pairing failed: ${err.message}`, hint: null };
-    case 'BACKOFF':
+    case 'BACKOFF': {
+      const seconds = err instanceof BackOffError && err.retryAfter > 0 ? err.retryAfter : null;
+      // The library's message already says how long when it knows; say it once, plainly.
+      const said = seconds !== null && err.message.includes(`${seconds} s`);
       return {
         ...base,
-        message: `the device asks to wait${err instanceof BackOffError ? ` ${err.retryAfter} s` : ''} before trying again: ${err.message}`,
-        hint: null,
+        message: err.message,
+        hint: seconds === null || said ? null : `wait ${seconds} s, then try again`,
+        ...(seconds !== null ? { retryAfter: seconds } : {}),
       };
+    }
     case 'INVALID_ARGUMENT':
       return { ...base, message: err.message, hint: helpHint };
     case 'PROTOCOL':
@@ -136,7 +143,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const f = describeFailure(err, commandName, failure);
     if (f.code === 'CANCELLED') return f.exitCode;
     if (out.json) {
-      out.error(JSON.stringify({ error: { code: f.code, exitCode: f.exitCode, message: f.message, ...(f.hint ? { hint: f.hint } : {}) } }));
+      const extra = { ...(f.hint ? { hint: f.hint } : {}), ...(f.retryAfter !== undefined ? { retryAfter: f.retryAfter } : {}) };
+      out.error(JSON.stringify({ error: { code: f.code, exitCode: f.exitCode, message: f.message, ...extra } }));
     } else {
       out.error(`atvlink: ${f.message}`);
       if (err instanceof UsageError && commandName && byName.has(commandName)) out.error(usageLine(byName.get(commandName)!));

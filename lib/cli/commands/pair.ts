@@ -6,10 +6,11 @@
  */
 import type { PairingSession } from '../../device/interfaces';
 import { PAIRING_FACTORIES, pair, type PairOptions } from '../../device/pairing';
-import { PairingError } from '../../errors';
+import { InvalidArgumentError, PairingError } from '../../errors';
 import { DMAP_PAIRING_TIMEOUT, DmapPairing } from '../../protocols/dmap/pairing';
+import { MRP_PAIRING_TIMEOUT } from '../../protocols/mrp/pairing';
 import { UsageError, type OptionSpec } from '../args';
-import { CONNECTION_OPTIONS, credentialsEnv, DEFAULT_PROTOCOL, protocolOption, resolveTarget, targetGiven } from '../connection';
+import { CONNECTION_OPTIONS, credentialsEnv, DEFAULT_PROTOCOL, endpointOf, protocolOption, resolveTarget, targetGiven } from '../connection';
 import { CancelledError, readLines, unlessAborted, type CliCommand, type CommandContext } from '../context';
 import { EXIT } from '../exit-codes';
 
@@ -35,11 +36,17 @@ const pairingOptions: readonly OptionSpec[] = [
     name: 'pin',
     type: 'string',
     metavar: 'NNNN',
-    help: 'DMAP: the PIN you will type on the device (default: random). Where the device shows the PIN: that PIN (default: asked on stdin)',
+    help: 'DMAP: the PIN you will type on the device (default: random). MRP: the PIN the TV shows (default: asked on stdin)',
   },
   { name: 'name', type: 'string', metavar: 'NAME', help: `the name the device lists us under (default "${CLI_REMOTE_NAME}")` },
   { name: 'interface', type: 'string', metavar: 'ADDR', help: 'IPv4 address to serve and announce on (DMAP; default: every private address)' },
-  { name: 'timeout', type: 'number', metavar: 'S', min: 1, help: `seconds to wait for the device (DMAP default ${DMAP_PAIRING_TIMEOUT / 1000})` },
+  {
+    name: 'timeout',
+    type: 'number',
+    metavar: 'S',
+    min: 1,
+    help: `seconds to wait for the device: DMAP for the whole pairing (default ${DMAP_PAIRING_TIMEOUT / 1000}), MRP for each answer (default ${MRP_PAIRING_TIMEOUT / 1000}; the wait for you to type the PIN has no limit)`,
+  },
   {
     name: 'announce-port',
     type: 'integer',
@@ -58,21 +65,35 @@ function chosenPin(session: PairingSession): string | null {
   return typeof pin === 'string' ? pin : null;
 }
 
-async function askPin(ctx: CommandContext): Promise<string> {
+/**
+ * Reads the PIN the device shows from stdin and hands it to the session; a line the session
+ * refuses (not 4 digits) asks again, as the device keeps its dialog open meanwhile. The PIN
+ * is never written anywhere: not echoed, not in an error.
+ */
+async function enterPin(ctx: CommandContext, session: PairingSession): Promise<void> {
   const stdin = ctx.io.stdin;
   if (!stdin) throw new UsageError('the device shows a PIN: give it with --pin NNNN', 'pair');
-  ctx.out.info('Type the PIN the device shows, then Enter:');
-  let pin: string | null = null;
+  ctx.out.info('Enter the PIN shown on the TV, then press Enter:');
+  let accepted = false;
+  let failure: unknown = null;
   const reader = readLines(stdin, ctx.signal, (line) => {
-    if (pin === null && line.trim() !== '') {
-      pin = line.trim();
+    if (accepted || failure !== null || line.trim() === '') return;
+    try {
+      session.setPin(line.trim());
+      accepted = true;
       reader.stop();
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) ctx.out.info(`${err.message}; enter it again:`);
+      else {
+        failure = err;
+        reader.stop();
+      }
     }
   });
   const why = await reader.done;
   if (why === 'aborted') throw new CancelledError();
-  if (pin === null) throw new PairingError('no PIN was typed (stdin ended); run again, or give --pin NNNN');
-  return pin;
+  if (failure !== null) throw failure;
+  if (!accepted) throw new PairingError('no PIN was entered (stdin ended); run again, or give --pin NNNN');
 }
 
 export const pairCommand: CliCommand = {
@@ -87,11 +108,17 @@ export const pairCommand: CliCommand = {
     'DMAP: we announce ourselves as a remote and show a PIN; on the device, pick the remote and type the PIN.',
     'The device then calls us back and the credentials are printed (keep them like a password). Use them with',
     `--credentials, or put them in ${credentialsEnv('dmap')} (per protocol: ATVLINK_<PROTOCOL>_CREDENTIALS).`,
-    'Where the device shows the PIN instead (MRP), name the device (--host/--port or --id) and type the PIN it',
-    'shows when asked (or pass --pin).',
-    `Exit code ${EXIT.pairing} when pairing fails or times out, ${EXIT.cancelled} when cancelled with Ctrl-C.`,
+    'MRP (Apple TV 4/4K up to tvOS 14): name the device (--host/--port or --id); it shows a PIN on the TV,',
+    'which you enter here (or pass --pin). The credentials are pyatv\'s ltpk:ltsk:atv_id:client_id format.',
+    `Exit code ${EXIT.pairing} when pairing fails (wrong PIN, refused, timed out) or the device asks to wait,`,
+    `${EXIT.cancelled} when cancelled with Ctrl-C.`,
   ],
-  examples: ['atvlink pair --protocol dmap', 'atvlink pair --protocol dmap --pin 1234 --name "Living room remote" --interface 192.168.1.10'],
+  examples: [
+    'atvlink pair --protocol dmap',
+    'atvlink pair --protocol dmap --pin 1234 --name "Living room remote" --interface 192.168.1.10',
+    'atvlink pair --protocol mrp --host 192.168.1.20 --port 49152',
+    'atvlink pair --protocol mrp --id 00:11:22:33:44:55 --json',
+  ],
   async run(ctx) {
     const { args, out } = ctx;
     const protocol = protocolOption(args, 'pair');
@@ -103,7 +130,16 @@ export const pairCommand: CliCommand = {
     if (announce && protocol !== 'dmap') {
       throw new UsageError('--announce-port and --no-multicast are for DMAP pairing only', 'pair');
     }
-    const config = targetGiven(args) ? (await resolveTarget(ctx, 'pair')).config : undefined;
+    // Only DMAP pairs without naming the device (it calls us); an unpairable protocol is pair()'s to refuse.
+    if (protocol !== 'dmap' && PAIRING_FACTORIES[protocol] !== undefined && !targetGiven(args)) {
+      throw new UsageError(
+        `${protocol.toUpperCase()} pairing needs the device: give --host ADDR --port N, or --id ID`,
+        'pair',
+        'find it with `atvlink scan`',
+      );
+    }
+    const target = targetGiven(args) ? await resolveTarget(ctx, 'pair') : undefined;
+    if (target) ctx.failure.endpoint = endpointOf(target.config, protocol);
     const name = args.string('name') ?? CLI_REMOTE_NAME;
     const pinOption = args.string('pin');
     const iface = args.string('interface');
@@ -111,34 +147,37 @@ export const pairCommand: CliCommand = {
     const timeout = seconds === undefined ? undefined : Math.round(seconds * 1000);
     const options: PairOptions = {
       name,
-      ...(config ? { config } : {}),
+      ...(target ? { config: target.config } : {}),
       ...(pinOption !== undefined ? { pin: pinOption } : {}),
       ...(iface !== undefined ? { interface: iface } : {}),
       ...(timeout !== undefined ? { timeout } : {}),
+      ...(announce
+        ? {
+            advertiser: {
+              multicast: multicast ?? true,
+              ...(announcePort !== undefined ? { unicast: { host: iface ?? '0.0.0.0', port: announcePort } } : {}),
+            },
+          }
+        : {}),
       ...(ctx.logger ? { logger: ctx.logger } : {}),
     };
-    // pair() has no say in how DMAP announces; these two options need the class itself.
-    const session: PairingSession = announce
-      ? new DmapPairing({
-          ...options,
-          advertiser: {
-            multicast: multicast ?? true,
-            ...(announcePort !== undefined ? { unicast: { host: iface ?? '0.0.0.0', port: announcePort } } : {}),
-          },
-        })
-      : pair(protocol, options);
+    const session = pair(protocol, options);
     try {
       await unlessAborted(session.begin(), ctx.signal);
-      const waitMs = timeout ?? (protocol === 'dmap' ? DMAP_PAIRING_TIMEOUT : undefined);
-      const wait = waitMs === undefined ? '' : `waiting up to ${Math.round(waitMs / 1000)} s; `;
-      out.info(`Pairing over ${protocol.toUpperCase()} as "${name}" (${wait}Ctrl-C cancels).`);
-      if (session instanceof DmapPairing) {
-        const unicast = session.serviceAdvertiser?.unicastPort;
-        if (unicast != null) out.info(`Answering DNS-SD queries on udp ${iface ?? '0.0.0.0'}:${unicast}`);
-      }
       if (session.deviceProvidesPin) {
-        session.setPin(pinOption ?? (await askPin(ctx)));
+        const endpoint = target ? endpointOf(target.config, protocol) : null;
+        const device = !target ? '' : target.config.name === target.config.address ? ` with ${endpoint}` : ` with ${target.config.name} (${endpoint})`;
+        out.info(`Pairing over ${protocol.toUpperCase()}${device} as "${name}" (Ctrl-C cancels).`);
+        if (pinOption === undefined) await enterPin(ctx, session);
+        else out.info('Using the PIN given with --pin.');
       } else {
+        const waitMs = timeout ?? (protocol === 'dmap' ? DMAP_PAIRING_TIMEOUT : undefined);
+        const wait = waitMs === undefined ? '' : `waiting up to ${Math.round(waitMs / 1000)} s; `;
+        out.info(`Pairing over ${protocol.toUpperCase()} as "${name}" (${wait}Ctrl-C cancels).`);
+        if (session instanceof DmapPairing) {
+          const unicast = session.serviceAdvertiser?.unicastPort;
+          if (unicast != null) out.info(`Answering DNS-SD queries on udp ${iface ?? '0.0.0.0'}:${unicast}`);
+        }
         const pin = chosenPin(session) ?? pinOption;
         if (pin === undefined) throw new UsageError(`${protocol} pairing needs the PIN you will type on the device: give --pin NNNN`, 'pair');
         out.info(`On the device, choose the remote "${name}" and type the PIN:  ${pin}`);

@@ -15,6 +15,22 @@ import { nowPlayingSummary } from '../format';
 /** Credentials anyone may use with the simulator, printed in its banner (nothing secret). */
 const DEMO_CREDENTIALS: Partial<Record<SimulatedProtocol, string>> = { dmap: DEMO_DMAP_CREDENTIALS };
 
+/**
+ * What the simulator's 'credentials' event carries, per protocol. DMAP: the pairing GUID the
+ * remote will log in with, the same string `atvlink pair` prints. HAP-paired protocols (MRP):
+ * only the device's record of the remote (its pairing id and public key); the usable
+ * credentials hold the remote's secret key and exist on the remote's side alone, so the line
+ * printed here must not look like something to paste.
+ */
+const DEVICE_KEEPS_ONLY_A_RECORD: ReadonlySet<string> = new Set<SimulatedProtocol>(['mrp']);
+
+/** `<pairing id hex>:<ltpk hex>` → the pairing id, as text when it is printable (a UUID). */
+function pairedRemoteId(record: string): string {
+  const idHex = record.split(':')[0] ?? '';
+  const text = /^([0-9a-f]{2})+$/i.test(idHex) ? Buffer.from(idHex, 'hex').toString('latin1') : '';
+  return /^[\x21-\x7e]+$/.test(text) ? text : idHex;
+}
+
 const portOption = (protocol: SimulatedProtocol): OptionSpec => ({
   name: `${protocol}-port`,
   type: 'integer',
@@ -33,6 +49,12 @@ const simulatorOptions: readonly OptionSpec[] = [
   { name: 'multicast', type: 'boolean', negatable: true, help: 'advertise by multicast DNS (default on; --no-multicast turns it off)' },
   { name: 'interface', type: 'string', metavar: 'ADDR', help: 'IPv4 address of the interface to multicast on (default: all)' },
   { name: 'accept-credentials', type: 'string', metavar: 'C', repeatable: true, help: 'also accept this DMAP pairing GUID (0x + 16 hex digits)' },
+  {
+    name: 'pin',
+    type: 'string',
+    metavar: 'NNNN',
+    help: 'MRP: the PIN the TV shows when a remote pairs (default: random, printed here when a remote starts pairing)',
+  },
   { name: 'home-sharing', type: 'boolean', negatable: true, help: 'advertise the demo Home Sharing id, so no pairing is needed (default on)' },
   { name: 'track-seconds', type: 'number', metavar: 'S', min: 0.1, help: 'give every track this length' },
   { name: 'autoplay', type: 'boolean', help: 'start playing at once (default: first track loaded, paused)' },
@@ -59,15 +81,24 @@ function simulatedProtocols(values: string[]): SimulatedProtocol[] {
 function connectLines(sim: Simulator, multicast: boolean): string[] {
   const config = sim.config();
   const lines: string[] = [];
+  const toPair: string[] = [];
   const seen = new Set<string>();
   for (const service of config.services) {
     // A DMAP device advertises several service types on one port.
     const key = `${service.protocol}:${service.port}`;
     if (seen.has(key)) continue;
     seen.add(key);
+    const at = `--host ${config.address} --port ${service.port} --protocol ${service.protocol}`;
     const demo = DEMO_CREDENTIALS[service.protocol as SimulatedProtocol];
-    const credentials = demo ? ` --credentials ${demo}` : '';
-    lines.push(`  atvlink state --host ${config.address} --port ${service.port} --protocol ${service.protocol}${credentials}`);
+    if (demo) lines.push(`  atvlink state ${at} --credentials ${demo}`);
+    else {
+      // No credentials anyone may use: the remote pairs first, and this terminal shows the PIN.
+      toPair.push(
+        `${service.protocol.toUpperCase()}: pair first (the PIN appears here), then add --credentials ${service.protocol}=C with what pair printed:`,
+        `  atvlink pair --protocol ${service.protocol} --host ${config.address} --port ${service.port}`,
+        `  atvlink state ${at}`,
+      );
+    }
   }
   // By id the device may be reached over several protocols: say whose credentials these are.
   const credentials = config.services
@@ -77,18 +108,20 @@ function connectLines(sim: Simulator, multicast: boolean): string[] {
     .join('');
   if (sim.mdnsPort !== null) lines.push(`  atvlink state --id ${config.identifier} --hosts ${config.address} --mdns-port ${sim.mdnsPort}${credentials}`);
   if (multicast) lines.push(`  atvlink state --id ${config.identifier}${credentials}`);
-  return lines;
+  return [...lines, ...toPair];
 }
 
-function stdinHelp(): string[] {
-  return [
+function stdinHelp(sim: Simulator): string[] {
+  const lines = [
     'Type here, then Enter:',
-    '  a 4-digit PIN      pair with the remote showing it (run `atvlink pair --protocol dmap` elsewhere)',
+    '  a 4-digit PIN      pair with the DMAP remote showing it (run `atvlink pair --protocol dmap` elsewhere)',
     `  a command name     act on the player as if pressed on the device (${COMMANDS.slice(0, 6).map((c) => c.name).join(', ')}, ...)`,
     `  PROPERTY VALUE     set ${Object.keys(PROPERTIES).join(', ')} (e.g. "volume 30")`,
     '  state              print what is playing',
     'Ctrl-C (or the end of input) stops the simulator.',
   ];
+  if (!sim.protocols.includes('dmap')) lines.splice(1, 1);
+  return lines;
 }
 
 function handleLine(ctx: CommandContext, sim: Simulator, line: string, pairing: (pin: string) => void): void {
@@ -96,7 +129,9 @@ function handleLine(ctx: CommandContext, sim: Simulator, line: string, pairing: 
   if (text === '') return;
   const { out } = ctx;
   if (/^\d{4}$/.test(text)) {
-    pairing(text);
+    // A PIN typed here is the DMAP flow (the TV side types it); MRP's PIN is entered at the remote.
+    if (sim.protocols.includes('dmap')) pairing(text);
+    else out.error('MRP pairing: enter the PIN in the terminal running `atvlink pair`, not here');
     return;
   }
   if (text === 'state' || text === 'status') {
@@ -104,7 +139,7 @@ function handleLine(ctx: CommandContext, sim: Simulator, line: string, pairing: 
     return;
   }
   if (text === 'help' || text === '?') {
-    for (const l of stdinHelp()) out.line(l);
+    for (const l of stdinHelp(sim)) out.line(l);
     return;
   }
   const [word, value, ...rest] = text.split(/\s+/);
@@ -137,12 +172,15 @@ export const simulateCommand: CliCommand = {
   ],
   details: () => [
     'Multicast DNS is on by default so other programs on the network find it; use --no-multicast and',
-    '--mdns-port N to keep it to unicast. Pairing: start `atvlink pair --protocol dmap` in a second terminal,',
-    'then type the PIN it shows here; the accepted credentials are printed on both sides.',
+    '--mdns-port N to keep it to unicast. DMAP pairing: start `atvlink pair --protocol dmap` in a second',
+    'terminal, then type the PIN it shows here; the accepted credentials are printed on both sides.',
+    'MRP pairing (--protocols dmap,mrp): run `atvlink pair --protocol mrp --host … --port N` in a second',
+    'terminal; this terminal plays the TV screen and prints the PIN (--pin fixes it), which you enter there.',
   ],
   examples: [
     'atvlink simulate',
     'atvlink simulate --no-multicast --mdns-port 5454 --dmap-port 3689',
+    'atvlink simulate --protocols dmap,mrp --mrp-port 49152 --pin 1234',
     'atvlink simulate --host 0.0.0.0 --name "Den TV" --autoplay',
   ],
   async run(ctx) {
@@ -163,6 +201,11 @@ export const simulateCommand: CliCommand = {
     set('mdnsPort', args.number('mdns-port'));
     set('interface', args.string('interface'));
     if (args.has('accept-credentials')) set('credentials', args.strings('accept-credentials'));
+    const pin = args.string('pin');
+    if (pin !== undefined) {
+      if (!(protocols ?? []).includes('mrp')) throw new UsageError('--pin is the MRP pairing PIN: serve MRP too, e.g. --protocols dmap,mrp', 'simulate');
+      set('pin', pin);
+    }
     set('homeSharing', args.boolean('home-sharing'));
     set('trackSeconds', args.number('track-seconds'));
     set('autoplay', args.boolean('autoplay'));
@@ -172,9 +215,16 @@ export const simulateCommand: CliCommand = {
     const pairSeconds = args.number('pair-timeout');
 
     const sim = new Simulator(options);
-    // What a real TV shows on screen when a remote starts pairing (protocols where the device shows the PIN).
-    sim.on('pin', (p) => out.line(`${p.protocol.toUpperCase()} pairing PIN shown on the device: ${p.pin}${p.remoteName ? ` (for "${p.remoteName}")` : ''}`));
-    sim.on('credentials', (c) => out.line(`accepted ${c.protocol} credentials ${c.credentials}${c.remoteName ? ` from "${c.remoteName}"` : ''}`));
+    // This terminal is the TV's screen: a real TV shows the PIN when a remote starts pairing.
+    sim.on('pin', (p) =>
+      out.line(`${p.protocol.toUpperCase()} pairing PIN shown on the TV: ${p.pin}${p.remoteName ? ` (remote "${p.remoteName}" is pairing)` : ''}`),
+    );
+    sim.on('credentials', (c) => {
+      const from = c.remoteName ? ` "${c.remoteName}"` : '';
+      if (DEVICE_KEEPS_ONLY_A_RECORD.has(c.protocol)) {
+        out.line(`paired remote${from} ${pairedRemoteId(c.credentials)} (${c.protocol.toUpperCase()}; its credentials are what \`atvlink pair\` printed)`);
+      } else out.line(`accepted ${c.protocol} credentials ${c.credentials}${from ? ` from${from}` : ''}`);
+    });
     let pairing: Promise<void> | null = null;
     const startPairing = (pin: string): void => {
       if (pairing) {
@@ -206,7 +256,7 @@ export const simulateCommand: CliCommand = {
       out.line('Connect with:');
       for (const line of connectLines(sim, multicast)) out.line(line);
       const reading = args.boolean('stdin') !== false && ctx.io.stdin ? ctx.io.stdin : null;
-      if (reading) for (const line of stdinHelp()) out.line(line);
+      if (reading) for (const line of stdinHelp(sim)) out.line(line);
       else out.line('Ctrl-C stops the simulator.');
       out.line('ready');
       if (reading) {

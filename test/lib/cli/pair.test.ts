@@ -112,7 +112,7 @@ describe('atvlink pair where the device shows the PIN', () => {
         // The TV shows the PIN; the user types it into the CLI.
         sim.on('pin', (request) => run.stdin.write(`${request.pin}\n`));
         assert.equal(await run.done, 0, run.stderr.text);
-        assert.match(run.stderr.text, /Type the PIN the device shows/);
+        assert.match(run.stderr.text, /Enter the PIN shown on the TV/);
         const printed = JSON.parse(run.stdout.text) as { protocol: string; credentials: string };
         assert.equal(printed.protocol, 'mrp');
         const state = await cli(['state', '--host', '127.0.0.1', '--port', String(port), '--protocol', 'mrp', '--credentials', printed.credentials, '--json']);
@@ -133,7 +133,7 @@ describe('atvlink pair where the device shows the PIN', () => {
       const run = startCli(['pair', '--protocol', 'mrp', '--host', '127.0.0.1', '--port', String(port), '--timeout', '20']);
       run.stdin.end();
       assert.equal(await run.done, EXIT.pairing, run.stderr.text);
-      assert.match(run.stderr.text, /no PIN was typed/);
+      assert.match(run.stderr.text, /no PIN was entered/);
     } finally {
       await sim.stop();
     }
