@@ -6,8 +6,17 @@
 // our nodes loaded from this checkout. Ctrl-C stops Node-RED and the simulator and removes
 // the user directory.
 //
+// By default the demo device is an Apple TV 3 spoken to over DMAP. With --mrp the simulator
+// is an Apple TV 4K that also serves MRP (with a fixed demo PIN), the demo pairs with it
+// in-process, and the demo flow's device node uses MRP only; the examples still reach the
+// simulator over DMAP on 3689.
+//
+//   npm start -- --mrp               the demo over MRP (or ATV_DEMO_PROTOCOL=mrp npm start)
 //   PORT=1881 npm start            editor port (default 1880, or the next free one)
 //   ATV_DEMO_HOST=0.0.0.0 npm start  let other machines open the editor (default 127.0.0.1)
+//   ATV_DEMO_DMAP_PORT, ATV_DEMO_MRP_PORT  simulator ports (default 3689 and 49152 when
+//                                    free, else any; 0 = any)
+//   --no-build                       skip the build (dist/ is up to date)
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,6 +31,42 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const uiHost = process.env.ATV_DEMO_HOST || '127.0.0.1';
 const nodeRedPackage = process.env.ATV_NODE_RED || 'node-red';
+/** The PIN the demo's simulated Apple TV shows for MRP pairing (a demo, so it is fixed). */
+const DEMO_MRP_PIN = '1111';
+
+const USAGE = 'usage: npm start [-- --mrp] [--no-build]   (environment: PORT, ATV_DEMO_HOST, ATV_DEMO_PROTOCOL=dmap|mrp, ATV_DEMO_DMAP_PORT, ATV_DEMO_MRP_PORT)';
+
+function parseArgs(argv) {
+  const options = { protocol: (process.env.ATV_DEMO_PROTOCOL || 'dmap').toLowerCase(), build: true };
+  for (const arg of argv) {
+    if (arg === '--mrp') options.protocol = 'mrp';
+    else if (arg === '--dmap') options.protocol = 'dmap';
+    else if (arg === '--no-build') options.build = false;
+    else if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else {
+      console.error(`[demo] unknown option ${arg}\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+  if (!['dmap', 'mrp'].includes(options.protocol)) {
+    console.error(`[demo] ATV_DEMO_PROTOCOL must be dmap or mrp\n${USAGE}`);
+    process.exit(2);
+  }
+  return options;
+}
+
+/** A simulator port: the environment's, else `preferred` when it is free, else any (0). */
+async function simulatorPort(variable, preferred) {
+  const given = process.env[variable];
+  if (given !== undefined && given !== '') {
+    const port = Number(given);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${variable} must be a port number from 0 to 65535`);
+    return port;
+  }
+  return (await portFree(preferred, '127.0.0.1')) ? preferred : 0;
+}
 
 function log(line) {
   console.log(`[demo] ${line}`);
@@ -41,8 +86,11 @@ async function firstFreePort(start, host) {
   throw new Error(`no free port from ${start} to ${start + 49}`);
 }
 
-/** The demo flow: every node of the package wired to core nodes only. */
-function demoFlow(sim, credentials) {
+/**
+ * The demo flow: every node of the package wired to core nodes only. `link` says how the
+ * device node reaches the simulator: `{ protocol, port, credentials }`.
+ */
+function demoFlow(sim, link) {
   const tab = 'atvlink-demo-tab';
   const device = 'atvlink-demo-device';
   const z = { z: tab };
@@ -61,28 +109,33 @@ function demoFlow(sim, credentials) {
     wires: [[payloadType === 'num' ? 'demo-volume' : 'demo-command']],
   });
   return [
-    { id: tab, type: 'tab', label: 'Apple TV demo', info: 'Talks to the simulator that `npm start` runs on 127.0.0.1.' },
+    { id: tab, type: 'tab', label: 'Apple TV demo', info: `Talks over ${link.protocol.toUpperCase()} to the simulator that \`npm start\` runs on 127.0.0.1.` },
     {
       id: device,
       type: 'atvlink-device',
       name: sim.name,
       identifier: '',
       host: '127.0.0.1',
-      dmapPort: String(sim.dmapPort),
+      dmapPort: link.protocol === 'dmap' ? String(link.port) : '',
+      mrpPort: link.protocol === 'mrp' ? String(link.port) : '',
       // Deployed through Node-RED's runtime API, which stores it encrypted in the
       // credentials file, never in flows.json.
-      credentials: { dmap: credentials },
+      credentials: { [link.protocol]: link.credentials },
     },
     {
       id: 'demo-comment',
       type: 'comment',
       ...z,
-      name: 'Demo: a simulated Apple TV on 127.0.0.1 (npm start)',
+      name: `Demo: a simulated Apple TV on 127.0.0.1 over ${link.protocol.toUpperCase()} (npm start)`,
       info:
         'Press the buttons on the left, watch the debug sidebar (Ctrl/Cmd-G D).\n\n' +
-        'The device config node points at the simulator by host and port, with its demo ' +
-        'pairing credential stored as a Node-RED credential. For a real Apple TV, open the ' +
-        'device node, press Scan, and paste the credentials from `npx atvlink pair`.',
+        `The device config node points at the simulator by host and ${link.protocol.toUpperCase()} port, with ` +
+        (link.protocol === 'mrp'
+          ? 'the MRP credentials the demo got by pairing with the simulator, '
+          : 'its demo pairing credential, ') +
+        'stored as a Node-RED credential. For a real Apple TV, open the ' +
+        'device node, press Scan, and paste the credentials from `npx atvlink pair --protocol dmap` ' +
+        '(Apple TV 2/3) or `npx atvlink pair --protocol mrp --host <address>` (Apple TV 4/4K).',
       x: 250,
       y: 40,
       wires: [],
@@ -178,17 +231,56 @@ function demoFlow(sim, credentials) {
   ];
 }
 
+/**
+ * Pairs with the demo's own simulator over MRP, as `atvlink pair --protocol mrp` would, and
+ * returns the credentials. They go into the demo flow's Node-RED credentials only: never
+ * printed, never in a file of ours.
+ */
+async function pairOverMrp(sim) {
+  const { pair } = require(join(root, 'dist', 'lib', 'device', 'pairing.js'));
+  const pairing = pair('mrp', { config: sim.config(), name: 'Node-RED demo', timeout: 10_000 });
+  try {
+    await pairing.begin();
+    pairing.setPin(sim.pin);
+    return await pairing.finish();
+  } finally {
+    await pairing.close();
+  }
+}
+
 async function main() {
-  log('building ...');
-  const built = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit', cwd: root });
-  if (built.status !== 0) process.exit(built.status ?? 1);
+  const options = parseArgs(process.argv.slice(2));
+  if (options.build) {
+    log('building ...');
+    const built = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit', cwd: root });
+    if (built.status !== 0) process.exit(built.status ?? 1);
+  }
 
   const { Simulator, DEMO_DMAP_CREDENTIALS } = require(join(root, 'dist', 'lib', 'simulator', 'index.js'));
+  const mrp = options.protocol === 'mrp';
   // 3689 (the DACP port) when free, so the examples' manual config works unchanged.
-  const dmapPort = (await portFree(3689, '127.0.0.1')) ? 3689 : 0;
-  const sim = new Simulator({ name: 'Simulated Apple TV', host: '127.0.0.1', dmapPort, mdnsPort: 0, multicast: false, autoplay: true });
+  const dmapPort = await simulatorPort('ATV_DEMO_DMAP_PORT', 3689);
+  // MRP ports are dynamic on a real Apple TV; a stable one makes the CLI line below reusable.
+  const mrpPort = mrp ? await simulatorPort('ATV_DEMO_MRP_PORT', 49152) : 0;
+  const sim = new Simulator({
+    name: 'Simulated Apple TV',
+    host: '127.0.0.1',
+    protocols: mrp ? ['dmap', 'mrp'] : ['dmap'],
+    dmapPort,
+    ...(mrp ? { mrpPort, pin: DEMO_MRP_PIN } : {}),
+    mdnsPort: 0,
+    multicast: false,
+    autoplay: true,
+  });
   await sim.start();
   for (const line of sim.describe()) log(line);
+  let link = { protocol: 'dmap', port: sim.dmapPort, credentials: DEMO_DMAP_CREDENTIALS };
+  if (mrp) {
+    link = { protocol: 'mrp', port: sim.mrpPort, credentials: await pairOverMrp(sim) };
+    log('paired with the simulator over MRP; the demo device node holds the credentials (not shown)');
+    // From now on a remote pairing is someone at the keyboard: show the PIN as a TV would.
+    sim.on('pin', (request) => log(`the simulated TV shows the pairing PIN ${request.pin} for "${request.remoteName ?? 'a remote'}"`));
+  }
 
   const userDir = mkdtempSync(join(tmpdir(), 'atvlink-demo-'));
   const port = process.env.PORT ? Number(process.env.PORT) : await firstFreePort(1880, uiHost);
@@ -251,12 +343,17 @@ async function main() {
     server.listen(port, uiHost, resolve);
   });
   await RED.start();
-  await RED.runtime.flows.setFlows({ flows: { flows: demoFlow(sim, DEMO_DMAP_CREDENTIALS) }, deploymentType: 'full' });
+  await RED.runtime.flows.setFlows({ flows: { flows: demoFlow(sim, link) }, deploymentType: 'full' });
 
   const shown = uiHost === '0.0.0.0' ? '127.0.0.1' : uiHost;
   console.log('');
   console.log(`  Node-RED ${RED.version()} with the Apple TV nodes and a simulated Apple TV is running.`);
+  console.log(`  The demo flow talks ${link.protocol.toUpperCase()} to it${mrp ? '' : ' (npm start -- --mrp for MRP)'}.`);
   console.log(`  Open the editor:  http://${shown}:${port}/`);
+  if (mrp) {
+    console.log(`  Pair with it yourself: npx atvlink pair --protocol mrp --host 127.0.0.1 --port ${sim.mrpPort}`);
+    console.log(`                         (the simulated TV shows PIN ${DEMO_MRP_PIN})`);
+  }
   console.log(`  User directory:   ${userDir} (removed on exit)`);
   console.log('  Press Ctrl-C to stop.');
   console.log('');

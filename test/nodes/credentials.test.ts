@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Simulator } from '../../lib/simulator';
 import { startNodeRed, type NodeRedRuntime } from './runtime';
-import { startSimulator, until } from './support';
+import { mrpStats, pairMrp, startMrpSimulator, startSimulator, until } from './support';
 
 const SECRET = '0x00000000C0FFEE42';
 
@@ -75,5 +75,31 @@ describe('credentials in a real Node-RED runtime', () => {
     const editorView = JSON.stringify(await red.getJson('credentials/atvlink-device/dev1'));
     assert.deepEqual(JSON.parse(editorView), { has_dmap: true, has_mrp: true });
     assert.ok(!red.output.join('').includes('C0FFEE42'), 'not in the runtime log either');
+  });
+
+  it('keeps real MRP credentials out of every file and API, and connects with them', async () => {
+    const mrpSim = await startMrpSimulator({ name: 'MRP Creds TV' });
+    try {
+      const credentials = await pairMrp(mrpSim);
+      const [ltpk, ltsk] = credentials.split(':') as [string, string];
+      await red.deploy([
+        { id: 'tab1', type: 'tab', label: 'mrp' },
+        { id: 'dev2', type: 'atvlink-device', name: 'MRP', host: '127.0.0.1', mrpPort: String(mrpSim.mrpPort), credentials: { mrp: credentials } },
+        { id: 'ps2', type: 'atvlink-playstatus', z: 'tab1', device: 'dev2', initial: true, wires: [] },
+      ]);
+      await until(() => mrpStats(mrpSim).verifiedSessions === 1, 'a verified MRP session with the deployed credentials', 10_000);
+
+      const leaks = (text: string) => [credentials, ltsk, ltpk, ltsk.toUpperCase()].filter((part) => text.includes(part));
+      const flowsFile = readFileSync(join(red.userDir, 'flows.json'), 'utf8');
+      assert.match(flowsFile, /"mrpPort"/);
+      assert.deepEqual(leaks(flowsFile), [], 'not in flows.json');
+      assert.deepEqual(leaks(readFileSync(join(red.userDir, 'flows_cred.json'), 'utf8')), [], 'the credentials file is encrypted');
+      assert.deepEqual(leaks(JSON.stringify(await red.getJson('flows'))), [], 'not in GET /flows');
+      assert.deepEqual(await red.getJson('credentials/atvlink-device/dev2'), { has_dmap: false, has_mrp: true });
+      assert.deepEqual(leaks(red.output.join('')), [], 'not in the runtime log');
+    } finally {
+      await red.deploy([]);
+      await mrpSim.stop();
+    }
   });
 });
