@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: prints speed and size figures of the library as one table. Asserts
  * nothing, touches only 127.0.0.1 (no multicast), and takes well under a minute. Each suite
- * is one file; a protocol's figures (MRP next) are one more entry in SUITES.
+ * is one file; a protocol's figures are one more entry in SUITES.
  */
 import { dmapSuite } from './dmap';
 import { formatTable, missing, type Measurement, type Suite } from './measure';
+import { mrpSuite } from './mrp';
 import { packageSuite } from './package';
 
-const SUITES: readonly Suite[] = [packageSuite, dmapSuite];
+const SUITES: readonly Suite[] = [packageSuite, dmapSuite, mrpSuite];
 
 async function main(): Promise<void> {
   const started = Date.now();
