@@ -192,15 +192,20 @@ describe('DMAP pairing (remote side)', () => {
       cleanups.push(() => pairing.close());
       await pairing.begin();
 
-      // Act as the device: browse for the remote, read its port and Pair GUID.
+      // Act as the device: browse for the remote, read its port and Pair GUID. Other test
+      // files announce remotes in the same namespace, all under the instance name of
+      // 127.0.0.1: take the answer whose TXT carries this pairing's GUID, and its SRV from
+      // the same packet (one responder's records).
       const mdns = makeMdns({ interface: '127.0.0.1', bind: '0.0.0.0', loopback: true, reuseAddr: true });
       cleanups.push(() => new Promise<void>((r) => mdns.destroy(() => r())));
       const found = await new Promise<{ port: number; txt: Record<string, string> }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('no mDNS answer')), 3000);
         mdns.on('response', (packet) => {
           const all = [...packet.answers, ...(packet.additionals ?? [])];
-          const srv = all.find((a) => a.type === 'SRV' && a.name.endsWith('_touch-remote._tcp.local'));
-          const txt = all.find((a) => a.type === 'TXT' && a.name.endsWith('_touch-remote._tcp.local'));
+          const ours = (a: dnsPacket.Answer): boolean =>
+            a.type === 'TXT' && a.name.endsWith('_touch-remote._tcp.local') && txtOf([a]).Pair === pairing.pairingGuid;
+          const txt = all.find(ours);
+          const srv = txt && all.find((a) => a.type === 'SRV' && a.name === txt.name);
           if (!srv || !txt) return;
           clearTimeout(timer);
           resolve({ port: ((srv as { data: unknown }).data as { port: number }).port, txt: txtOf([txt]) });
