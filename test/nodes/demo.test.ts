@@ -1,0 +1,158 @@
+/**
+ * `npm start -- --mrp` as a user runs it (without the build step, which the suite did): the
+ * demo's Node-RED, seen only through its admin API and the editor's comms websocket. The
+ * nodes must show connected or playing, the buttons must reach the simulator (their debug
+ * messages come back), and the demo's own MRP credentials must show up nowhere.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { REPO_ROOT } from '../support/paths';
+import { freePort } from './runtime';
+import { until } from './support';
+
+/** The bit of the `ws` package (Node-RED's own dependency) these tests use. */
+interface CommsSocket {
+  on(event: 'open', listener: () => void): void;
+  on(event: 'message', listener: (data: Buffer) => void): void;
+  on(event: 'error', listener: (err: Error) => void): void;
+  send(text: string): void;
+  close(): void;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const WebSocket = require('ws') as new (url: string) => CommsSocket;
+
+interface CommsMessage {
+  topic: string;
+  data: { text?: string; name?: string; msg?: string; id?: string; z?: string };
+}
+
+/** What the editor would see: every node's latest status text and the debug sidebar. */
+class Comms {
+  readonly statuses = new Map<string, string>();
+  readonly debug: CommsMessage['data'][] = [];
+  private readonly socket: CommsSocket;
+  readonly opened: Promise<void>;
+
+  constructor(url: string) {
+    this.socket = new WebSocket(url);
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.on('open', () => {
+        this.socket.send(JSON.stringify({ subscribe: 'status/#' }));
+        this.socket.send(JSON.stringify({ subscribe: 'debug' }));
+        resolve();
+      });
+      this.socket.on('error', reject);
+    });
+    this.socket.on('message', (data) => {
+      const parsed = JSON.parse(data.toString()) as CommsMessage | CommsMessage[];
+      for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+        if (m.topic.startsWith('status/')) this.statuses.set(m.topic.slice('status/'.length), m.data.text ?? '');
+        else if (m.topic === 'debug') this.debug.push(m.data);
+      }
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+const DEMO_NODES = ['demo-command', 'demo-volume', 'demo-playstatus', 'demo-title', 'demo-artwork'];
+const showsConnected = (text: string | undefined) => text === 'connected' || /^playing ".+"$/.test(text ?? '');
+
+describe('npm start -- --mrp', () => {
+  let child: ChildProcess;
+  let output = '';
+  let base = '';
+  let comms: Comms;
+  let exited: Promise<number | null>;
+
+  before(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}/`;
+    child = spawn(process.execPath, [join(REPO_ROOT, 'scripts', 'start.mjs'), '--mrp', '--no-build'], {
+      cwd: REPO_ROOT,
+      // ephemeral simulator ports: tests never take fixed ones
+      env: { ...process.env, PORT: String(port), ATV_DEMO_DMAP_PORT: '0', ATV_DEMO_MRP_PORT: '0', ATV_DEMO_HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    await until(() => output.includes('Open the editor') || child.exitCode !== null, 'the demo to start', 60_000);
+    assert.equal(child.exitCode, null, output);
+    comms = new Comms(`ws://127.0.0.1:${port}/comms`);
+    await comms.opened;
+  });
+
+  after(async () => {
+    comms?.close();
+    if (child && child.exitCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+
+  it('paired with its simulator over MRP and deployed the demo flow against the MRP port only', async () => {
+    assert.match(output, /paired with the simulator over MRP/);
+    assert.match(output, /The demo flow talks MRP to it/);
+    assert.match(output, /Pair with it yourself: npx atvlink pair --protocol mrp --host 127\.0\.0\.1 --port \d+/);
+    const flows = (await (await fetch(`${base}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).json()) as { flows: Record<string, unknown>[] };
+    const device = flows.flows.find((n) => n.type === 'atvlink-device');
+    assert.ok(device);
+    assert.equal(device.dmapPort, '');
+    assert.match(String(device.mrpPort), /^\d+$/);
+    const credentials = (await (await fetch(`${base}credentials/atvlink-device/${String(device.id)}`)).json()) as Record<string, boolean>;
+    assert.deepEqual(credentials, { has_dmap: false, has_mrp: true });
+  });
+
+  it('every device node shows connected or playing', async () => {
+    await until(() => DEMO_NODES.every((id) => showsConnected(comms.statuses.get(id))), `connected statuses (${JSON.stringify([...comms.statuses])})`, 15_000);
+  });
+
+  it('the buttons work: next, then volume 30, acknowledged in the debug sidebar', async () => {
+    const before = comms.debug.length;
+    const title = (d: CommsMessage['data']) => (d.name === 'now playing' ? (JSON.parse(d.msg ?? '{}') as { title?: string }).title : undefined);
+    const titles = () => comms.debug.map(title).filter(Boolean);
+    await until(() => titles().length > 0, 'the state on deploy', 10_000);
+    const first = titles()[0];
+
+    assert.equal((await fetch(`${base}inject/demo-next`, { method: 'POST' })).status, 200);
+    await until(() => comms.debug.slice(before).some((d) => d.name === 'command acknowledged' && d.msg === 'next'), 'next acknowledged');
+    await until(() => titles().some((t) => t !== first), 'the new title pushed over MRP');
+
+    assert.equal((await fetch(`${base}inject/demo-volume-30`, { method: 'POST' })).status, 200);
+    await until(() => comms.debug.slice(before).some((d) => d.name === 'volume now' && d.msg === '30'), 'the volume the device reported');
+  });
+
+  it('a device node without MRP credentials shows "pairing required: MRP" (translated)', async () => {
+    const flows = (await (await fetch(`${base}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).json()) as { flows: Record<string, unknown>[] };
+    const device = flows.flows.find((n) => n.type === 'atvlink-device')!;
+    const tab = flows.flows.find((n) => n.type === 'tab')!;
+    const added = [
+      { ...device, id: 'unpaired-device', name: 'Unpaired' },
+      { id: 'unpaired-command', type: 'atvlink-command', z: tab.id, device: 'unpaired-device', command: 'play', x: 100, y: 700, wires: [] },
+    ];
+    const res = await fetch(`${base}flows`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Node-RED-API-Version': 'v2', 'Node-RED-Deployment-Type': 'nodes' },
+      body: JSON.stringify({ flows: [...flows.flows, ...added] }),
+    });
+    assert.equal(res.status, 200, await res.text());
+    await until(() => comms.statuses.get('unpaired-command') === 'pairing required: MRP', `the status (${comms.statuses.get('unpaired-command')})`, 10_000);
+  });
+
+  it('shows no credential and stops cleanly on Ctrl-C, removing its user directory', async () => {
+    const userDir = /User directory: +(\S+)/.exec(output)?.[1];
+    assert.ok(userDir && existsSync(userDir), output);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, output);
+    assert.match(output, /stopped; bye/);
+    assert.ok(!existsSync(userDir), 'the user directory is gone');
+    // HAP keys are 64 hex digits; the demo GUIDs are far shorter
+    assert.doesNotMatch(output, /[0-9a-f]{64}/i, 'no key or credential in the output');
+  });
+});
