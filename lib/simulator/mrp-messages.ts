@@ -29,6 +29,7 @@ import {
   type MrpPlayerPath,
   type MrpSetStateMessage,
 } from '../protocols/mrp/proto-types';
+import { MRP_COCOA_EPOCH_OFFSET, MRP_DEFAULT_PLAYER_ID } from '../protocols/mrp/player-state';
 import type { AppInfo, MediaType } from '../device/state';
 import { clampArtworkEdge, trackArtwork } from './artwork';
 import type { PlaybackStatus, SimulatorSnapshot } from './state';
@@ -44,20 +45,16 @@ export const SIMULATOR_MRP_BOARD: string = (() => {
   return board;
 })();
 
-/** The player every app has unless it names another (reference §4.7 state model). */
-export const MRP_DEFAULT_PLAYER_ID = 'MediaRemote-DefaultPlayer';
 const DEFAULT_PLAYER_NAME = 'Default Player';
 /** Any stable number: clients key apps by bundle id, not by process. */
 const APP_PROCESS_ID = 501;
 /** The app an Apple TV plays music with (DeviceInfo systemMediaApplication). */
 const SYSTEM_MEDIA_APP = 'com.apple.TVMusic';
-/** Seconds from the Unix epoch to 2001-01-01T00:00:00Z, MRP's timestamp origin. */
-export const COCOA_EPOCH_OFFSET_S = 978_307_200;
 export const SIMULATOR_ARTWORK_MIME = 'image/png';
 
 /** Epoch milliseconds → seconds since the Cocoa reference date. */
 export function cocoaSeconds(epochMs: number): number {
-  return epochMs / 1000 - COCOA_EPOCH_OFFSET_S;
+  return epochMs / 1000 - MRP_COCOA_EPOCH_OFFSET;
 }
 
 /** How the simulated device identifies itself over MRP. */

@@ -23,7 +23,7 @@ import {
 import { pngSize, PNG_SIGNATURE } from '../../../lib/simulator/artwork';
 import { Simulator, type SimulatorCredentials, type SimulatorPinRequest } from '../../../lib/simulator/index';
 import { formatMrpPairingRecord, MRP_SIMULATOR_MAX_REQUEST_BYTES } from '../../../lib/simulator/mrp';
-import { COCOA_EPOCH_OFFSET_S } from '../../../lib/simulator/mrp-messages';
+import { MRP_COCOA_EPOCH_OFFSET } from '../../../lib/protocols/mrp/player-state';
 import { MrpTestClient, verifiedClient } from './mrp-client';
 import { sleep } from './http';
 
@@ -257,7 +257,7 @@ describe('MRP simulator server (real loopback TCP)', () => {
       assert.equal(item.metadata?.artworkMIMEType, 'image/png');
       assert.equal(item.metadata?.playbackRate, 0);
       assert.ok(item.metadata?.artworkIdentifier && !/^https?:/.test(item.metadata.artworkIdentifier));
-      const cocoaNow = Date.now() / 1000 - COCOA_EPOCH_OFFSET_S;
+      const cocoaNow = Date.now() / 1000 - MRP_COCOA_EPOCH_OFFSET;
       assert.ok(Math.abs(item.metadata!.elapsedTimeTimestamp! - cocoaNow) < 5, 'elapsedTimeTimestamp is Cocoa-epoch seconds');
       assert.equal(state.playbackState, MrpPlaybackState.Paused);
       assert.equal(state.playerPath?.client?.bundleIdentifier, 'com.apple.TVMusic');
