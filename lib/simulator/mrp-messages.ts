@@ -5,14 +5,15 @@
  * No I/O here; `mrp.ts` sends these.
  */
 import { INTERNAL_MODEL_NAMES } from '../discovery/services';
+import { DecodeError } from '../errors';
 import {
-  MRP_HID_EVENT_BYTES,
+  decodeMrpHidEvent,
   MRP_HID_KEYS,
   MRP_MEDIA_COMMANDS,
   MRP_PROPERTY_COMMANDS,
   MRP_REPEAT_MODES,
   MRP_SHUFFLE_MODES,
-  mrpHidEventData,
+  type MrpHidEvent,
   type MrpHidKey,
   type MrpMediaCommandName,
   type MrpPropertyCommandName,
@@ -243,23 +244,9 @@ export function artworkPayload(
 // ---------------------------------------------------------------------------------------
 // HID events
 
-/**
- * Where usage page, usage and the down flag sit in hidEventData, found by encoding a probe
- * with the client's own encoder so the two can never disagree about the layout.
- */
-const HID_FIELDS_OFFSET: number = (() => {
-  const probe = mrpHidEventData(0xa1b2, 0xc3d4, true);
-  const at = probe.indexOf(Buffer.from([0xa1, 0xb2, 0xc3, 0xd4, 0x00, 0x01]));
-  if (at < 0) throw new Error('cannot locate the usage fields in hidEventData');
-  return at;
-})();
-
-export interface MrpHidEvent {
-  usagePage: number;
-  usage: number;
-  down: boolean;
+export interface MrpHidKeyEvent extends MrpHidEvent {
   /** The key of THE HID table, or null for a usage it does not list. */
-  key: MrpHidKey | null;
+  readonly key: MrpHidKey | null;
 }
 
 const KEY_BY_USAGE = new Map<string, MrpHidKey>(
@@ -272,15 +259,17 @@ export function hidKeyOf(usagePage: number, usage: number): MrpHidKey | null {
 }
 
 /**
- * Reads a SendHIDEventMessage's hidEventData; null when it is too short or its down flag
- * is neither 0 nor 1 (not a keyboard event we understand).
+ * Reads a SendHIDEventMessage's hidEventData; null when it is absent or not a keyboard event
+ * we understand (decodeMrpHidEvent refuses it).
  */
-export function parseHidEventData(data: Uint8Array | undefined): MrpHidEvent | null {
-  if (data === undefined || data.length < HID_FIELDS_OFFSET + 6 || data.length > MRP_HID_EVENT_BYTES * 4) return null;
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const usagePage = buf.readUInt16BE(HID_FIELDS_OFFSET);
-  const usage = buf.readUInt16BE(HID_FIELDS_OFFSET + 2);
-  const flag = buf.readUInt16BE(HID_FIELDS_OFFSET + 4);
-  if (flag > 1) return null;
-  return { usagePage, usage, down: flag === 1, key: hidKeyOf(usagePage, usage) };
+export function parseHidEventData(data: Uint8Array | undefined): MrpHidKeyEvent | null {
+  if (data === undefined) return null;
+  let event: MrpHidEvent;
+  try {
+    event = decodeMrpHidEvent(data);
+  } catch (err) {
+    if (err instanceof DecodeError) return null;
+    throw err;
+  }
+  return { ...event, key: hidKeyOf(event.usagePage, event.usage) };
 }

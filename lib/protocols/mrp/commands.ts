@@ -5,7 +5,7 @@
  * Names come from lib/device/commands.ts and properties.ts; removing one there breaks the
  * build here rather than leaving a stale entry.
  */
-import { InvalidArgumentError } from '../../errors';
+import { DecodeError, InvalidArgumentError } from '../../errors';
 import type { CommandName } from '../../device/commands';
 import type { PropertyName, PropertyValues } from '../../device/properties';
 import type { RepeatState, ShuffleState } from '../../device/state';
@@ -73,6 +73,31 @@ export function mrpHidEventData(usagePage: number, usage: number, down: boolean)
   event.writeUInt16BE(down ? 1 : 0, HID_EVENT_HEAD.length + 4);
   HID_EVENT_TAIL.copy(event, HID_EVENT_HEAD.length + 6);
   return event;
+}
+
+/** The key transition a hidEventData carries (what mrpHidEventData encodes). */
+export interface MrpHidEvent {
+  readonly usagePage: number;
+  readonly usage: number;
+  readonly down: boolean;
+}
+
+/**
+ * Reads usage page, usage and the down flag back out of a hidEventData (the device side of
+ * mrpHidEventData; the simulator uses it). The fields sit where mrpHidEventData writes them;
+ * what follows them is not read, so a longer event from another client still decodes, up to
+ * four times our own length. Too short, too long, or a down flag other than 0 or 1 is a
+ * DecodeError.
+ */
+export function decodeMrpHidEvent(data: Uint8Array): MrpHidEvent {
+  const at = HID_EVENT_HEAD.length;
+  if (data.length < at + 6 || data.length > MRP_HID_EVENT_BYTES * 4) {
+    throw new DecodeError(`hidEventData of ${data.length} bytes is not a keyboard event (expected ${MRP_HID_EVENT_BYTES})`);
+  }
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const flag = buf.readUInt16BE(at + 4);
+  if (flag > 1) throw new DecodeError(`hidEventData has down flag ${flag}, expected 0 or 1`, { offset: at + 4 });
+  return { usagePage: buf.readUInt16BE(at), usage: buf.readUInt16BE(at + 2), down: flag === 1 };
 }
 
 /** hidEventData for a key of MRP_HID_KEYS. A press is a down event, then an up event. */

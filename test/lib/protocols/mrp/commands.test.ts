@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { COMMANDS } from '../../../../lib/device/commands';
 import { REPEAT_STATES, SHUFFLE_STATES } from '../../../../lib/device/state';
-import { InvalidArgumentError } from '../../../../lib/errors';
+import { DecodeError, InvalidArgumentError } from '../../../../lib/errors';
 import {
+  decodeMrpHidEvent,
   isMrpHidKey,
   MRP_HID_EVENT_BYTES,
   MRP_HID_KEYS,
@@ -99,5 +100,43 @@ describe('MRP commands and HID keys', () => {
       const got = decodeMrpMessage(encodeMrpMessage(createMrpMessage(MrpMessageType.SEND_COMMAND_MESSAGE, payload)));
       assert.deepEqual(got.payload, expected);
     }
+  });
+});
+
+describe('decodeMrpHidEvent', () => {
+  it('reads back what mrpHidEventData wrote, for every key of the table, down and up', () => {
+    for (const [key, { usagePage, usage }] of Object.entries(MRP_HID_KEYS)) {
+      for (const down of [true, false]) {
+        assert.deepEqual(decodeMrpHidEvent(mrpHidEventData(usagePage, usage, down)), { usagePage, usage, down }, `${key} ${down}`);
+      }
+    }
+    // The full 16-bit range, and the fields do not bleed into each other.
+    assert.deepEqual(decodeMrpHidEvent(mrpHidEventData(0xffff, 0, true)), { usagePage: 0xffff, usage: 0, down: true });
+    assert.deepEqual(decodeMrpHidEvent(mrpHidEventData(0, 0xffff, false)), { usagePage: 0, usage: 0xffff, down: false });
+  });
+
+  it('survives a SEND_HID_EVENT_MESSAGE round trip through the wire format', () => {
+    const bytes = encodeMrpMessage(createMrpMessage(MrpMessageType.SEND_HID_EVENT_MESSAGE, { hidEventData: mrpHidKeyEventData('topMenu', true) }));
+    const message = decodeMrpMessage(bytes);
+    assert.equal(message.type, MrpMessageType.SEND_HID_EVENT_MESSAGE);
+    const data = (message as typeof message & { payload?: { hidEventData?: Uint8Array } }).payload?.hidEventData;
+    assert.ok(data);
+    assert.deepEqual(decodeMrpHidEvent(data), { ...MRP_HID_KEYS.topMenu, down: true });
+  });
+
+  it('reads a sub-array view at its own offset', () => {
+    const event = mrpHidEventData(0x0c, 0xe9, true);
+    const padded = Buffer.concat([Buffer.from([0xaa, 0xbb, 0xcc]), event]);
+    assert.deepEqual(decodeMrpHidEvent(new Uint8Array(padded.buffer, padded.byteOffset + 3, event.length)), { usagePage: 0x0c, usage: 0xe9, down: true });
+  });
+
+  it('refuses what is not a keyboard event with a DecodeError', () => {
+    const event = mrpHidEventData(1, 0x8c, true);
+    assert.throws(() => decodeMrpHidEvent(event.subarray(0, 20)), DecodeError);
+    assert.throws(() => decodeMrpHidEvent(Buffer.alloc(0)), DecodeError);
+    assert.throws(() => decodeMrpHidEvent(Buffer.alloc(MRP_HID_EVENT_BYTES * 4 + 1)), DecodeError);
+    const badFlag = Buffer.from(event);
+    badFlag.writeUInt16BE(2, MRP_HID_EVENT_BYTES - 11 - 2);
+    assert.throws(() => decodeMrpHidEvent(badFlag), (err: unknown) => err instanceof DecodeError && /down flag 2/.test(err.message));
   });
 });
