@@ -1,8 +1,9 @@
 /**
  * The editor in a real browser (Debian's Chromium driven by playwright-core): our palette
  * category and node types, the command dropdown filled from the library's command table,
- * the device config dialog, a deploy from the editor, the status text against the
- * simulator, and no credential coming back from the flow API.
+ * the device config dialog (DMAP and MRP ports and credentials), a deploy from the editor,
+ * the status text against the simulator (an Apple TV 4K serving DMAP and MRP), and no
+ * credential coming back from the flow API.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +14,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { COMMANDS } from '../../lib/device/commands';
 import type { Simulator } from '../../lib/simulator';
 import { startNodeRed, type NodeRedRuntime } from '../nodes/runtime';
-import { DEMO_DMAP_CREDENTIALS, startSimulator, type FlowNode } from '../nodes/support';
+import { DEMO_DMAP_CREDENTIALS, mrpStats, pairMrp, startMrpSimulator, type FlowNode } from '../nodes/support';
 
 const CHROMIUM = process.env.ATV_CHROMIUM ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`;
@@ -51,10 +52,12 @@ describe('the editor in Chromium', { skip }, () => {
   let context: BrowserContext;
   let page: Page;
   let profile: string;
+  let mrpCredentials: string;
   const consoleErrors: string[] = [];
 
   before(async () => {
-    sim = await startSimulator({ name: 'Editor TV', mdnsPort: 0 });
+    sim = await startMrpSimulator({ name: 'Editor TV', protocols: ['dmap', 'mrp'], mdnsPort: 0 });
+    mrpCredentials = await pairMrp(sim);
     red = await startNodeRed();
     const { chromium } = await import('playwright-core');
     profile = mkdtempSync(join(tmpdir(), 'atvlink-chromium-'));
@@ -133,6 +136,7 @@ describe('the editor in Chromium', { skip }, () => {
     assert.equal(await page.inputValue('#node-config-input-identifier'), sim.config().identifier);
     assert.equal(await page.inputValue('#node-config-input-host'), '127.0.0.1');
     assert.equal(await page.inputValue('#node-config-input-dmapPort'), String(sim.dmapPort));
+    assert.equal(await page.inputValue('#node-config-input-mrpPort'), String(sim.mrpPort), 'the MRP port the scan found');
     await page.fill('#node-config-input-dmap', DEMO_DMAP_CREDENTIALS);
     assert.equal(await page.getAttribute('#node-config-input-dmap', 'type'), 'password', 'the credential is masked');
     await page.click('#node-config-dialog-ok');
@@ -163,6 +167,50 @@ describe('the editor in Chromium', { skip }, () => {
     assert.ok(!json.includes(DEMO_DMAP_CREDENTIALS), 'no credential in GET /flows');
     const fromPage = await page.evaluate(async () => (await fetch('flows', { headers: { 'Node-RED-API-Version': 'v2' } })).text());
     assert.ok(!fromPage.includes(DEMO_DMAP_CREDENTIALS), 'nor as the editor fetches it');
+    assert.deepEqual(consoleErrors.filter((e) => /atvlink/i.test(e)), [], 'no editor errors from our nodes');
+  });
+
+  it('shows the MRP port and the MRP credential field, labelled and explained', async () => {
+    await page.evaluate(() => RED.editor.edit(RED.nodes.node('ed-cmd')));
+    // the pencil beside the device select (its id changed between Node-RED versions)
+    const pencil = '#node-input-btn-device-edit, #node-input-lookup-device';
+    await page.waitForSelector(pencil, { state: 'visible', timeout: 10_000 });
+    await page.click(pencil);
+    await page.waitForSelector('#node-config-input-mrpPort', { state: 'visible', timeout: 10_000 });
+    assert.equal(await page.inputValue('#node-config-input-mrpPort'), String(sim.mrpPort), 'the saved MRP port');
+    assert.match(await page.textContent('label[for="node-config-input-mrpPort"]') ?? '', /MRP port/);
+    assert.match(await page.getAttribute('#node-config-input-mrpPort', 'placeholder') ?? '', /empty: ask the host/);
+    assert.ok(await page.isVisible('#node-config-input-mrp'), 'the MRP credential field');
+    assert.equal(await page.getAttribute('#node-config-input-mrp', 'type'), 'password', 'masked');
+    assert.match(await page.textContent('label[for="node-config-input-mrp"]') ?? '', /MRP/);
+    assert.match(await page.getAttribute('#node-config-input-mrp', 'placeholder') ?? '', /ltpk:ltsk:atv_id:client_id.*atvlink pair --protocol mrp/);
+    const tips = (await page.$$eval('.form-tips', (els) => els.map((e) => e.textContent ?? ''))).join(' ');
+    assert.match(tips, /atvlink pair --protocol mrp/);
+    assert.match(tips, /pyatv/);
+    assert.match(tips, /MRP port of an Apple TV can change/);
+  });
+
+  it('saves MRP credentials from the dialog: the device is used over MRP, the credential never comes back', async () => {
+    assert.equal(mrpStats(sim).verifiedSessions, 0, 'no MRP session without MRP credentials');
+    await page.fill('#node-config-input-mrp', mrpCredentials);
+    await page.click('#node-config-dialog-ok');
+    await page.waitForSelector('#node-config-input-mrpPort', { state: 'detached', timeout: 10_000 });
+    await page.click('#node-dialog-ok');
+    await page.waitForSelector('#node-input-command', { state: 'detached', timeout: 10_000 });
+    await page.click('#red-ui-header-button-deploy');
+    await page.waitForFunction(() => !RED.nodes.dirty(), null, { timeout: 15_000 });
+    const deadline = Date.now() + 15_000;
+    while (mrpStats(sim).verifiedSessions !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(mrpStats(sim).verifiedSessions, 1, 'one verified MRP session with the pasted credentials');
+
+    const [ltpk, ltsk] = mrpCredentials.split(':') as [string, string];
+    const flows = JSON.stringify(await red.getJson('flows'));
+    assert.match(flows, new RegExp(`"mrpPort":"${sim.mrpPort}"`));
+    for (const part of [mrpCredentials, ltsk, ltpk]) assert.ok(!flows.includes(part), 'no MRP credential in GET /flows');
+    const fromPage = await page.evaluate(async () => (await fetch('flows', { headers: { 'Node-RED-API-Version': 'v2' } })).text());
+    assert.ok(!fromPage.includes(ltsk), 'nor as the editor fetches it');
+    const device = (JSON.parse(flows) as { flows: FlowNode[] }).flows.find((n) => n.type === 'atvlink-device')!;
+    assert.deepEqual(await red.getJson(`credentials/atvlink-device/${device.id}`), { has_dmap: true, has_mrp: true });
     assert.deepEqual(consoleErrors.filter((e) => /atvlink/i.test(e)), [], 'no editor errors from our nodes');
   });
 });
