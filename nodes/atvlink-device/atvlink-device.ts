@@ -2,8 +2,8 @@
  * The device config node: which device (identifier, or a manual address for networks where
  * multicast does not reach), its credentials per protocol (Node-RED `credentials`, so they
  * stay out of flow JSON and exports), and the ONE connection every flow node using it shares.
- * A device with several protocols (an Apple TV 4K speaks MRP and DMAP) gets a session per
- * protocol that has what it needs; the facade picks the protocol per call.
+ * A device with several protocols (an Apple TV 4/4K on an older tvOS offers MRP and DMAP)
+ * gets a session per protocol that has what it needs; the facade picks the protocol per call.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { manualConfig, type ManualService } from '../../lib/device/config';
