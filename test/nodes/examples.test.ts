@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Simulator } from '../../lib/simulator';
 import { REPO_ROOT } from '../support/paths';
 import { startNodeRed, type NodeRedRuntime } from './runtime';
-import { DEMO_DMAP_CREDENTIALS, startSimulator, until, type FlowNode } from './support';
+import { DEMO_DMAP_CREDENTIALS, mrpStats, pairMrp, startMrpSimulator, startSimulator, until, type FlowNode } from './support';
 
 const EXAMPLES = join(REPO_ROOT, 'examples');
 const CORE_TYPES = new Set(['tab', 'comment', 'inject', 'debug', 'switch', 'change', 'catch', 'status']);
@@ -92,6 +92,37 @@ describe('examples/', () => {
         }
       }
       assert.ok(!red.output.join('').includes(DEMO_DMAP_CREDENTIALS), 'no credential in the log');
+    });
+
+    it('the remote control flow drives an MRP device, home and power buttons included', async () => {
+      const mrpSim = await startMrpSimulator({ name: 'Example MRP TV' });
+      try {
+        const credentials = await pairMrp(mrpSim);
+        const { nodes } = examples().find((e) => /remote control/i.test(e.file))!;
+        await red.deploy(
+          nodes.map((n) =>
+            n.type === 'atvlink-device' ? { ...n, dmapPort: '', mrpPort: String(mrpSim.mrpPort), credentials: { mrp: credentials } } : n,
+          ),
+        );
+        await until(() => mrpStats(mrpSim).verifiedSessions === 1, 'the example connected over MRP', 10_000);
+        const press = async (payload: string) => {
+          const button = nodes.find((n) => n.type === 'inject' && n.payload === payload && !(n.props as { p: string }[]).some((p) => p.p === 'action'));
+          assert.ok(button, `a ${payload} button`);
+          assert.equal((await red.request(`inject/${button.id}`, { method: 'POST' })).status, 200);
+        };
+        await press('home');
+        await until(() => mrpSim.state.lastKey?.name === 'home', 'home to reach the device');
+        await press('turnOff');
+        await until(() => mrpSim.state.power === 'off', 'the device to turn off', 5000);
+        await press('turnOn');
+        await until(() => mrpSim.state.power === 'on', 'the device to turn on', 5000);
+        const [ltpk, ltsk] = credentials.split(':') as [string, string];
+        const everything = red.output.join('') + JSON.stringify(await red.getJson('flows'));
+        assert.ok(!everything.includes(ltsk) && !everything.includes(ltpk), 'no MRP credential in the log or the flows');
+      } finally {
+        await red.deploy([]);
+        await mrpSim.stop();
+      }
     });
   });
 });
