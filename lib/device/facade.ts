@@ -72,6 +72,7 @@ export class Device extends EventEmitter {
   private latest: NowPlaying | null = null;
   private state: 'idle' | 'connecting' | 'connected' | 'closed' = 'idle';
   private readonly detachers: (() => void)[] = [];
+  private readonly failures = new Map<Protocol, Error>();
 
   constructor(config: DeviceConfig, options: DeviceOptions = {}) {
     super();
@@ -91,6 +92,14 @@ export class Device extends EventEmitter {
   /** Protocols with an open session, best first. */
   get protocols(): Protocol[] {
     return this.ordered(DEFAULT_PRIORITIES).map((s) => s.protocol);
+  }
+
+  /**
+   * Why each protocol that could not connect failed, from the last `connect()` (also when it
+   * threw): e.g. an `AuthenticationError` says that protocol needs pairing.
+   */
+  get connectFailures(): ReadonlyMap<Protocol, Error> {
+    return this.failures;
   }
 
   /** The last now-playing state seen (from a push or a `nowPlaying()` call), if any. */
@@ -154,11 +163,14 @@ export class Device extends EventEmitter {
       }),
     );
     const failures: unknown[] = [];
+    this.failures.clear();
     for (const [i, result] of results.entries()) {
       if (result.status === 'fulfilled') this.sessions.push(result.value);
       else {
         failures.push(result.reason);
-        this.logger.warn(`${candidates[i]!.protocol}: ${errorText(result.reason)}`);
+        const error = result.reason instanceof Error ? result.reason : new Error(String(result.reason));
+        this.failures.set(candidates[i]!.protocol, error);
+        this.logger.warn(`${candidates[i]!.protocol}: ${error.message}`);
       }
     }
     if ((this.state as string) === 'closed') {

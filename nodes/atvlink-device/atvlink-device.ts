@@ -8,8 +8,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { manualConfig, type ManualService } from '../../lib/device/config';
 import { Device } from '../../lib/device/facade';
-import { PROTOCOLS, type Credentials, type DeviceConfig, type Protocol, type SessionFactory } from '../../lib/device/interfaces';
-import { SESSION_FACTORIES } from '../../lib/device/registry';
+import { PROTOCOLS, type Credentials, type DeviceConfig } from '../../lib/device/interfaces';
 import { AtvError, InvalidArgumentError } from '../../lib/errors';
 import { parseFullHapCredentials } from '../../lib/hap/credentials';
 import type { Logger } from '../../lib/log';
@@ -91,27 +90,6 @@ export function mrpCredentialsProblem(value: string | undefined): string | null 
   }
 }
 
-/**
- * The library's session factories, each noting in `refused` when the device turns its
- * protocol's credentials down (missing or wrong), so the status can say which to pair.
- */
-export function noticingRefusals(refused: Set<Protocol>, factories = SESSION_FACTORIES): Partial<Record<Protocol, SessionFactory>> {
-  const noticing: Partial<Record<Protocol, SessionFactory>> = {};
-  for (const [protocol, factory] of Object.entries(factories) as [Protocol, SessionFactory][]) {
-    noticing[protocol] = (context) => {
-      const session = factory(context);
-      const connect = session.connect.bind(session);
-      session.connect = () =>
-        connect().catch((err: unknown) => {
-          if (err instanceof AtvError && err.code === 'AUTH') refused.add(context.service.protocol);
-          throw err;
-        });
-      return session;
-    };
-  }
-  return noticing;
-}
-
 export default function (RED: NodeAPI): void {
   const t = (key: string, substitutions?: Record<string, string | number>) => RED._(`atvlink-device.${key}`, substitutions);
   setSharedTranslate(t);
@@ -128,17 +106,15 @@ export default function (RED: NodeAPI): void {
     const problem = mrpCredentialsProblem(credentials.mrp);
     if (problem) node.warn(t('errors.badMrpCredentials', { problem }));
     const settings = RED.settings as unknown as DeviceSettings;
-    const refusals = new WeakMap<Device, Set<Protocol>>();
     node.link = openLink(node.id, {
       name: def.name?.trim() || undefined,
       resolve: deviceResolver(def, logger),
-      createDevice: (config) => {
-        const refused = new Set<Protocol>();
-        const device = new Device(config, { credentials, logger, factories: noticingRefusals(refused) });
-        refusals.set(device, refused);
-        return device;
-      },
-      refusedProtocols: (device) => PROTOCOLS.filter((p) => refusals.get(device)?.has(p)),
+      createDevice: (config) => new Device(config, { credentials, logger }),
+      refusedProtocols: (device) =>
+        PROTOCOLS.filter((p) => {
+          const failure = device.connectFailures.get(p);
+          return failure instanceof AtvError && failure.code === 'AUTH';
+        }),
       translate: t,
       logger,
       retry: settings.atvlinkDeviceRetry,

@@ -139,6 +139,12 @@ describe('Device facade', () => {
     });
     await assert.rejects(none.device.connect(), AuthenticationError);
     assert.equal(none.sessions.get('dmap')!.closed, true);
+    assert.deepEqual(
+      [...none.device.connectFailures].map(([protocol, error]) => [protocol, error.constructor.name]),
+      [['dmap', 'UnreachableError'], ['mrp', 'AuthenticationError']],
+      'each protocol says why it failed',
+    );
+    assert.deepEqual([...partial.device.connectFailures.keys()], ['mrp']);
   });
 
   it('forwards push updates only from the session chosen for them, and tears down on loss', async () => {
