@@ -236,15 +236,8 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
   async getProperty<N extends PropertyName>(name: N): Promise<PropertyValues[N] | null> {
     if (name === 'volume') return (await this.readVolume()) as PropertyValues[N] | null;
     const state = await this.nowPlaying();
-    switch (name) {
-      case 'position':
-        return state.position as PropertyValues[N] | null;
-      case 'shuffle':
-        return state.shuffle as PropertyValues[N] | null;
-      case 'repeat':
-        return state.repeat as PropertyValues[N] | null;
-    }
-    throw new InvalidArgumentError(`unknown property ${JSON.stringify(String(name))}`);
+    // position, shuffle and repeat are now-playing fields of the same names.
+    return state[name as Exclude<PropertyName, 'volume'>] as PropertyValues[N] | null;
   }
 
   private async readVolume(): Promise<number | null> {

@@ -431,15 +431,8 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     this.assertConnected();
     if (name === 'volume') return this.volume.level as PropertyValues[N] | null;
     const state = this.state.nowPlaying(this.now());
-    switch (name) {
-      case 'position':
-        return state.position as PropertyValues[N] | null;
-      case 'shuffle':
-        return state.shuffle as PropertyValues[N] | null;
-      case 'repeat':
-        return state.repeat as PropertyValues[N] | null;
-    }
-    throw new InvalidArgumentError(`unknown property ${JSON.stringify(String(name))}`);
+    // position, shuffle and repeat are now-playing fields of the same names.
+    return state[name as Exclude<PropertyName, 'volume'>] as PropertyValues[N] | null;
   }
 
   /** Starts `nowPlaying` events; the current state is delivered first. */
