@@ -5,25 +5,20 @@
  * the SET_STATE frames a device pushes on every change, in clear and through the session
  * cipher; and the cost of loading the MRP module and its protobuf schema in a fresh process.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
-import { connect, type Device } from '../lib/device/facade';
 import { pair } from '../lib/device/pairing';
-import type { NowPlaying } from '../lib/device/state';
 import { MrpSessionCipher } from '../lib/hap/channel';
 import { encodeMrpFrame, MrpFrameDecoder } from '../lib/protocols/mrp/framing';
 import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType } from '../lib/protocols/mrp/messages';
 import { Simulator, SimulatorState } from '../lib/simulator';
 import { setStatePayload } from '../lib/simulator/mrp-messages';
-import { latencies, median, missing, percentile, round, timeLoop, type Measurement, type Suite } from './measure';
+import { liveDeviceMeasurements } from './device';
+import { median, missing, round, timeLoop, type Measurement, type Suite } from './measure';
 
 const SUITE = 'MRP';
-const COMMANDS = 300;
-const PUSHES = 100;
 /** Frames per decode run: a long session's worth of state pushes. */
 const FRAMES = 2_000;
 /** How a socket hands the stream over (a typical read size). */
@@ -141,59 +136,8 @@ function loadMeasurements(): Measurement[] {
   return rows;
 }
 
-function latencyRows(name: string, samples: number[], what: string): Measurement[] {
-  return [
-    { suite: SUITE, name: `${name} p50`, value: round(percentile(samples, 50), 2), unit: 'ms', detail: `${samples.length} ${what}` },
-    { suite: SUITE, name: `${name} p99`, value: round(percentile(samples, 99), 2), unit: 'ms', detail: `max ${round(Math.max(...samples), 2)} ms` },
-  ];
-}
-
-async function memoryRows(port: number, credentials: string): Promise<Measurement[]> {
-  try {
-    // Asynchronously: the simulator in this process must keep answering the child.
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ['--expose-gc', join(__dirname, 'connected-memory.js'), 'mrp', '127.0.0.1', String(port), credentials],
-      { encoding: 'utf8', timeout: 20_000 },
-    );
-    const { baseline, connected } = JSON.parse(stdout) as Record<'baseline' | 'connected', { rss: number; heapUsed: number }>;
-    const mb = (n: number): number => round(n / 1024 / 1024, 1);
-    return [
-      {
-        suite: SUITE,
-        name: 'connected Device, process RSS',
-        value: mb(connected.rss),
-        unit: 'MB',
-        detail: `fresh process, push updates on (+${mb(connected.rss - baseline.rss)} MB over the loaded library)`,
-      },
-      {
-        suite: SUITE,
-        name: 'connected Device, JS heap used',
-        value: mb(connected.heapUsed),
-        unit: 'MB',
-        detail: `after GC (+${round((connected.heapUsed - baseline.heapUsed) / 1024, 0)} KB over the loaded library, schema included)`,
-      },
-    ];
-  } catch (err) {
-    return [missing(SUITE, 'connected Device memory', 'MB', `child process failed: ${(err as Error).message.split('\n')[0]}`)];
-  }
-}
-
-/** Resolves with the first 'nowPlaying' event that satisfies `wanted`. */
-function nextState(device: Device, wanted: (state: NowPlaying) => boolean): Promise<NowPlaying> {
-  return new Promise((resolve) => {
-    const listener = (state: NowPlaying): void => {
-      if (!wanted(state)) return;
-      device.off('nowPlaying', listener);
-      resolve(state);
-    };
-    device.on('nowPlaying', listener);
-  });
-}
-
 async function liveMeasurements(): Promise<Measurement[]> {
   const sim = new Simulator({ name: 'MRP Benchmark TV', protocols: ['mrp'], pin: PIN, trackSeconds: 600 });
-  const devices: Device[] = [];
   try {
     await sim.start();
     const config = sim.config();
@@ -201,31 +145,17 @@ async function liveMeasurements(): Promise<Measurement[]> {
     await pairing.begin();
     pairing.setPin(PIN);
     const credentials = await pairing.finish();
-    const commander = await connect(config, { credentials: { mrp: credentials } });
-    devices.push(commander);
-    const watcher = await connect(config, { credentials: { mrp: credentials } });
-    devices.push(watcher);
-
-    const rows: Measurement[] = [];
-    const commands = await latencies(COMMANDS, (i) => commander.command(i % 2 === 0 ? 'play' : 'pause'));
-    rows.push(...latencyRows('command round trip', commands, 'commands (play/pause) to their SEND_COMMAND_RESULT, one at a time'));
-
-    const first = nextState(watcher, () => true);
-    watcher.startPushUpdates();
-    await first;
-    const pushes: number[] = [];
-    for (let i = 0; i < PUSHES + 5; i++) {
-      const start = performance.now();
-      sim.state.playPause();
-      const expected = sim.state.status;
-      await nextState(watcher, (state) => state.deviceState === expected);
-      if (i >= 5) pushes.push(performance.now() - start);
-    }
-    rows.push(...latencyRows('push latency (state change → event)', pushes, 'changes in the simulator, each awaited'));
-    rows.push(...(await memoryRows(sim.mrpPort, credentials)));
-    return rows;
+    return await liveDeviceMeasurements({
+      suite: SUITE,
+      sim,
+      config,
+      protocol: 'mrp',
+      credentials,
+      port: sim.mrpPort,
+      commandName: 'command round trip',
+      commandDetail: 'commands (play/pause) to their SEND_COMMAND_RESULT, one at a time',
+    });
   } finally {
-    for (const d of devices) await d.close();
     await sim.stop();
   }
 }
