@@ -5,7 +5,7 @@
  * package loaded from the checkout through `nodesDir`, and no network use of its own
  * (telemetry, tours and the palette catalogue off).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,11 @@ export interface RuntimeOptions {
   logLevel?: string;
   /** Extra settings, merged in. */
   settings?: Record<string, unknown>;
+  /**
+   * Install this package tarball into the user directory with npm, as a user does, and load
+   * our nodes from there instead of from the checkout.
+   */
+  install?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -97,7 +102,7 @@ export async function startNodeRed(options: RuntimeOptions = {}): Promise<NodeRe
     uiPort: port,
     flowFile: 'flows.json',
     credentialSecret: options.credentialSecret ?? 'atvlink-test-secret',
-    nodesDir: [REPO_ROOT],
+    nodesDir: options.install ? [] : [REPO_ROOT],
     logging: { console: { level: options.logLevel ?? 'warn', metrics: false, audit: false } },
     telemetry: { enabled: false, updateNotification: false },
     diagnostics: { enabled: false, ui: false },
@@ -106,6 +111,15 @@ export async function startNodeRed(options: RuntimeOptions = {}): Promise<NodeRe
     ...options.settings,
   };
   writeFileSync(join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+  if (options.install) {
+    writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
+    // --prefer-offline: the dependencies are in npm's cache since `npm ci`.
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', options.install], {
+      cwd: userDir,
+      stdio: 'pipe',
+      timeout: 120_000,
+    });
+  }
   const redJs = join(dirname(require.resolve(`${NODE_RED_PACKAGE}/package.json`)), 'red.js');
   const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', join(userDir, 'settings.js')], {
     cwd: userDir,
