@@ -71,8 +71,11 @@ export class Device extends EventEmitter {
   private pushSession: ProtocolSession | null = null;
   private latest: NowPlaying | null = null;
   private state: 'idle' | 'connecting' | 'connected' | 'closed' = 'idle';
-  private readonly detachers: (() => void)[] = [];
+  /** Sessions whose connect() is still running: close() must be able to end them too. */
+  private readonly pending = new Set<ProtocolSession>();
+  private readonly detachers = new Map<ProtocolSession, () => void>();
   private readonly failures = new Map<Protocol, Error>();
+  private connecting: Promise<void> | null = null;
 
   constructor(config: DeviceConfig, options: DeviceOptions = {}) {
     super();
@@ -109,12 +112,21 @@ export class Device extends EventEmitter {
 
   /**
    * Opens a session for every usable service. Succeeds when at least one protocol connects
-   * (the others are logged); fails with the most telling error when none does.
+   * (the others are logged, and listed in `connectFailures`); fails with the most telling
+   * error when none does. A second call while connecting waits for the same attempt.
    */
-  async connect(): Promise<void> {
-    if (this.state === 'closed') throw new ClosedError('this device was closed; create a new one');
-    if (this.state !== 'idle') return;
+  connect(): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(new ClosedError('this device was closed; create a new one'));
+    if (this.state === 'connected') return Promise.resolve();
+    this.connecting ??= this.openSessions().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async openSessions(): Promise<void> {
     this.state = 'connecting';
+    this.failures.clear();
     const factories = this.options.factories ?? SESSION_FACTORIES;
     const wanted = this.options.protocols;
     const usable = this.config.services.filter(
@@ -143,48 +155,43 @@ export class Device extends EventEmitter {
           (reasons.length > 0 ? `. ${reasons.join('; ')}` : ''),
       );
     }
-    const results = await Promise.allSettled(
+    await Promise.all(
       candidates.map(async (service) => {
-        const factory = factories[service.protocol]!;
-        const session = factory({
+        const session = factories[service.protocol]!({
           config: this.config,
           service,
           credentials: this.options.credentials?.[service.protocol] ?? service.credentials ?? null,
           timeout: this.options.timeout ?? 10_000,
           logger: this.logger,
         });
+        this.pending.add(session);
         try {
           await session.connect();
+          if (this.state === 'closed') throw new ClosedError('the device was closed while connecting');
         } catch (err) {
           await session.close().catch(() => undefined);
-          throw err;
+          this.fail(service.protocol, err);
+          return;
+        } finally {
+          this.pending.delete(session);
         }
-        return session;
+        // Listen at once: a session may drop while the others are still connecting.
+        this.sessions.push(session);
+        this.attach(session);
       }),
     );
-    const failures: unknown[] = [];
-    this.failures.clear();
-    for (const [i, result] of results.entries()) {
-      if (result.status === 'fulfilled') this.sessions.push(result.value);
-      else {
-        failures.push(result.reason);
-        const error = result.reason instanceof Error ? result.reason : new Error(String(result.reason));
-        this.failures.set(candidates[i]!.protocol, error);
-        this.logger.warn(`${candidates[i]!.protocol}: ${error.message}`);
-      }
-    }
-    if ((this.state as string) === 'closed') {
-      // close() was called while connecting
-      await Promise.all(this.sessions.map((s) => s.close().catch(() => undefined)));
-      this.sessions = [];
-      throw new ClosedError('the device was closed while connecting');
-    }
+    if ((this.state as string) === 'closed') throw new ClosedError('the device was closed while connecting');
     if (this.sessions.length === 0) {
       this.state = 'idle';
-      throw mostTelling(failures);
+      throw mostTelling([...this.failures.values()]);
     }
-    for (const session of this.sessions) this.attach(session);
     this.state = 'connected';
+  }
+
+  private fail(protocol: Protocol, err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.failures.set(protocol, error);
+    if (!(error instanceof ClosedError)) this.logger.warn(`${protocol}: ${error.message}`);
   }
 
   /** Closes every session (sockets, long polls, timers). Safe to call at any time, twice. */
@@ -193,7 +200,7 @@ export class Device extends EventEmitter {
     const wasOpen = this.state !== 'idle';
     this.state = 'closed';
     await this.teardown();
-    if (wasOpen) this.emit('closed');
+    if (wasOpen) this.notify('closed');
   }
 
   /** Sends a command from THE command table; resolves once the device acknowledged it. */
@@ -313,7 +320,7 @@ export class Device extends EventEmitter {
 
   /**
    * The session to serve `feature`: among those implementing the method and not ruling the
-   * feature out, the first (by priority) that says `available`, else the first at all.
+   * feature out, by priority, the first that says `available`, else `unknown`, else any.
    */
   private pick(
     feature: FeatureName,
@@ -322,7 +329,12 @@ export class Device extends EventEmitter {
   ): ProtocolSession {
     this.assertConnected();
     const able = this.ordered(priorities).filter((s) => method(s) !== undefined && s.feature(feature) !== 'unsupported');
-    const chosen = able.find((s) => s.feature(feature) === 'available') ?? able[0];
+    // The same ranking `feature()` reports: a session that says it can beats one that may,
+    // which beats one that says it cannot right now.
+    const chosen =
+      able.find((s) => s.feature(feature) === 'available') ??
+      able.find((s) => s.feature(feature) === 'unknown') ??
+      able[0];
     if (!chosen) {
       throw new NotSupportedError(`${this.config.name} cannot do "${feature}" over ${this.protocols.join(', ') || 'any protocol'}`);
     }
@@ -333,26 +345,36 @@ export class Device extends EventEmitter {
     const onNowPlaying = (state: NowPlaying) => {
       if (this.pushSession !== session) return;
       this.latest = state;
-      this.emit('nowPlaying', state);
+      this.notify('nowPlaying', state);
     };
-    const onVolume = (level: number) => this.emit('volume', level);
-    const onPower = (state: PowerState) => this.emit('power', state);
-    const onPushError = (err: Error) => this.emit('pushError', err);
+    const onVolume = (level: number) => this.notify('volume', level);
+    const onPower = (state: PowerState) => this.notify('power', state);
+    const onPushError = (err: Error) => this.notify('pushError', err);
     const onLost = (err: Error) => {
+      if (this.state === 'connecting') {
+        // Dropped before the device was ready: it simply did not connect.
+        this.detach(session);
+        this.sessions = this.sessions.filter((s) => s !== session);
+        void session.close().catch(() => undefined);
+        this.fail(session.protocol, err);
+        return;
+      }
       if (this.state !== 'connected') return;
       this.logger.warn(`${session.protocol}: connection lost: ${err.message}`);
       this.state = 'closed';
-      void this.teardown().then(() => {
-        this.emit('connectionLost', err);
-        this.emit('closed');
-      });
+      void this.teardown()
+        .catch((e: unknown) => this.logger.warn(`closing after a lost connection: ${errorText(e)}`))
+        .then(() => {
+          this.notify('connectionLost', err);
+          this.notify('closed');
+        });
     };
     session.on('nowPlaying', onNowPlaying);
     session.on('volume', onVolume);
     session.on('power', onPower);
     session.on('pushError', onPushError);
     session.on('connectionLost', onLost);
-    this.detachers.push(() => {
+    this.detachers.set(session, () => {
       session.off('nowPlaying', onNowPlaying);
       session.off('volume', onVolume);
       session.off('power', onPower);
@@ -361,9 +383,25 @@ export class Device extends EventEmitter {
     });
   }
 
+  private detach(session: ProtocolSession): void {
+    this.detachers.get(session)?.();
+    this.detachers.delete(session);
+  }
+
+  /** Emits to every listener; one that throws is logged and cannot break the others or us. */
+  private notify<E extends keyof DeviceEvents>(event: E, ...args: DeviceEvents[E]): void {
+    for (const listener of this.rawListeners(event) as ((...a: DeviceEvents[E]) => void)[]) {
+      try {
+        listener.apply(this, args);
+      } catch (err) {
+        this.logger.warn(`a "${event}" listener threw: ${errorText(err)}`);
+      }
+    }
+  }
+
   private async teardown(): Promise<void> {
-    for (const detach of this.detachers.splice(0)) detach();
-    const sessions = this.sessions.splice(0);
+    for (const session of [...this.detachers.keys()]) this.detach(session);
+    const sessions = [...this.sessions.splice(0), ...this.pending];
     this.pushSession = null;
     await Promise.all(sessions.map((s) => s.close().catch((err: unknown) => this.logger.warn(`closing ${s.protocol}: ${errorText(err)}`))));
   }
@@ -380,9 +418,8 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function mostTelling(failures: unknown[]): Error {
-  const ranked = failures
-    .map((f) => (f instanceof Error ? f : new Error(String(f))))
+function mostTelling(failures: Error[]): Error {
+  const ranked = [...failures]
     .sort((a, b) => (SEVERITY[(b as AtvError).code ?? ''] ?? 0) - (SEVERITY[(a as AtvError).code ?? ''] ?? 0));
   return ranked[0] ?? new Error('connection failed');
 }

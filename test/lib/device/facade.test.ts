@@ -26,14 +26,20 @@ class FakeSession extends EventEmitter implements ProtocolSession {
     private readonly features: Partial<Record<FeatureName, FeatureState>>,
     readonly context: SessionContext,
     private readonly failConnect?: Error,
+    private readonly gate?: Promise<void>,
   ) {
     super();
   }
   async connect(): Promise<void> {
     if (this.failConnect) throw this.failConnect;
+    if (this.gate) {
+      // Like a socket: a close() while connecting makes connect() fail.
+      await Promise.race([this.gate, new Promise<never>((_, reject) => this.once('test:closed', () => reject(new Error('socket closed'))))]);
+    }
   }
   async close(): Promise<void> {
     this.closed = true;
+    this.emit('test:closed');
   }
   feature(name: FeatureName): FeatureState {
     return this.features[name] ?? 'unsupported';
@@ -57,14 +63,19 @@ class FakeSession extends EventEmitter implements ProtocolSession {
   }
 }
 
-function setup(
-  specs: Partial<Record<Protocol, { features: Partial<Record<FeatureName, FeatureState>>; fail?: Error }>>,
-): { device: Device; sessions: Map<Protocol, FakeSession> } {
+interface FakeSpec {
+  features: Partial<Record<FeatureName, FeatureState>>;
+  fail?: Error;
+  /** connect() resolves only when this does. */
+  gate?: Promise<void>;
+}
+
+function setup(specs: Partial<Record<Protocol, FakeSpec>>): { device: Device; sessions: Map<Protocol, FakeSession> } {
   const sessions = new Map<Protocol, FakeSession>();
   const factories: Partial<Record<Protocol, SessionFactory>> = {};
-  for (const [protocol, spec] of Object.entries(specs) as [Protocol, { features: Partial<Record<FeatureName, FeatureState>>; fail?: Error }][]) {
+  for (const [protocol, spec] of Object.entries(specs) as [Protocol, FakeSpec][]) {
     factories[protocol] = (ctx) => {
-      const s = new FakeSession(protocol, spec.features, ctx, spec.fail);
+      const s = new FakeSession(protocol, spec.features, ctx, spec.fail, spec.gate);
       sessions.set(protocol, s);
       return s;
     };
@@ -169,5 +180,89 @@ describe('Device facade', () => {
     assert.equal(device.connected, false);
     assert.ok(sessions.get('dmap')!.closed && sessions.get('mrp')!.closed);
     await assert.rejects(device.command('play'), /closed/);
+  });
+
+  it('routes a call the way feature() ranks it: available, then unknown, then unavailable', async () => {
+    const { device, sessions } = setup({
+      mrp: { features: { setVolume: 'unavailable' } },
+      dmap: { features: { setVolume: 'unknown' } },
+    });
+    await device.connect();
+    assert.equal(device.feature('setVolume'), 'unknown');
+    await device.setProperty('volume', 20);
+    assert.deepEqual(sessions.get('dmap')!.calls, ['set:volume=20']);
+    assert.deepEqual(sessions.get('mrp')!.calls, []);
+    await device.close();
+  });
+
+  it('a second connect() while connecting waits for the same attempt', async () => {
+    let open!: () => void;
+    const { device } = setup({ dmap: { features: { play: 'available' }, gate: new Promise<void>((r) => (open = r)) } });
+    const first = device.connect();
+    const second = device.connect();
+    let secondDone = false;
+    void second.then(() => (secondDone = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(secondDone, false, 'not before the device is connected');
+    open();
+    await Promise.all([first, second]);
+    assert.equal(device.connected, true);
+    await device.command('play');
+    await device.close();
+  });
+
+  it('a session that drops while another is still connecting does not count', async () => {
+    let open!: () => void;
+    const { device, sessions } = setup({
+      mrp: { features: { play: 'available' } },
+      dmap: { features: { play: 'unknown' }, gate: new Promise<void>((r) => (open = r)) },
+    });
+    const lost: Error[] = [];
+    device.on('connectionLost', (e) => lost.push(e));
+    const connecting = device.connect();
+    await new Promise((r) => setImmediate(r));
+    sessions.get('mrp')!.emit('connectionLost', new Error('mrp socket closed'));
+    open();
+    await connecting;
+    assert.deepEqual(device.protocols, ['dmap']);
+    assert.equal(sessions.get('mrp')!.closed, true);
+    assert.equal(device.connectFailures.get('mrp')?.message, 'mrp socket closed');
+    assert.deepEqual(lost, [], 'the device never was connected over MRP');
+    await device.command('play');
+    assert.deepEqual(sessions.get('dmap')!.calls, ['play:single']);
+    await device.close();
+  });
+
+  it('close() during connect() ends the sessions still connecting, at once', async () => {
+    const { device, sessions } = setup({
+      dmap: { features: {} },
+      mrp: { features: {}, gate: new Promise<void>(() => undefined) },
+    });
+    const connecting = device.connect();
+    await new Promise((r) => setImmediate(r));
+    await device.close();
+    assert.equal(sessions.get('mrp')!.closed, true, 'the pending MRP session was closed by close()');
+    assert.equal(sessions.get('dmap')!.closed, true);
+    await assert.rejects(connecting, /closed while connecting/);
+    assert.equal(device.connected, false);
+  });
+
+  it('a listener that throws neither breaks the other listeners nor escapes', async () => {
+    const { device, sessions } = setup({ dmap: { features: { pushUpdates: 'available' } } });
+    await device.connect();
+    device.startPushUpdates();
+    const seen: string[] = [];
+    device.on('nowPlaying', () => {
+      throw new Error('user code bug');
+    });
+    device.on('nowPlaying', (s) => seen.push(s.title ?? ''));
+    sessions.get('dmap')!.emit('nowPlaying', { ...idleNowPlaying(), title: 'still delivered' });
+    assert.deepEqual(seen, ['still delivered']);
+    device.on('connectionLost', () => {
+      throw new Error('another bug');
+    });
+    const closed = new Promise<void>((resolve) => device.once('closed', resolve));
+    sessions.get('dmap')!.emit('connectionLost', new Error('gone'));
+    await closed;
   });
 });
