@@ -10,6 +10,7 @@ import {
   ClosedError,
   InvalidArgumentError,
   NotSupportedError,
+  UnreachableError,
 } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { COMMANDS, findCommand, isInputAction, type CommandName, type CommandOptions } from './commands';
@@ -140,6 +141,14 @@ export class Device extends EventEmitter {
       const needOwn = !this.options.credentials?.[protocol];
       return (needOwn && ofProtocol.find((s) => s.credentials)) || ofProtocol[0]!;
     });
+    if (candidates.length === 0 && this.config.deepSleep) {
+      this.state = 'idle';
+      // Not a configuration problem: the device sleeps behind a Bonjour sleep proxy (its
+      // services advertised with port 0) and will be reachable once it wakes.
+      throw new UnreachableError(
+        `${this.config.name} is asleep (its services are advertised by a sleep proxy without ports); try again once it is awake`,
+      );
+    }
     if (candidates.length === 0) {
       this.state = 'idle';
       const offered = [...new Set(this.config.services.map((s) => s.protocol))].join(', ') || 'none';

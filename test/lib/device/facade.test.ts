@@ -195,6 +195,15 @@ describe('Device facade', () => {
     await device.close();
   });
 
+  it('a device asleep behind a sleep proxy is unreachable for now, not unusable', async () => {
+    const { device } = setup({ dmap: { features: {} } });
+    const asleep = new Device(
+      { ...device.config, deepSleep: true, services: device.config.services.map((s) => ({ ...s, port: 0 })) },
+      { factories: {} },
+    );
+    await assert.rejects(asleep.connect(), (err: unknown) => err instanceof UnreachableError && /asleep/.test(err.message));
+  });
+
   it('a second connect() while connecting waits for the same attempt', async () => {
     let open!: () => void;
     const { device } = setup({ dmap: { features: { play: 'available' }, gate: new Promise<void>((r) => (open = r)) } });
