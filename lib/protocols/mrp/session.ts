@@ -133,6 +133,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
   private readonly artworkCache = new MrpArtworkCache();
   private info: MrpDeviceInfoMessage | null = null;
   private phase: 'idle' | 'connecting' | 'connected' | 'closed' = 'idle';
+  private connecting: Promise<void> | null = null;
   private pushActive = false;
   /** The last derived state, when it was derived, and whether its position was moving. */
   private latest: { state: NowPlaying; at: number; moving: boolean } | null = null;
@@ -174,11 +175,20 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
 
   /**
    * The connection sequence (reference §4.4), pair-verify included when credentials were
-   * given, then the heartbeat. On failure everything is closed again.
+   * given, then the heartbeat. On failure everything is closed again. A call while another
+   * is under way shares its outcome: returning early would let the caller's next command
+   * find the session not yet connected.
    */
   async connect(): Promise<void> {
     if (this.phase === 'closed') throw new ClosedError('this MRP session was closed; create a new one');
-    if (this.phase !== 'idle') return;
+    if (this.phase === 'connected') return;
+    this.connecting ??= this.establish().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async establish(): Promise<void> {
     const service = this.context.service;
     if (!service.enabled) {
       throw new NotSupportedError(`${this.context.config.name}: ${service.disabledReason ?? 'the MRP service is disabled'}`);

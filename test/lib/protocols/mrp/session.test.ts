@@ -24,8 +24,8 @@ import {
   type MrpSetStateMessage,
 } from '../../../../lib/protocols/mrp/proto-types';
 import { MRP_COCOA_EPOCH_OFFSET } from '../../../../lib/protocols/mrp/player-state';
-import { createMrpSession, MRP_COMMAND_ACTIONS } from '../../../../lib/protocols/mrp/session';
-import { CAPTURED_ARTWORK, CAPTURED_SET_STATE, FAKE_DEVICE_UID, type FakeConnection, type Received } from './fake-device';
+import { createMrpSession, MRP_COMMAND_ACTIONS, MrpSession } from '../../../../lib/protocols/mrp/session';
+import { CAPTURED_ARTWORK, CAPTURED_SET_STATE, FAKE_DEVICE_UID, FakeMrpDevice, type FakeConnection, type Received } from './fake-device';
 import { connected, mrpContext, sleep } from './helpers';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -633,6 +633,23 @@ describe('MrpSession', () => {
       ]);
       assert.ok(sent[1]!.at - sent[0]!.at >= 35, 'home is held');
     });
+  });
+
+  it('a second connect() while the first is under way waits for that attempt (one connection)', async () => {
+    const device = await FakeMrpDevice.start();
+    cleanups.push(() => device.close());
+    const session = new MrpSession(mrpContext(device.port), { holdMs: 50 });
+    cleanups.push(() => session.close());
+    const first = session.connect();
+    const second = session.connect();
+    await second;
+    // The caller of the second connect() may use the session at once.
+    await session.sendCommand('play');
+    await first;
+    await session.connect(); // connected: nothing more to do
+    assert.equal(device.connections.length, 1);
+    assert.equal(device.last.messages(MrpMessageType.DEVICE_INFO_MESSAGE).length, 1);
+    assert.equal(device.last.messages(MrpMessageType.SEND_COMMAND_MESSAGE).length, 1);
   });
 
   it('startPushUpdates before connect and calls after close do not throw', async () => {
