@@ -43,7 +43,10 @@ export type LinkState =
   | 'disconnected'
   /** The device refused our credentials: pair again (a retry is still scheduled, slowly). */
   | 'pairing'
-  /** The configuration cannot work (no host and no identifier, bad address): no retry. */
+  /**
+   * The configuration cannot work (no host and no identifier, a bad port, credentials that do
+   * not parse, a device that disables every protocol we could use): no retry.
+   */
   | 'invalid'
   /** The config node was closed (redeploy, removal). */
   | 'closed';
@@ -109,8 +112,21 @@ export interface DeviceLinkOptions<D extends LinkedDevice = Device> {
   closeTimeout?: number;
 }
 
-/** Error codes after which retrying cannot help until the configuration changes. */
-const FATAL_CODES = new Set(['INVALID_ARGUMENT', 'NOT_SUPPORTED']);
+/**
+ * Whether retrying cannot help until someone changes the configuration: a value the config
+ * node cannot use (a port out of range, credentials that do not parse: INVALID_ARGUMENT), or
+ * a device that itself says why it refuses the protocols we could use (direct MRP on tvOS 15
+ * and later: a disabled service with its reason). "No usable protocol" without such a reason
+ * is a scan that lost an answer or a device between states, and a device asleep behind a
+ * sleep proxy or not found at all is simply not there yet: those are retried, and the device
+ * is looked up again for every attempt.
+ */
+export function isConfigurationError(error: Error, config: DeviceConfig | null): boolean {
+  const code = (error as Partial<AtvError>).code;
+  if (code === 'INVALID_ARGUMENT') return true;
+  if (code !== 'NOT_SUPPORTED' || !config) return false;
+  return config.services.some((s) => !s.enabled && s.disabledReason !== null);
+}
 
 const TITLE_MAX = 24;
 
@@ -347,7 +363,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
       if (generation !== this.generation) return;
       const error = describe(err);
       const refused = device && (error as Partial<AtvError>).code === 'AUTH' ? this.options.refusedProtocols?.(device) ?? [] : [];
-      this.failed(error, refused);
+      this.failed(error, refused, device ? this.config : null);
       return;
     }
     this.connected(device, generation);
@@ -400,9 +416,10 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     );
   }
 
-  private failed(error: Error, refused: readonly Protocol[] = []): void {
+  /** `config`: what the failed attempt connected to (null when it failed before that). */
+  private failed(error: Error, refused: readonly Protocol[] = [], config: DeviceConfig | null = null): void {
     const code = (error as Partial<AtvError>).code;
-    if (code && FATAL_CODES.has(code)) {
+    if (isConfigurationError(error, config)) {
       this.options.logger?.warn(`${this.name}: ${error.message}`);
       this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null, needsPairing: [] });
       return;

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { manualConfig } from '../../lib/device/config';
+import { Device } from '../../lib/device/facade';
+import type { DeviceConfig } from '../../lib/device/interfaces';
+import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../lib/simulator';
 import { idleNowPlaying, type NowPlaying } from '../../lib/device/state';
 import { AuthenticationError, InvalidArgumentError, UnreachableError } from '../../lib/errors';
 import { DeviceLink, displayStatus, retryDelay, type DeviceLinkOptions, type LinkStatus } from '../../nodes/connections';
@@ -247,6 +250,92 @@ describe('DeviceLink (one shared connection per config node)', () => {
     });
     const status = await statusWhere(link, {}, (s) => s.state === 'connected');
     assert.equal(status.state, 'connected');
+    await link.close();
+  });
+});
+
+describe('DeviceLink with the real facade: only configuration errors are final', () => {
+  let sim: Simulator;
+
+  before(async () => {
+    sim = await new Simulator({ name: 'Link TV', host: '127.0.0.1' });
+    await sim.start();
+  });
+  after(async () => {
+    await sim.stop();
+  });
+
+  function realLink(configs: (() => DeviceConfig)[]) {
+    let resolved = 0;
+    const states: string[] = [];
+    const link = new DeviceLink<Device>({
+      name: 'Link TV',
+      resolve: async () => configs[Math.min(resolved++, configs.length - 1)]!(),
+      createDevice: (config) => new Device(config, { credentials: { dmap: DEMO_DMAP_CREDENTIALS } }),
+      retry: { initial: 20, max: 60 },
+      random: () => 1,
+    });
+    const user = {};
+    link.register(user, { status: (s) => states.push(s.state) });
+    return { link, states, resolves: () => resolved };
+  }
+
+  it('a device asleep behind a sleep proxy, then found without its DMAP record, then found whole: connects by itself', async () => {
+    const whole = sim.config();
+    // what a sleep proxy answers for a sleeping device: every service, port 0
+    const asleep = (): DeviceConfig => ({ ...whole, deepSleep: true, services: whole.services.map((s) => ({ ...s, port: 0 })) });
+    // one lost mDNS answer: the device shows up with a service we do not speak only
+    const partial = (): DeviceConfig => ({ ...whole, services: whole.services.map((s) => ({ ...s, protocol: 'airplay' as const })) });
+    const { link, states, resolves } = realLink([asleep, partial, () => sim.config()]);
+    try {
+      const end = Date.now() + 5000;
+      while (link.state !== 'connected' && Date.now() < end) await tick(20);
+      assert.equal(link.state, 'connected', `states: ${states.join(' → ')}; error: ${link.snapshot().error?.message}`);
+      assert.ok(!states.includes('invalid'), states.join(' → '));
+      assert.equal(resolves(), 3, 'the device was looked up again for every attempt');
+      assert.deepEqual(link.device?.protocols, ['dmap']);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('a device that definitively disables the only protocol we could use (direct MRP on tvOS 15+) is final, with its reason', async () => {
+    const whole = sim.config();
+    const tvos15 = (): DeviceConfig => ({
+      ...whole,
+      services: [
+        {
+          ...whole.services[0]!,
+          protocol: 'mrp',
+          enabled: false,
+          disabledReason: 'tvOS 15 and later no longer accept direct MRP connections: pair AirPlay',
+        },
+      ],
+    });
+    const { link, states, resolves } = realLink([tvos15]);
+    try {
+      const end = Date.now() + 2000;
+      while (link.state !== 'invalid' && Date.now() < end) await tick(20);
+      assert.equal(link.state, 'invalid', states.join(' → '));
+      assert.match(link.snapshot().error?.message ?? '', /tvOS 15 and later/);
+      await tick(200);
+      assert.equal(resolves(), 1, 'no retry');
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('a bad value in the configuration (a resolver refusing it) is final', async () => {
+    const link = new DeviceLink<Device>({
+      resolve: async () => {
+        throw new InvalidArgumentError('DMAP port must be a whole number from 1 to 65535');
+      },
+      createDevice: (config) => new Device(config),
+      retry: { initial: 20, max: 60 },
+    });
+    link.register({});
+    await tick(100);
+    assert.equal(link.state, 'invalid');
     await link.close();
   });
 });
