@@ -179,6 +179,13 @@ export class DeviceLink<D extends LinkedDevice = Device> {
   private readonly options: DeviceLinkOptions<D>;
   private readonly policy: RetryPolicy;
   private readonly users = new Map<object, LinkListener>();
+  /**
+   * Users that registered but have not heard their first status yet. Flow nodes register in
+   * their constructor: nothing reaches them before the next turn of the event loop (a
+   * listener run inside a constructor can see the node half made), and then they hear the
+   * state as it is by then.
+   */
+  private readonly welcomes = new Map<object, NodeJS.Immediate>();
   private current: D | null = null;
   private config: DeviceConfig | null = null;
   private status: LinkStatus = { state: 'idle', nowPlaying: null, error: null, retryIn: null, needsPairing: [] };
@@ -225,21 +232,29 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     return displayStatus(this.status, this.options.translate);
   }
 
-  /** Adds a user; the first one starts the connection. The user hears the current state at once. */
+  /**
+   * Adds a user; the first one starts the connection. The user hears the current state (and,
+   * while connected, the latest now-playing state) on the next turn of the event loop, never
+   * from inside this call.
+   */
   register(user: object, listener: LinkListener = {}): void {
     if (this.status.state === 'closed') {
-      this.call(listener, 'status');
+      setImmediate(() => this.call(listener, 'status'));
       return;
     }
     this.users.set(user, listener);
-    this.call(listener, 'status');
-    // A node added by a partial deploy joins a live connection: give it the state too.
-    if (this.status.state === 'connected' && this.status.nowPlaying) this.call(listener, 'nowPlaying', this.status.nowPlaying);
+    clearImmediate(this.welcomes.get(user));
+    this.welcomes.set(
+      user,
+      setImmediate(() => this.welcome(user)),
+    );
     if (this.status.state === 'idle') this.attempt();
   }
 
   /** Removes a user; when the last one leaves the connection is closed (resolves when it is). */
   async deregister(user: object): Promise<void> {
+    clearImmediate(this.welcomes.get(user));
+    this.welcomes.delete(user);
     if (!this.users.delete(user)) return;
     if (this.users.size === 0 && this.status.state !== 'closed') await this.stop('idle');
   }
@@ -268,12 +283,28 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     if (!this.closing) {
       this.closing = this.stop('closed').then(() => {
         this.users.clear();
+        for (const pending of this.welcomes.values()) clearImmediate(pending);
+        this.welcomes.clear();
       });
     }
     return this.closing;
   }
 
   // -------------------------------------------------------------------------------------
+
+  private welcome(user: object): void {
+    this.welcomes.delete(user);
+    const listener = this.users.get(user);
+    if (!listener) return;
+    this.call(listener, 'status');
+    // A node added by a partial deploy joins a live connection: give it the state too.
+    if (this.status.state === 'connected' && this.status.nowPlaying) this.call(listener, 'nowPlaying', this.status.nowPlaying);
+  }
+
+  /** The users that have heard their first status (the others hear the state then). */
+  private *welcomed(): Iterable<LinkListener> {
+    for (const [user, listener] of this.users) if (!this.welcomes.has(user)) yield listener;
+  }
 
   private notConnectedError(): Error {
     const cause = this.status.error;
@@ -375,7 +406,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     const onNowPlaying = (state: NowPlaying) => {
       if (generation !== this.generation) return;
       this.status = { ...this.status, nowPlaying: state };
-      for (const listener of this.users.values()) this.call(listener, 'nowPlaying', state);
+      for (const listener of this.welcomed()) this.call(listener, 'nowPlaying', state);
       this.update(this.status);
     };
     const onLost = (err: Error) => {
@@ -449,7 +480,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
       for (const wake of [...this.waiters]) wake();
       this.waiters.clear();
     }
-    for (const listener of this.users.values()) this.call(listener, 'status');
+    for (const listener of this.welcomed()) this.call(listener, 'status');
   }
 
   /** Tells one user; a user's own failure never reaches the runtime or the other users. */

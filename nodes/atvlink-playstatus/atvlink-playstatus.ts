@@ -4,7 +4,9 @@
  * deploy, and on demand when a message arrives.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { Device } from '../../lib/device/facade';
 import { changedFields, NOW_PLAYING_FIELDS, type NowPlaying, type NowPlayingField } from '../../lib/device/state';
+import type { DeviceLink } from '../connections';
 import { attachToDevice, deviceOf, onInput } from '../flow-node';
 
 /** What counts as a change unless the node says otherwise: everything but the position tick. */
@@ -30,8 +32,10 @@ export default function (RED: NodeAPI): void {
     const node = this;
     const fields = watchedFields(def.fields);
     let last: NowPlaying | null = null;
+    // Declared before it is attached, so no listener can ever find it uninitialised.
+    let link: DeviceLink<Device> | null = null;
 
-    const link = attachToDevice(node, def.device, {
+    link = attachToDevice(node, def.device, {
       nowPlaying(state) {
         const first = last === null;
         const changed = changedFields(last, state, fields);

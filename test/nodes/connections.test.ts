@@ -105,6 +105,7 @@ describe('DeviceLink (one shared connection per config node)', () => {
     link.register({}, { nowPlaying: (s) => states.push(s) });
     const status = await connected;
     assert.equal(status.nowPlaying?.title, 'Track one', 'first state read after connecting');
+    await tick(); // the second user hears its first status on the next turn too
     devices[0]!.emit('nowPlaying', { ...idleNowPlaying(), deviceState: 'paused', title: 'Track two' });
     assert.deepEqual(
       states.map((s) => s.title),
@@ -239,6 +240,22 @@ describe('DeviceLink (one shared connection per config node)', () => {
     assert.equal(devices[0]!.closed, true);
     assert.equal(link.state, 'closed');
     assert.equal(link.device, null);
+  });
+
+  it('tells a new user nothing from inside register(): its first status and state come on the next turn', async () => {
+    const { link } = setup([ok]);
+    await statusWhere(link, {}, (s) => s.state === 'connected' && s.nowPlaying !== null);
+    const heard: string[] = [];
+    let registering = true;
+    link.register({}, {
+      status: (s) => heard.push(`${registering ? 'inside ' : ''}status ${s.state}`),
+      nowPlaying: (s) => heard.push(`${registering ? 'inside ' : ''}nowPlaying ${s.title}`),
+    });
+    registering = false;
+    assert.deepEqual(heard, []);
+    await tick();
+    assert.deepEqual(heard, ['status connected', 'nowPlaying Track one']);
+    await link.close();
   });
 
   it('keeps telling the other users when one listener throws', async () => {

@@ -162,6 +162,25 @@ describe('flow nodes against the simulator (happy paths)', () => {
     assert.equal(out.items.length, since, 'a position change alone sends nothing');
   });
 
+  it('playstatus: added by a partial deploy while the device is connected, it sends the state on deploy', async () => {
+    const devices = deviceConfig(sim);
+    const outNode: FlowNode = { id: 'out', type: 'helper', z: 'f1', wires: [] };
+    const cmd: FlowNode = { id: 'cmd', type: 'atvlink-command', device: 'dev1', command: 'play', wires: [] };
+    const flows = flow([devices, cmd, outNode]);
+    await helper.load(ALL_NODES, flows, demoCredentials());
+    const out = new Recorder(helper.getNode('out'));
+    const statuses = new Recorder(helper.getNode('statuses'));
+    await waitForStatus(statuses, ['cmd'], isConnected, 'connected');
+    // "Modified nodes" deploy: only the new node starts; the device config keeps its connection
+    const added = { id: 'ps-new', type: 'atvlink-playstatus', z: 'f1', device: 'dev1', initial: true, fields: [], wires: [['out']] };
+    await helper.setFlows([...flows, added], 'nodes', demoCredentials());
+    const msg = await out.waitFor(() => true, 'the state on deploy of the added node');
+    assert.equal(msg.topic, 'Test TV');
+    assert.equal((msg.payload as NowPlaying).title, sim.state.track!.title);
+    const logged = JSON.stringify((helper as unknown as { log(): { args: unknown[][] } }).log().args);
+    assert.doesNotMatch(logged, /before initialization|failed handling/);
+  });
+
   it('discover: a unicast scan on input sends the list, with no credential in it', async () => {
     const { out } = await load([
       { id: 'disc', type: 'atvlink-discover', watch: false, hosts: '127.0.0.1', port: String(sim.mdnsPort), timeout: '1', wires: [['out']] },
