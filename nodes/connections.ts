@@ -90,6 +90,40 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { initial: 1_000, max: 60_000 };
+/** The shortest delay settings may ask for: less makes a device that is off a busy loop. */
+export const MIN_RETRY_MS = 250;
+/** The longest: one hour (setTimeout turns anything above 2^31-1 ms into 1 ms). */
+export const MAX_RETRY_MS = 3_600_000;
+
+/**
+ * The retry policy from `atvlinkDeviceRetry` in settings.js, kept within [MIN_RETRY_MS,
+ * MAX_RETRY_MS] with `max` at least `initial`; a value that is not a number falls back to
+ * the default. `problems` says what was changed, for a warning.
+ */
+export function retryPolicyFrom(given: unknown): { policy: RetryPolicy; problems: string[] } {
+  const problems: string[] = [];
+  if (given === undefined || given === null) return { policy: { ...DEFAULT_RETRY }, problems };
+  const source = typeof given === 'object' ? (given as Record<string, unknown>) : {};
+  if (typeof given !== 'object') problems.push(`atvlinkDeviceRetry must be an object like { initial: 1000, max: 60000 }; using the defaults`);
+  const read = (key: keyof RetryPolicy, fallback: number): number => {
+    const value = source[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      problems.push(`atvlinkDeviceRetry.${key} must be a number of milliseconds; using ${fallback}`);
+      return fallback;
+    }
+    const kept = Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, Math.round(value)));
+    if (kept !== value) problems.push(`atvlinkDeviceRetry.${key} ${value} is outside ${MIN_RETRY_MS}..${MAX_RETRY_MS} ms; using ${kept}`);
+    return kept;
+  };
+  const initial = read('initial', DEFAULT_RETRY.initial);
+  let max = read('max', DEFAULT_RETRY.max);
+  if (max < initial) {
+    if (source.max !== undefined) problems.push(`atvlinkDeviceRetry.max is below initial; using ${initial}`);
+    max = initial;
+  }
+  return { policy: { initial, max }, problems };
+}
 
 export interface DeviceLinkOptions<D extends LinkedDevice = Device> {
   /** The user's name for the device; without one, the device's own name once known. */
@@ -204,6 +238,11 @@ export class DeviceLink<D extends LinkedDevice = Device> {
   constructor(options: DeviceLinkOptions<D>) {
     this.options = options;
     this.policy = { ...DEFAULT_RETRY, ...options.retry };
+  }
+
+  /** The delays between attempts. */
+  get retryPolicy(): RetryPolicy {
+    return { ...this.policy };
   }
 
   /** The configured name, else the device's own name once known. */

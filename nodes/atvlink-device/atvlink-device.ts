@@ -12,7 +12,7 @@ import { PROTOCOLS, type Credentials, type DeviceConfig } from '../../lib/device
 import { AtvError, InvalidArgumentError } from '../../lib/errors';
 import { parseFullHapCredentials } from '../../lib/hap/credentials';
 import type { Logger } from '../../lib/log';
-import { closeLink, openLink, type DeviceLink, type RetryPolicy } from '../connections';
+import { closeLink, openLink, retryPolicyFrom, type DeviceLink, type RetryPolicy } from '../connections';
 import { findDevice } from '../discovery';
 import { setSharedTranslate } from '../flow-node';
 import { registerRoutes } from '../routes';
@@ -35,9 +35,12 @@ export interface DeviceConfigNode extends Node<DeviceNodeCredentials> {
   link: DeviceLink<Device>;
 }
 
-/** Optional settings.js tuning: `atvlinkDeviceRetry: { initial: 1000, max: 60000 }` (ms). */
+/**
+ * Optional settings.js tuning: `atvlinkDeviceRetry: { initial: 1000, max: 60000 }` (ms),
+ * checked by `retryPolicyFrom` (what a user typed there is not trusted).
+ */
 interface DeviceSettings {
-  atvlinkDeviceRetry?: Partial<RetryPolicy>;
+  atvlinkDeviceRetry?: Partial<RetryPolicy> | unknown;
 }
 
 function port(value: string | number | undefined, what: string): number | null {
@@ -106,6 +109,8 @@ export default function (RED: NodeAPI): void {
     const problem = mrpCredentialsProblem(credentials.mrp);
     if (problem) node.warn(t('errors.badMrpCredentials', { problem }));
     const settings = RED.settings as unknown as DeviceSettings;
+    const retry = retryPolicyFrom(settings.atvlinkDeviceRetry);
+    for (const problem of retry.problems) node.warn(`settings.js: ${problem}`);
     node.link = openLink(node.id, {
       name: def.name?.trim() || undefined,
       resolve: deviceResolver(def, logger),
@@ -117,7 +122,7 @@ export default function (RED: NodeAPI): void {
         }),
       translate: t,
       logger,
-      retry: settings.atvlinkDeviceRetry,
+      retry: retry.policy,
     });
     node.on('close', (_removed: boolean, done: () => void) => {
       closeLink(node.id).then(done, (err: unknown) => {

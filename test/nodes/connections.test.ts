@@ -7,7 +7,7 @@ import type { DeviceConfig } from '../../lib/device/interfaces';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../lib/simulator';
 import { idleNowPlaying, type NowPlaying } from '../../lib/device/state';
 import { AuthenticationError, InvalidArgumentError, UnreachableError } from '../../lib/errors';
-import { DeviceLink, displayStatus, retryDelay, type DeviceLinkOptions, type LinkStatus } from '../../nodes/connections';
+import { DEFAULT_RETRY, DeviceLink, displayStatus, MAX_RETRY_MS, MIN_RETRY_MS, retryDelay, retryPolicyFrom, type DeviceLinkOptions, type LinkStatus } from '../../nodes/connections';
 
 /** A device whose connect outcome each test scripts. */
 class FakeDevice extends EventEmitter {
@@ -146,6 +146,20 @@ describe('DeviceLink (one shared connection per config node)', () => {
     const count = devices.length;
     await tick(150);
     assert.equal(devices.length, count, 'no attempt after close');
+  });
+
+  it('takes retry settings only within sane bounds: a floor, max at least initial, defaults for junk', () => {
+    assert.deepEqual(retryPolicyFrom(undefined), { policy: DEFAULT_RETRY, problems: [] });
+    assert.deepEqual(retryPolicyFrom({ initial: 2000, max: 30_000 }).policy, { initial: 2000, max: 30_000 });
+    assert.deepEqual(retryPolicyFrom({ max: 5000 }).policy, { initial: 1000, max: 5000 });
+    const zero = retryPolicyFrom({ initial: 0, max: 0 });
+    assert.deepEqual(zero.policy, { initial: MIN_RETRY_MS, max: MIN_RETRY_MS });
+    assert.equal(zero.problems.length, 2, zero.problems.join('; '));
+    assert.deepEqual(retryPolicyFrom({ initial: 5000, max: 1000 }).policy, { initial: 5000, max: 5000 });
+    assert.deepEqual(retryPolicyFrom({ initial: 'soon', max: NaN }).policy, DEFAULT_RETRY);
+    assert.deepEqual(retryPolicyFrom('fast').policy, DEFAULT_RETRY);
+    // setTimeout turns anything above 2^31-1 ms into 1 ms: a ceiling keeps that from spinning
+    assert.deepEqual(retryPolicyFrom({ initial: 1e12 }).policy, { initial: MAX_RETRY_MS, max: MAX_RETRY_MS });
   });
 
   it('jitters the delay between half and all of the exponential step', () => {

@@ -13,6 +13,7 @@ import {
   Recorder,
   startSimulator,
   statusCalls,
+  TEST_RETRY,
   waitForStatus,
   type FlowNode,
 } from './support';
@@ -111,6 +112,25 @@ describe('bad input reaches a Catch node with the message', () => {
     });
     await waitForStatus(statuses, ['cmd'], (t) => t === 'atvlink-device.status.disconnected', 'disconnected');
     await expectCaught(caught, 'cmd', { payload: 1 }, /Test TV is not connected: .*refused/);
+  });
+
+  it('retry settings that would spin (initial 0, max below initial) are raised to a floor, with a warning', async () => {
+    const closed = await startSimulator();
+    const port = closed.dmapPort;
+    await closed.stop();
+    helper.settings({ atvlinkDeviceRetry: { initial: 0, max: -5 } } as Record<string, unknown>);
+    try {
+      await load([{ id: 'cmd', type: 'atvlink-command', device: 'dev1', command: 'play' }], demoCredentials(), { ...deviceConfig(sim), dmapPort: String(port) });
+      await new Promise((r) => setTimeout(r, 600));
+      const attempts = statusCalls('cmd').filter((t) => t === 'atvlink-device.status.connecting').length;
+      // the floor, less the jitter (half of it at worst): at most one attempt per 125 ms
+      assert.ok(attempts >= 1 && attempts <= 5, `${attempts} connection attempts in 600 ms`);
+      assert.deepEqual(getLink('dev1')?.retryPolicy, { initial: 250, max: 250 });
+      const logged = JSON.stringify((helper as unknown as { log(): { args: unknown[][] } }).log().args);
+      assert.match(logged, /atvlinkDeviceRetry/);
+    } finally {
+      helper.settings({ atvlinkDeviceRetry: TEST_RETRY } as Record<string, unknown>);
+    }
   });
 
   it('wrong credentials: "pairing required", and the credential appears in no status or error', async () => {

@@ -16,8 +16,10 @@ import propertyNode from '../../nodes/atvlink-property/atvlink-property';
 
 export const NODE_RED_PACKAGE = process.env.ATV_NODE_RED || 'node-red';
 helper.init(require.resolve(NODE_RED_PACKAGE));
-// Fast reconnects keep the restart tests short; production defaults are 1 s .. 60 s.
-helper.settings({ atvlinkDeviceRetry: { initial: 150, max: 1000 } } as Record<string, unknown>);
+// Fast reconnects keep the restart tests short (the fastest the config node allows);
+// production defaults are 1 s .. 60 s.
+export const TEST_RETRY = { initial: 250, max: 1000 };
+helper.settings({ atvlinkDeviceRetry: TEST_RETRY } as Record<string, unknown>);
 
 export { helper };
 export const ALL_NODES = [deviceNode, discoverNode, commandNode, propertyNode, artworkNode, playstatusNode];
