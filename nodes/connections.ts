@@ -234,6 +234,11 @@ export class DeviceLink<D extends LinkedDevice = Device> {
   private pending: Promise<void> | null = null;
   private connectingDevice: D | null = null;
   private connectedAt = 0;
+  /**
+   * The state the log last announced. A device that is off fails every attempt the same
+   * way: the log warns when the state changes, and each attempt's failure goes to debug.
+   */
+  private reported: LinkState = 'idle';
 
   constructor(options: DeviceLinkOptions<D>) {
     this.options = options;
@@ -367,6 +372,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     this.detach?.();
     this.detach = null;
     this.failures = 0;
+    this.reported = 'idle';
     this.update({ state: final, nowPlaying: null, error: null, retryIn: null, needsPairing: [] });
     const inFlight = this.connectingDevice;
     this.connectingDevice = null;
@@ -450,14 +456,13 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     };
     const onLost = (err: Error) => {
       if (generation !== this.generation) return;
-      this.options.logger?.warn(`${this.name}: connection lost: ${err.message}`);
       this.current = null;
       this.detach?.();
       this.detach = null;
       // Only a connection that stayed up a while earns a quick retry: a device that accepts
       // and drops at once must not get a reconnect loop.
       if (Date.now() - this.connectedAt >= STABLE_MS) this.failures = 0;
-      this.failed(err);
+      this.failed(err, [], null, 'connection lost: ');
     };
     const onClosed = () => onLost(new ClosedError(`${this.name} closed the connection`));
     const onPushError = (err: Error) => this.options.logger?.debug(`${this.name}: push update failed: ${err.message}`);
@@ -471,6 +476,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
       device.off('closed', onClosed);
       device.off('pushError', onPushError);
     };
+    this.reported = 'connected';
     this.update({ state: 'connected', nowPlaying: device.lastNowPlaying, error: null, retryIn: null, needsPairing: [] });
     try {
       device.startPushUpdates();
@@ -486,11 +492,20 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     );
   }
 
-  /** `config`: what the failed attempt connected to (null when it failed before that). */
-  private failed(error: Error, refused: readonly Protocol[] = [], config: DeviceConfig | null = null): void {
+  /**
+   * `config`: what the failed attempt connected to (null when it failed before that);
+   * `what`: how the log line starts (a drop says so).
+   */
+  private failed(error: Error, refused: readonly Protocol[] = [], config: DeviceConfig | null = null, what = ''): void {
     const code = (error as Partial<AtvError>).code;
+    const report = (state: LinkState) => {
+      const line = `${this.name}: ${what}${error.message}`;
+      if (state !== this.reported) this.options.logger?.warn(line);
+      else this.options.logger?.debug(line);
+      this.reported = state;
+    };
     if (isConfigurationError(error, config)) {
-      this.options.logger?.warn(`${this.name}: ${error.message}`);
+      report('invalid');
       this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null, needsPairing: [] });
       return;
     }
@@ -499,9 +514,11 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     const retryAfter = (error as Partial<{ retryAfter: number }>).retryAfter;
     const wait = typeof retryAfter === 'number' && retryAfter > 0 ? Math.max(delay, retryAfter * 1000) : delay;
     this.failures++;
-    this.options.logger?.debug(`${this.name}: ${error.message}; next attempt in ${wait} ms`);
+    const state = code === 'AUTH' ? 'pairing' : 'disconnected';
+    report(state);
+    this.options.logger?.debug(`${this.name}: next attempt in ${wait} ms`);
     this.update({
-      state: code === 'AUTH' ? 'pairing' : 'disconnected',
+      state,
       nowPlaying: null,
       error,
       retryIn: wait,

@@ -105,6 +105,13 @@ export default function (RED: NodeAPI): void {
       debug: (message) => node.debug(message),
       warn: (message) => node.warn(message),
     };
+    // What one attempt or one session runs into (a refused connection, each protocol's
+    // failure, a drop seen by the session) goes to debug: the link warns once per change of
+    // state, so a device that is off does not fill the debug sidebar.
+    const attemptLogger: Logger = {
+      debug: (message) => node.debug(message),
+      warn: (message) => node.debug(message),
+    };
     const credentials = credentialsOf(node);
     const problem = mrpCredentialsProblem(credentials.mrp);
     if (problem) node.warn(t('errors.badMrpCredentials', { problem }));
@@ -113,8 +120,8 @@ export default function (RED: NodeAPI): void {
     for (const problem of retry.problems) node.warn(`settings.js: ${problem}`);
     node.link = openLink(node.id, {
       name: def.name?.trim() || undefined,
-      resolve: deviceResolver(def, logger),
-      createDevice: (config) => new Device(config, { credentials, logger }),
+      resolve: deviceResolver(def, attemptLogger),
+      createDevice: (config) => new Device(config, { credentials, logger: attemptLogger }),
       refusedProtocols: (device) =>
         PROTOCOLS.filter((p) => {
           const failure = device.connectFailures.get(p);

@@ -14,6 +14,7 @@ import {
   startSimulator,
   statusCalls,
   TEST_RETRY,
+  until,
   waitForStatus,
   type FlowNode,
 } from './support';
@@ -112,6 +113,26 @@ describe('bad input reaches a Catch node with the message', () => {
     });
     await waitForStatus(statuses, ['cmd'], (t) => t === 'atvlink-device.status.disconnected', 'disconnected');
     await expectCaught(caught, 'cmd', { payload: 1 }, /Test TV is not connected: .*refused/);
+  });
+
+  it('a device that drops and stays off is warned about once, not once per attempt', async () => {
+    const other = await startSimulator({ name: 'Flaky TV' });
+    try {
+      const { statuses } = await load([{ id: 'cmd', type: 'atvlink-command', device: 'dev1', command: 'play' }], demoCredentials(), deviceConfig(other));
+      await waitForStatus(statuses, ['cmd'], isConnected, 'connected');
+      const since = statuses.mark();
+      await other.stop();
+      await waitForStatus(statuses, ['cmd'], (t) => t === 'atvlink-device.status.disconnected', 'disconnected', 5000, since);
+      // let the reconnect attempts (every 125..1000 ms) fail a few times
+      await until(() => statusCalls('cmd').filter((t) => t === 'atvlink-device.status.connecting').length >= 4, 'three failed reconnects', 8000);
+      const logged = (helper as unknown as { log(): { args: { level: number; id?: string; msg: unknown }[][] } }).log().args.map((a) => a[0]);
+      const warnings = logged.filter((m) => m.level === 30 && m.id === 'dev1').map((m) => String(m.msg));
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.match(warnings[0]!, /Test TV: connection lost/);
+      assert.ok(logged.some((m) => m.level === 50 && m.id === 'dev1' && /refused/.test(String(m.msg))), 'the failed attempts are logged at debug');
+    } finally {
+      await other.stop();
+    }
   });
 
   it('retry settings that would spin (initial 0, max below initial) are raised to a floor, with a warning', async () => {
