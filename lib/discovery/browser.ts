@@ -10,6 +10,7 @@ import type * as dnsPacket from 'dns-packet';
 import type { DeviceConfig, Protocol } from '../device/interfaces';
 import { InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
+import { emitContained } from '../support/emit';
 import { decodePacket, MDNS_PORT, RecordCache, serviceQueries } from './dns';
 import { resolveHosts } from './query';
 import { scanTypes } from './scan';
@@ -259,12 +260,9 @@ export class DeviceBrowser extends EventEmitter implements DeviceBrowserEmitter 
     }
   }
 
+  /** Emitted from timers: a listener's bug must not stop discovery or starve the others. */
   private emitSafely<E extends keyof DeviceBrowserEvents>(event: E, ...args: DeviceBrowserEvents[E]): void {
-    try {
-      this.emit(event, ...args);
-    } catch (err) {
-      // A listener's bug must not stop discovery (we run inside a timer).
-      this.logger.warn(`a "${event}" listener threw: ${(err as Error).message}`);
-    }
+    emitContained(this as unknown as EventEmitter<DeviceBrowserEvents>, event, args, this.logger);
   }
+
 }

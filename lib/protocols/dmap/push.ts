@@ -12,6 +12,7 @@ import type { DmapNode } from '../../codecs/dmap';
 import { changedFields, type NowPlaying } from '../../device/state';
 import { ClosedError, ConnectionLostError, UnreachableError } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
+import { emitContained } from '../../support/emit';
 import type { DacpClient } from './client';
 import { nowPlayingFromPlaystatus, playstatusRevision } from './state';
 
@@ -52,6 +53,14 @@ export class DmapPushUpdater extends EventEmitter<DmapPushEvents> {
     this.logger = options.logger ?? silentLogger;
   }
 
+  /**
+   * Events are emitted from inside the poll loop: a listener that throws is logged, and is
+   * neither taken for a failed poll nor able to stop the loop or starve the other listeners.
+   */
+  override emit<E extends keyof DmapPushEvents>(event: E, ...args: DmapPushEvents[E]): boolean {
+    return emitContained<DmapPushEvents, E>(this, event, args, this.logger);
+  }
+
   get active(): boolean {
     return this.controller !== null;
   }
@@ -63,7 +72,8 @@ export class DmapPushUpdater extends EventEmitter<DmapPushEvents> {
     this.controller = controller;
     this.loopDone = this.run(controller.signal)
       .catch((err: unknown) => {
-        // Only a throwing event listener gets here; it must not become an unhandled rejection.
+        // Nothing should get here (the loop catches its errors, listeners are contained);
+        // a bug that does must not become an unhandled rejection.
         this.logger.warn(`push update listener failed: ${err instanceof Error ? err.message : String(err)}`);
       })
       .finally(() => {

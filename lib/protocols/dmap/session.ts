@@ -22,6 +22,8 @@ import type {
 import { parsePropertyValue, type PropertyName, type PropertyValues } from '../../device/properties';
 import type { NowPlaying, RepeatState, ShuffleState } from '../../device/state';
 import { InvalidArgumentError, NotSupportedError } from '../../errors';
+import type { Logger } from '../../log';
+import { emitContained } from '../../support/emit';
 import { dmapNumber, findDmap } from '../../codecs/dmap';
 import { DacpClient, type DacpArrow, type DacpButton, type DacpPrompt } from './client';
 import { DmapPushUpdater, type DmapPushOptions } from './push';
@@ -82,9 +84,11 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
   private latest: DmapNode[] | null = null;
   private volume: number | null = null;
   private closed = false;
+  private readonly logger: Logger;
 
   constructor(context: SessionContext, options: DmapSessionOptions = {}) {
     super();
+    this.logger = context.logger;
     this.skipInterval = options.skipInterval ?? DMAP_SKIP_INTERVAL;
     this.client = new DacpClient({
       host: context.config.address,
@@ -105,6 +109,14 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
       void this.client.close();
       this.emit('connectionLost', error);
     });
+  }
+
+  /**
+   * Events come from the push loop and from volume reads: a listener that throws is logged
+   * and cannot break the loop, fail the caller's request or starve the other listeners.
+   */
+  override emit<E extends keyof SessionEvents>(event: E, ...args: SessionEvents[E]): boolean {
+    return emitContained<SessionEvents, E>(this, event, args, this.logger);
   }
 
   /** Logs in and reads the play status once (so `feature()` can answer). */

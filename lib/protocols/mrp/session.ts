@@ -33,6 +33,7 @@ import {
 } from '../../errors';
 import { parseFullHapCredentials, type HapCredentials } from '../../hap/credentials';
 import type { Logger } from '../../log';
+import { emitContained } from '../../support/emit';
 import { fetchMrpArtwork, mrpHttpUrl, MrpArtworkCache, mrpArtworkTemplateUrl, sniffMrpImage } from './artwork';
 import {
   MRP_DEFAULT_SKIP_SECONDS,
@@ -166,6 +167,14 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     this.connection.on('deviceInfo', (info) => this.learnDeviceInfo(info, false));
     this.connection.on('message', (message) => this.onPush(message));
     this.connection.on('closed', (error) => this.onClosed(error));
+  }
+
+  /**
+   * Every event reaches the caller's listeners from a socket callback or a microtask: a
+   * listener that throws is logged and cannot end the process or starve the others.
+   */
+  override emit<E extends keyof SessionEvents>(event: E, ...args: SessionEvents[E]): boolean {
+    return emitContained<SessionEvents, E>(this, event, args, this.logger);
   }
 
   /** The device's DEVICE_INFO (updated by DEVICE_INFO_UPDATE), once connected. */

@@ -242,4 +242,25 @@ describe('DeviceBrowser (unicast polling)', () => {
       await adv.stop();
     }
   });
+
+  it('a throwing listener is logged and the other listeners still get the device', async () => {
+    const ids = fakeIds();
+    const adv = await unicastAdvertiser();
+    const warnings: string[] = [];
+    const browser = new DeviceBrowser({ hosts: [LOOPBACK], port: adv.unicastPort!, queryInterval: 300, logger: { debug() {}, warn: (m) => warnings.push(m) } });
+    try {
+      for (const s of fakeAppleTv('Polled', LOOPBACK, ids)) adv.add(s);
+      browser.on('added', () => {
+        throw new Error('bug in an added listener');
+      });
+      const added = waitForEvent<[DeviceConfig]>(browser, 'added', (d) => d.identifiers.includes(ids.airplay), 3000);
+      await browser.start();
+      const [device] = await added;
+      assert.equal(device.name, 'Polled');
+      assert.deepEqual(warnings, ['a "added" listener threw: bug in an added listener']);
+    } finally {
+      await browser.stop();
+      await adv.stop();
+    }
+  });
 });

@@ -12,6 +12,14 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
 function updater(port: number, options: ConstructorParameters<typeof DmapPushUpdater>[1] = {}): { client: DacpClient; push: DmapPushUpdater } {
   const client = new DacpClient({ host: '127.0.0.1', port, credentials: '0x0123456789ABCDEF' });
   const push = new DmapPushUpdater(client, options);
@@ -146,5 +154,44 @@ describe('DMAP push updates (playstatus long poll)', () => {
     const revisions = srv.requests.filter((r) => pathOf(r.url) !== '/login').map((r) => query(r.url).get('revision-number'));
     assert.deepEqual(revisions.slice(0, 3), ['0', '5', '0']);
     assert.deepEqual(states, ['playing', 'paused']);
+  });
+
+  it("a throwing listener is logged and is no failed poll: the loop goes on from the last revision", async () => {
+    let polls = 0;
+    const srv = await startServer((req, res) => {
+      if (pathOf(req.url) === '/login') return replyDmap(res, loginBody(1));
+      polls++;
+      if (polls === 1) return replyDmap(res, playstatusBody({ revision: 5, caps: 4 }));
+      if (polls === 2) return replyDmap(res, playstatusBody({ revision: 6, caps: 3 }));
+      if (polls === 3) return replyDmap(res, Buffer.from('cmst\0\0\0\x50garbage'));
+      return replyDmap(res, playstatusBody({ revision: 7, caps: 4 }));
+    });
+    cleanups.push(() => srv.close());
+    const warnings: string[] = [];
+    const { push } = updater(srv.port, { initialDelay: 20, logger: { debug() {}, warn: (m) => warnings.push(m) } });
+    push.on('update', () => {
+      throw new Error('bug in an update listener');
+    });
+    const states: string[] = [];
+    push.on('update', (s) => states.push(s.deviceState));
+    push.on('pushError', () => {
+      throw new Error('bug in a pushError listener');
+    });
+    const errors: Error[] = [];
+    push.on('pushError', (e) => errors.push(e));
+    push.start();
+    await until(() => states.length >= 3);
+    await push.stop();
+    assert.deepEqual(states, ['playing', 'paused', 'playing']);
+    assert.equal(errors.length, 1, 'only the garbage answer is a failed poll');
+    assert.equal((errors[0] as { code?: string }).code, 'PROTOCOL');
+    const revisions = srv.requests.filter((r) => pathOf(r.url) !== '/login').map((r) => query(r.url).get('revision-number'));
+    assert.deepEqual(revisions.slice(0, 4), ['0', '5', '6', '0']);
+    assert.deepEqual(warnings, [
+      'a "update" listener threw: bug in an update listener',
+      'a "update" listener threw: bug in an update listener',
+      'a "pushError" listener threw: bug in a pushError listener',
+      'a "update" listener threw: bug in an update listener',
+    ]);
   });
 });

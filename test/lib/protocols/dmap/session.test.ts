@@ -13,6 +13,14 @@ after(async () => {
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
 async function setup(initial: Parameters<typeof startFakeDacp>[0] = {}): Promise<{ fake: FakeDacp; session: DmapSession }> {
   const fake = await startFakeDacp(initial);
   cleanups.push(() => fake.srv.close());
@@ -165,5 +173,45 @@ describe('DmapSession', () => {
     const err = await lost;
     assert.ok(['CONNECTION_LOST', 'UNREACHABLE'].includes((err as { code?: string }).code ?? ''), String(err));
     await assert.rejects(session.nowPlaying(), (e: Error) => (e as { code?: string }).code === 'CLOSED');
+  });
+
+  it('a throwing listener is logged; the others still get the event and push updates go on unharmed', async () => {
+    const fake = await startFakeDacp({ title: 'One' });
+    cleanups.push(() => fake.srv.close());
+    const warnings: string[] = [];
+    const session = new DmapSession(
+      { ...sessionContext(fake.srv.port, '0x0123456789ABCDEF'), logger: { debug() {}, warn: (m) => warnings.push(m) } },
+      { push: { initialDelay: 50 } },
+    );
+    cleanups.push(() => session.close());
+    await session.connect();
+    const states: NowPlaying[] = [];
+    const pushErrors: Error[] = [];
+    const lost: Error[] = [];
+    session.on('nowPlaying', () => {
+      throw new Error('bug in a nowPlaying listener');
+    });
+    session.on('nowPlaying', (s) => states.push(s));
+    session.on('pushError', (e) => pushErrors.push(e));
+    session.on('connectionLost', () => {
+      throw new Error('bug in a connectionLost listener');
+    });
+    session.on('connectionLost', (e) => lost.push(e));
+    session.startPushUpdates();
+    await until(() => fake.waiting() > 0);
+    fake.change({ title: 'Two' });
+    await until(() => states.length >= 2);
+    await until(() => fake.waiting() > 0);
+    assert.deepEqual(states.map((s) => s.title), ['One', 'Two']);
+    assert.deepEqual(pushErrors, [], "a listener's bug is no failed poll");
+    const revisions = fake.srv.requests.filter((r) => pathOf(r.url) === '/ctrl-int/1/playstatusupdate').map((r) => new URLSearchParams(r.url.split('?')[1]).get('revision-number'));
+    assert.deepEqual(revisions, ['0', '0', '1', '2'], 'connect, first poll, then long polls with the last revision, never back to 0');
+    await fake.srv.close();
+    await until(() => lost.length > 0);
+    assert.deepEqual(warnings.filter((w) => /listener threw/.test(w)), [
+      'a "nowPlaying" listener threw: bug in a nowPlaying listener',
+      'a "nowPlaying" listener threw: bug in a nowPlaying listener',
+      'a "connectionLost" listener threw: bug in a connectionLost listener',
+    ]);
   });
 });

@@ -652,6 +652,44 @@ describe('MrpSession', () => {
     assert.equal(device.last.messages(MrpMessageType.SEND_COMMAND_MESSAGE).length, 1);
   });
 
+  it('a throwing listener is logged; other listeners still get the event and the process lives on', async () => {
+    const device = await FakeMrpDevice.start();
+    cleanups.push(() => device.close());
+    const warnings: string[] = [];
+    const session = new MrpSession({ ...mrpContext(device.port), logger: { debug() {}, warn: (m) => warnings.push(m) } }, { holdMs: 50 });
+    cleanups.push(() => session.close());
+    await session.connect();
+    const states: NowPlaying[] = [];
+    const lost: Error[] = [];
+    session.on('nowPlaying', () => {
+      throw new Error('bug in a nowPlaying listener');
+    });
+    session.on('nowPlaying', (s) => states.push(s));
+    session.on('connectionLost', () => {
+      throw new Error('bug in a connectionLost listener');
+    });
+    session.on('connectionLost', (e) => lost.push(e));
+    // The first state is delivered from a microtask: nothing of the caller's is on the stack.
+    session.startPushUpdates();
+    await until(() => states.length === 1);
+    assert.equal(states[0]!.title, 'Fake Title');
+    // A pushed change arrives from socket data.
+    device.last.send(withMeta({ title: 'Pushed Title' }));
+    await until(() => states.length === 2);
+    assert.equal(states[1]!.title, 'Pushed Title');
+    // The device hanging up is reported from the socket's close event.
+    device.last.destroy();
+    await until(() => lost.length === 1);
+    assert.deepEqual(
+      warnings.filter((w) => /listener threw/.test(w)),
+      [
+        'a "nowPlaying" listener threw: bug in a nowPlaying listener',
+        'a "nowPlaying" listener threw: bug in a nowPlaying listener',
+        'a "connectionLost" listener threw: bug in a connectionLost listener',
+      ],
+    );
+  });
+
   it('startPushUpdates before connect and calls after close do not throw', async () => {
     const session = createMrpSession(mrpContext(1));
     session.startPushUpdates!();
