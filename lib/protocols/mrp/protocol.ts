@@ -293,13 +293,15 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
   }
 
   private route(message: MrpDecodedMessage): void {
-    const pending = message.identifier !== undefined ? this.byIdentifier.get(message.identifier) : undefined;
+    // An empty identifier is none (as pyatv reads it): such a reply is matched by its type.
+    const identifier = message.identifier || undefined;
+    const pending = identifier !== undefined ? this.byIdentifier.get(identifier) : undefined;
     if (pending) {
-      this.byIdentifier.delete(message.identifier!);
+      this.byIdentifier.delete(identifier!);
       this.settle(pending, message);
       return;
     }
-    const byType = message.identifier === undefined ? this.byType.get(message.type) : undefined;
+    const byType = identifier === undefined ? this.byType.get(message.type) : undefined;
     if (byType) {
       this.byType.delete(message.type);
       this.settle(byType, message);

@@ -382,5 +382,24 @@ describe('replies are matched by identifier before dispatch by type', () => {
     }
     await until(() => session.state.activePlayer?.metadata?.title === 'Split');
   });
-});
 
+  it('a reply with an empty identifier counts as one without (pair-verify replies matched by type)', async () => {
+    const device = await FakeMrpDevice.start();
+    cleanups.push(() => device.close());
+    device.on(MrpMessageType.CRYPTO_PAIRING_MESSAGE, (conn, message) => {
+      const send = conn.send.bind(conn);
+      conn.send = (reply) => send({ ...reply, identifier: '' });
+      try {
+        conn.handleDefault(message);
+      } finally {
+        conn.send = send;
+      }
+    });
+    const session = new MrpSession(mrpContext(device.port, PYATV_CREDENTIALS, 1000));
+    cleanups.push(() => session.close());
+    await session.connect();
+    const replies = device.last.received.filter((r) => r.message.type === MrpMessageType.CRYPTO_PAIRING_MESSAGE);
+    assert.equal(replies.length, 2, 'pair-verify M1 and M3 were answered');
+    assert.equal((await session.nowPlaying()).title, 'Fake Title', 'the verified session works');
+  });
+});
