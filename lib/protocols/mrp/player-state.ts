@@ -251,7 +251,11 @@ export class MrpPlayerState {
     return MrpPlaybackState.Seeking;
   }
 
-  /** Whether the position advances with the clock (playing at a rate other than 0). */
+  /**
+   * Whether the position advances with the clock: playing at a rate other than 0. A missing
+   * playbackRate counts as 0 here, though as Playing for the device state: that is pyatv's
+   * rule (its position reads a missing rate as 0.0 since its 2023 fix for rate-0 positions).
+   */
   extrapolating(): boolean {
     const rate = this.activePlayer?.metadata?.playbackRate;
     return this.effectivePlaybackState() === MrpPlaybackState.Playing && rate !== undefined && !isClose(rate, 0);

@@ -73,6 +73,10 @@ describe('MrpPlayerState', () => {
     assert.equal(model.extrapolating(), true);
     playing(model, MrpPlaybackState.Playing, { elapsedTime: 10, elapsedTimeTimestamp: stampAt(NOW), playbackRate: 0 });
     assert.equal(model.nowPlaying(NOW + 5_000).position, 10, 'rate 0: standing still');
+    playing(model, MrpPlaybackState.Playing, { elapsedTime: 12, elapsedTimeTimestamp: stampAt(NOW) });
+    assert.equal(model.nowPlaying(NOW + 5_000).deviceState, 'playing');
+    assert.equal(model.nowPlaying(NOW + 5_000).position, 12, 'no rate: standing still, as pyatv (it reads a missing rate as 0.0)');
+    assert.equal(model.extrapolating(), false);
     playing(model, MrpPlaybackState.Paused, { elapsedTime: 20, elapsedTimeTimestamp: stampAt(NOW), playbackRate: 1 });
     assert.equal(model.nowPlaying(NOW + 5_000).position, 20, 'paused: standing still');
     playing(model, MrpPlaybackState.Paused, { elapsedTime: 33 });
