@@ -26,6 +26,16 @@ import {
 /** The player an app uses unless it names another. */
 export const MRP_DEFAULT_PLAYER_ID = 'MediaRemote-DefaultPlayer';
 
+/**
+ * How much of the device's model we keep. The device tells us about every app that ever
+ * played and never has to remove them, so on a long-lived connection (or from a hostile
+ * device) the model would grow without end. Only the active player's current item matters;
+ * beyond these caps the least recently active app, player or far-away queue items go.
+ */
+export const MRP_MAX_CLIENTS = 32;
+export const MRP_MAX_PLAYERS_PER_CLIENT = 8;
+export const MRP_MAX_QUEUE_ITEMS = 32;
+
 /** Seconds from the Unix epoch to 2001-01-01T00:00:00Z, the epoch of elapsedTimeTimestamp. */
 export const MRP_COCOA_EPOCH_OFFSET = 978_307_200;
 
@@ -68,8 +78,12 @@ export class MrpPlayer {
     if (state.playbackState !== undefined) this.playbackState = state.playbackState;
     if (state.supportedCommands) this.supportedCommands = state.supportedCommands.supportedCommands ?? [];
     if (state.playbackQueue) {
-      this.items = (state.playbackQueue.contentItems ?? []).map(cloneItem);
-      this.location = state.playbackQueue.location ?? 0;
+      const items = state.playbackQueue.contentItems ?? [];
+      const location = state.playbackQueue.location ?? 0;
+      // A window around the current item: the others only matter once a new queue comes.
+      const start = Math.max(0, Math.min(location - Math.floor(MRP_MAX_QUEUE_ITEMS / 2), items.length - MRP_MAX_QUEUE_ITEMS));
+      this.items = items.slice(start, start + MRP_MAX_QUEUE_ITEMS).map(cloneItem);
+      this.location = location - start;
     }
   }
 
@@ -84,7 +98,7 @@ export class MrpPlayer {
       const existing = this.items.find((item) => (item.identifier ?? '') === (update.identifier ?? ''));
       if (!existing) continue;
       for (const [key, value] of Object.entries(update) as [keyof MrpContentItem, unknown][]) {
-        if (value === undefined || key === 'metadata') continue;
+        if (value === undefined || key === 'metadata' || key === 'artworkData') continue;
         (existing as Record<string, unknown>)[key] = value;
       }
       if (update.metadata) existing.metadata = { ...existing.metadata, ...update.metadata };
@@ -109,15 +123,16 @@ export class MrpClient {
     if (client?.displayName) this.displayName = client.displayName;
   }
 
+  /** The player with this identifier (created when new), now the most recently active. */
   player(player: MrpNowPlayingPlayer | undefined): MrpPlayer {
     const id = player?.identifier ?? '';
     let found = this.players.get(id);
     if (!found) {
       found = new MrpPlayer(this, player);
-      this.players.set(id, found);
     } else {
       found.update(player);
     }
+    touch(this.players, id, found, MRP_MAX_PLAYERS_PER_CLIENT, (key) => key === (this.activePlayerId ?? MRP_DEFAULT_PLAYER_ID));
     return found;
   }
 
@@ -198,15 +213,16 @@ export class MrpPlayerState {
     }
   }
 
+  /** The client with this bundle identifier (created when new), now the most recently active. */
   private client(client: MrpNowPlayingClient | undefined): MrpClient {
     const id = client?.bundleIdentifier ?? '';
     let found = this.clients.get(id);
     if (!found) {
       found = new MrpClient(client);
-      this.clients.set(id, found);
     } else {
       found.update(client);
     }
+    touch(this.clients, id, found, MRP_MAX_CLIENTS, (key) => key === this.activeClientId);
     return found;
   }
 
@@ -336,6 +352,27 @@ function isClose(a: number, b: number): boolean {
   return Math.abs(a - b) < 1e-9;
 }
 
+/**
+ * Moves `key` to the end of `map` (maps iterate in insertion order, so the first entry is
+ * the least recently active), then evicts from the front while the map is over `limit`,
+ * skipping what `keep` protects.
+ */
+function touch<V>(map: Map<string, V>, key: string, value: V, limit: number, keep: (key: string) => boolean): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size <= limit) return;
+  for (const candidate of map.keys()) {
+    if (map.size <= limit) break;
+    if (candidate !== key && !keep(candidate)) map.delete(candidate);
+  }
+}
+
+/**
+ * Our copy of a queue item, without artworkData: the bytes are fetched when artwork is asked
+ * for (the PLAYBACK_QUEUE_REQUEST reply goes to that request, not here), and keeping every
+ * pushed image would hold megabytes per item.
+ */
 function cloneItem(item: MrpContentItem): MrpContentItem {
-  return item.metadata ? { ...item, metadata: { ...item.metadata } } : { ...item };
+  const { artworkData: _bytes, ...rest } = item;
+  return rest.metadata ? { ...rest, metadata: { ...rest.metadata } } : rest;
 }

@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType, type MrpMessage } from '../../../../lib/protocols/mrp/messages';
-import { MRP_COCOA_EPOCH_OFFSET, MRP_DEFAULT_PLAYER_ID, MrpPlayerState } from '../../../../lib/protocols/mrp/player-state';
+import {
+  MRP_COCOA_EPOCH_OFFSET,
+  MRP_DEFAULT_PLAYER_ID,
+  MRP_MAX_CLIENTS,
+  MRP_MAX_PLAYERS_PER_CLIENT,
+  MRP_MAX_QUEUE_ITEMS,
+  MrpPlayerState,
+} from '../../../../lib/protocols/mrp/player-state';
 import { MrpCommand, MrpPlaybackState, type MrpContentItemMetadata, type MrpPlayerPath } from '../../../../lib/protocols/mrp/proto-types';
 
 const APP = { bundleIdentifier: 'com.example.app', displayName: 'Example' };
@@ -177,5 +184,65 @@ describe('MrpPlayerState', () => {
     const model = new MrpPlayerState();
     assert.equal(feed(model, createMrpMessage(MrpMessageType.VOLUME_DID_CHANGE_MESSAGE, { volume: 0.5 })), false);
     assert.equal(feed(model, createMrpMessage(MrpMessageType.SET_STATE_MESSAGE)), false);
+  });
+
+  it('keeps no artwork bytes: artworkData of a pushed queue or item update is dropped (artwork is fetched on demand)', () => {
+    const model = new MrpPlayerState();
+    activate(model);
+    const art = Buffer.alloc(64 * 1024, 0xab);
+    feed(
+      model,
+      createMrpMessage(MrpMessageType.SET_STATE_MESSAGE, {
+        playerPath: PATH,
+        playbackState: MrpPlaybackState.Playing,
+        playbackQueue: { location: 0, contentItems: [{ identifier: 'item-1', artworkData: art, metadata: { title: 'With art', artworkAvailable: true } }] },
+      }),
+    );
+    assert.equal(model.activePlayer?.item?.artworkData, undefined);
+    assert.equal(model.activePlayer?.metadata?.artworkAvailable, true, 'the metadata saying there is artwork stays');
+    feed(
+      model,
+      createMrpMessage(MrpMessageType.UPDATE_CONTENT_ITEM_MESSAGE, {
+        playerPath: PATH,
+        contentItems: [{ identifier: 'item-1', artworkData: art, metadata: { title: 'Updated' } }],
+      }),
+    );
+    assert.equal(model.activePlayer?.item?.artworkData, undefined);
+    assert.equal(model.nowPlaying(NOW).title, 'Updated');
+  });
+
+  it('bounded: clients and players beyond the caps evict the least recently active (never the active one); long queues keep a window around the current item', () => {
+    const model = new MrpPlayerState();
+    const app = (i: number) => ({ bundleIdentifier: `com.example.app${i}`, displayName: `App ${i}` });
+    const pathOf = (i: number, player = MRP_DEFAULT_PLAYER_ID): MrpPlayerPath => ({ client: app(i), player: { identifier: player } });
+    playing(model, MrpPlaybackState.Playing, { title: 'App 0' }, pathOf(0));
+    activate(model, app(0));
+    for (let i = 1; i <= MRP_MAX_CLIENTS + 10; i++) {
+      playing(model, MrpPlaybackState.Paused, { title: `App ${i}` }, pathOf(i));
+      // App 1 stays busy, so it is never the least recently active.
+      playing(model, MrpPlaybackState.Paused, { title: 'App 1 again' }, pathOf(1));
+    }
+    assert.equal(model.clients.size, MRP_MAX_CLIENTS);
+    assert.ok(model.clients.has('com.example.app0'), 'the active client, although the oldest, is kept');
+    assert.ok(model.clients.has('com.example.app1'), 'a recently active client is kept');
+    assert.ok(model.clients.has(`com.example.app${MRP_MAX_CLIENTS + 10}`), 'the newest is kept');
+    assert.ok(!model.clients.has('com.example.app2'), 'the least recently active went');
+    assert.equal(model.nowPlaying(NOW).title, 'App 0');
+
+    const client = model.activeClient!;
+    for (let i = 0; i < MRP_MAX_PLAYERS_PER_CLIENT + 5; i++) playing(model, MrpPlaybackState.Paused, { title: `Player ${i}` }, pathOf(0, `player-${i}`));
+    assert.equal(client.players.size, MRP_MAX_PLAYERS_PER_CLIENT);
+    assert.ok(client.players.has(MRP_DEFAULT_PLAYER_ID), 'the active (default) player is kept');
+    assert.ok(!client.players.has('player-0'));
+    assert.equal(model.nowPlaying(NOW).title, 'App 0');
+
+    const items = Array.from({ length: 1000 }, (_, i) => ({ identifier: `q${i}`, metadata: { title: `Track ${i}` } }));
+    feed(model, createMrpMessage(MrpMessageType.SET_STATE_MESSAGE, { playerPath: pathOf(0), playbackQueue: { location: 700, contentItems: items } }));
+    const player = model.activePlayer!;
+    assert.ok(player.items.length <= MRP_MAX_QUEUE_ITEMS, `${player.items.length} items kept`);
+    assert.equal(player.item?.identifier, 'q700');
+    assert.equal(model.nowPlaying(NOW).title, 'Track 700');
+    feed(model, createMrpMessage(MrpMessageType.UPDATE_CONTENT_ITEM_MESSAGE, { playerPath: pathOf(0), contentItems: [{ identifier: 'q700', metadata: { title: 'Renamed 700' } }] }));
+    assert.equal(model.nowPlaying(NOW).title, 'Renamed 700');
   });
 });

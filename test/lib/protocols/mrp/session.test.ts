@@ -415,6 +415,10 @@ describe('MrpSession', () => {
       assert.equal(art.mimeType, 'image/png');
       assert.equal(art.width, 16);
       assert.equal(art.height, 16);
+      // The reply carrying the bytes went to the request; the model keeps no image.
+      for (const client of session.state.clients.values()) {
+        for (const player of client.players.values()) assert.ok(player.items.every((i) => i.artworkData === undefined));
+      }
       const requests = device.last.messages(MrpMessageType.PLAYBACK_QUEUE_REQUEST_MESSAGE);
       assert.equal(requests.length, 1);
       assert.deepEqual(requests[0]!.payload, { location: 0, length: 1, artworkWidth: 512, artworkHeight: -1, returnContentItemAssetsInUserCompletion: true });
