@@ -22,3 +22,4 @@ export * from './codecs/varint';
 export * from './protocols/mrp';
 export * from './device/registry';
 export * from './device/pairing';
+export * from './codecs/image';

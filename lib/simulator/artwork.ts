@@ -4,10 +4,9 @@
  * signature and the size written in IHDR.
  */
 import { deflateSync } from 'node:zlib';
+import { PNG_SIGNATURE, sniffImage } from '../codecs/image';
 import { DecodeError, InvalidArgumentError } from '../errors';
 import type { SimulatorTrack } from './state';
-
-export const PNG_SIGNATURE: Buffer = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Largest edge we draw: a hostile `mw=100000` must not allocate gigabytes. */
 export const MAX_ARTWORK_EDGE = 1024;
@@ -75,13 +74,13 @@ export function encodePng(width: number, height: number, pixel: PixelFunction): 
   return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
-/** Width and height from a PNG's IHDR, or a DecodeError when the bytes are not a PNG. */
+/** Width and height of a PNG as the image codec reads them, or a DecodeError for anything else. */
 export function pngSize(png: Uint8Array): { width: number; height: number } {
-  const buf = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
-  if (buf.length < 24 || !buf.subarray(0, 8).equals(PNG_SIGNATURE) || buf.toString('latin1', 12, 16) !== 'IHDR') {
+  const image = sniffImage(png);
+  if (image?.mimeType !== 'image/png' || image.width === null || image.height === null) {
     throw new DecodeError('not a PNG image (no PNG signature followed by IHDR)');
   }
-  return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+  return { width: image.width, height: image.height };
 }
 
 /**

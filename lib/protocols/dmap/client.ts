@@ -6,6 +6,7 @@
  */
 import type { Artwork } from '../../device/interfaces';
 import { decodeDmap, dmapNumber, encodeTag, type DmapNode } from '../../codecs/dmap';
+import { describeImage } from '../../codecs/image';
 import {
   AtvError,
   AuthenticationError,
@@ -377,53 +378,8 @@ function formatProperty(property: DacpProperty, value: number): string {
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Artwork: the type and size come from the bytes when the headers do not say.
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** Builds an `Artwork` from image bytes: type from the bytes or the header, size when readable. */
+/** An `Artwork` from an artwork answer: type and size as the image codec reads them. */
 export function describeArtwork(bytes: Buffer, contentType: string | undefined): Artwork {
-  const sniffed = imageInfo(bytes);
-  const declared = contentType?.split(';')[0]?.trim().toLowerCase();
-  const mimeType = declared?.startsWith('image/') ? declared : sniffed?.mimeType ?? 'application/octet-stream';
-  return { bytes, mimeType, width: sniffed?.width ?? null, height: sniffed?.height ?? null };
-}
-
-/** PNG or JPEG type and size from the bytes (null when neither is recognised). */
-export function imageInfo(bytes: Buffer): { mimeType: string; width: number | null; height: number | null } | null {
-  if (bytes.length >= 8 && bytes.subarray(0, 8).equals(PNG_SIGNATURE)) {
-    const ihdr = bytes.length >= 24 && bytes.toString('latin1', 12, 16) === 'IHDR';
-    return { mimeType: 'image/png', width: ihdr ? bytes.readUInt32BE(16) : null, height: ihdr ? bytes.readUInt32BE(20) : null };
-  }
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
-    return { mimeType: 'image/jpeg', ...jpegSize(bytes) };
-  }
-  return null;
-}
-
-function jpegSize(bytes: Buffer): { width: number | null; height: number | null } {
-  let offset = 2;
-  while (offset + 4 <= bytes.length) {
-    if (bytes[offset] !== 0xff) break;
-    const marker = bytes[offset + 1]!;
-    if (marker === 0xff) {
-      offset += 1; // fill byte
-      continue;
-    }
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-      offset += 2; // markers without a length
-      continue;
-    }
-    if (marker === 0xd9 || marker === 0xda) break; // end of image, start of scan: no SOF seen
-    const length = bytes.readUInt16BE(offset + 2);
-    if (length < 2) break;
-    // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      if (offset + 9 > bytes.length) break;
-      return { height: bytes.readUInt16BE(offset + 5), width: bytes.readUInt16BE(offset + 7) };
-    }
-    offset += 2 + length;
-  }
-  return { width: null, height: null };
+  const image = describeImage(bytes, contentType);
+  return { bytes, mimeType: image?.mimeType ?? 'application/octet-stream', width: image?.width ?? null, height: image?.height ?? null };
 }

@@ -1,12 +1,12 @@
 /**
  * MRP artwork helpers (reference §4.7 "Artwork"): the remote URL an app may give instead of
  * bytes (an image-server template in artworkIdentifier, or a fixed artworkURL), a small
- * bounded HTTP(S) fetch for it, the image sniffing that fills in type and size, and the
- * 4-entry cache. The PLAYBACK_QUEUE_REQUEST fallback lives in the session (it needs the
+ * bounded HTTP(S) fetch for it (type and size from the image codec), and the 4-entry cache. The PLAYBACK_QUEUE_REQUEST fallback lives in the session (it needs the
  * connection).
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { describeImage } from '../../codecs/image';
 import type { Artwork } from '../../device/interfaces';
 import { HttpStatusError, networkError, ProtocolError, TimeoutError, type AtvError } from '../../errors';
 
@@ -71,11 +71,9 @@ export async function fetchMrpArtwork(url: string, options: MrpArtworkFetchOptio
       continue;
     }
     if (result.kind === 'status') return null;
-    const sniffed = sniffMrpImage(result.body);
-    if (sniffed) return { bytes: result.body, mimeType: sniffed.mimeType, width: sniffed.width, height: sniffed.height };
-    // A format we cannot read the size of (WebP, HEIC, ...) is still an image if the server says so.
-    const declared = result.contentType?.split(';')[0]?.trim().toLowerCase();
-    if (declared?.startsWith('image/') && result.body.length > 0) return { bytes: result.body, mimeType: declared, width: null, height: null };
+    // A format we cannot read (HEIC, ...) is still an image if the server says so.
+    const image = describeImage(result.body, result.contentType);
+    if (image) return { bytes: result.body, ...image };
     throw new ProtocolError(`artwork at ${describeUrl(current)} is not an image`);
   }
   throw new HttpStatusError(310, `artwork at ${describeUrl(url)}: more than ${MAX_REDIRECTS} redirects`);
@@ -142,46 +140,6 @@ function describeUrl(url: string): string {
   } catch {
     return 'an invalid URL';
   }
-}
-
-export interface MrpSniffedImage {
-  mimeType: string;
-  width: number | null;
-  height: number | null;
-}
-
-/** The type and pixel size of a PNG, JPEG or GIF from its header; null for anything else. */
-export function sniffMrpImage(bytes: Buffer): MrpSniffedImage | null {
-  if (bytes.length >= 24 && bytes.readUInt32BE(0) === 0x89504e47 && bytes.readUInt32BE(4) === 0x0d0a1a0a) {
-    const ihdr = bytes.toString('latin1', 12, 16) === 'IHDR';
-    return { mimeType: 'image/png', width: ihdr ? bytes.readUInt32BE(16) : null, height: ihdr ? bytes.readUInt32BE(20) : null };
-  }
-  if (bytes.length >= 10 && (bytes.toString('latin1', 0, 6) === 'GIF87a' || bytes.toString('latin1', 0, 6) === 'GIF89a')) {
-    return { mimeType: 'image/gif', width: bytes.readUInt16LE(6), height: bytes.readUInt16LE(8) };
-  }
-  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
-    return { mimeType: 'image/jpeg', ...jpegSize(bytes) };
-  }
-  return null;
-}
-
-/** Walks JPEG segments to the first start-of-frame marker. */
-function jpegSize(bytes: Buffer): { width: number | null; height: number | null } {
-  let at = 2;
-  while (at + 9 < bytes.length) {
-    if (bytes[at] !== 0xff) break;
-    const marker = bytes[at + 1]!;
-    if (marker === 0xff) {
-      at++;
-      continue;
-    }
-    const length = bytes.readUInt16BE(at + 2);
-    const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isFrame) return { height: bytes.readUInt16BE(at + 5), width: bytes.readUInt16BE(at + 7) };
-    if (length < 2) break;
-    at += 2 + length;
-  }
-  return { width: null, height: null };
 }
 
 /** A tiny least-recently-used cache of artwork. */

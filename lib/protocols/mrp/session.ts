@@ -9,6 +9,7 @@
  * the `nowPlaying` events.
  */
 import { EventEmitter } from 'node:events';
+import { describeImage } from '../../codecs/image';
 import type { CommandName, CommandOptions, InputAction } from '../../device/commands';
 import type {
   Artwork,
@@ -34,7 +35,7 @@ import {
 import { parseFullHapCredentials, type HapCredentials } from '../../hap/credentials';
 import type { Logger } from '../../log';
 import { emitContained } from '../../support/emit';
-import { fetchMrpArtwork, mrpHttpUrl, MrpArtworkCache, mrpArtworkTemplateUrl, sniffMrpImage } from './artwork';
+import { fetchMrpArtwork, mrpHttpUrl, MrpArtworkCache, mrpArtworkTemplateUrl } from './artwork';
 import {
   MRP_DEFAULT_SKIP_SECONDS,
   MRP_MEDIA_COMMANDS,
@@ -415,12 +416,13 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     const item = pickArtworkItem(reply.payload?.playbackQueue, player.item, player.location);
     const bytes = item?.artworkData;
     if (!item || !bytes || bytes.length === 0) return null;
-    const sniffed = sniffMrpImage(bytes);
+    // The metadata's artworkMIMEType plays the part of a Content-Type: a fallback to the bytes.
+    const image = describeImage(bytes, meta.artworkMIMEType);
     const artwork: Artwork = {
       bytes,
-      mimeType: sniffed?.mimeType ?? meta.artworkMIMEType ?? 'application/octet-stream',
-      width: item.artworkDataWidth ?? sniffed?.width ?? null,
-      height: item.artworkDataHeight ?? sniffed?.height ?? null,
+      mimeType: image?.mimeType ?? 'application/octet-stream',
+      width: item.artworkDataWidth ?? image?.width ?? null,
+      height: item.artworkDataHeight ?? image?.height ?? null,
     };
     if (key) this.artworkCache.set(key, artwork);
     return artwork;

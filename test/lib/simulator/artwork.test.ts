@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { inflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { DecodeError, InvalidArgumentError } from '../../../lib/errors';
-import { clampArtworkEdge, crc32, encodePng, MAX_ARTWORK_EDGE, PNG_SIGNATURE, pngSize, trackArtwork } from '../../../lib/simulator/artwork';
+import { PNG_SIGNATURE } from '../../../lib/codecs/image';
+import { clampArtworkEdge, crc32, encodePng, MAX_ARTWORK_EDGE, pngSize, trackArtwork } from '../../../lib/simulator/artwork';
 import { DEMO_TRACKS } from '../../../lib/simulator/state';
 
 /** Splits a PNG into its chunks, checking each CRC. */

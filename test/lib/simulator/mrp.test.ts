@@ -20,7 +20,8 @@ import {
   type MrpCommandOptions,
   type MrpSetStateMessage,
 } from '../../../lib/protocols/mrp/proto-types';
-import { pngSize, PNG_SIGNATURE } from '../../../lib/simulator/artwork';
+import { PNG_SIGNATURE } from '../../../lib/codecs/image';
+import { pngSize } from '../../../lib/simulator/artwork';
 import { Simulator, type SimulatorCredentials, type SimulatorPinRequest } from '../../../lib/simulator/index';
 import { formatMrpPairingRecord, MRP_SIMULATOR_MAX_REQUEST_BYTES } from '../../../lib/simulator/mrp';
 import { MRP_COCOA_EPOCH_OFFSET } from '../../../lib/protocols/mrp/player-state';

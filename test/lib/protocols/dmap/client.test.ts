@@ -13,7 +13,7 @@ import {
   TimeoutError,
   UnreachableError,
 } from '../../../../lib/errors';
-import { DacpClient, imageInfo, dacpLoginParameter } from '../../../../lib/protocols/dmap/client';
+import { DacpClient, dacpLoginParameter } from '../../../../lib/protocols/dmap/client';
 import { DACP_HEADERS } from '../../../../lib/protocols/dmap/http';
 import { DmapSession } from '../../../../lib/protocols/dmap/session';
 import { readCapture, stream } from '../../../support/pyatv-captures';
@@ -276,12 +276,26 @@ describe('DACP client against OwnTone 29.3 recordings', () => {
     assert.equal(art.mimeType, 'image/jpeg');
     const raw = owntone('nowplayingartwork-track1').body;
     assert.ok(art.bytes.equals(raw));
-    const sniffed = imageInfo(raw);
-    assert.equal(sniffed?.mimeType, 'image/jpeg');
     // `file` says: JPEG image data, baseline, precision 8, 300x300.
     assert.equal(art.width, 300);
     assert.equal(art.height, 300);
     assert.equal(srv.requests[1]!.url, `/ctrl-int/1/nowplayingartwork?mw=320&mh=320&session-id=${OWNTONE_SESSION}`);
+  });
+
+  it('artwork: the bytes decide the type over a wrong or vague Content-Type', async () => {
+    const jpeg = owntone('nowplayingartwork-track1').body;
+    const gif = Buffer.concat([Buffer.from('GIF89a'), Buffer.from([0x20, 0x00, 0x10, 0x00]), Buffer.alloc(8)]);
+    let answer: [Buffer, string] = [jpeg, 'image/png'];
+    const srv = await server((req, res) => {
+      if (pathOf(req.url) === '/login') return replyDmap(res, loginBody(7));
+      res.writeHead(200, { 'Content-Type': answer[1], 'Content-Length': answer[0].length }).end(answer[0]);
+    });
+    const c = client(srv.port);
+    assert.deepEqual(await c.artwork(), { bytes: jpeg, mimeType: 'image/jpeg', width: 300, height: 300 }, 'a JPEG labelled image/png');
+    answer = [gif, 'application/octet-stream'];
+    assert.deepEqual(await c.artwork(), { bytes: gif, mimeType: 'image/gif', width: 32, height: 16 });
+    answer = [Buffer.from('unknown image bytes'), 'image/heic'];
+    assert.deepEqual(await c.artwork(), { bytes: Buffer.from('unknown image bytes'), mimeType: 'image/heic', width: null, height: null });
   });
 
   it('artwork: 204, 404 and an empty 200 are all "no artwork"', async () => {

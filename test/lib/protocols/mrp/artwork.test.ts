@@ -1,10 +1,10 @@
-/** MRP artwork helpers without a device: URL templates, image sniffing, the cache, the bounded fetch. */
+/** MRP artwork helpers without a device: URL templates, the cache, the bounded fetch (type and size as the image codec reads them). */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { ProtocolError, TimeoutError } from '../../../../lib/errors';
-import { fetchMrpArtwork, mrpHttpUrl, MrpArtworkCache, mrpArtworkTemplateUrl, sniffMrpImage } from '../../../../lib/protocols/mrp/artwork';
+import { fetchMrpArtwork, mrpHttpUrl, MrpArtworkCache, mrpArtworkTemplateUrl } from '../../../../lib/protocols/mrp/artwork';
 import { CAPTURED_ARTWORK } from './fake-device';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -22,17 +22,6 @@ describe('MRP artwork helpers', () => {
     assert.equal(mrpArtworkTemplateUrl('file:///{w}.{f}', 1, 1), null, 'only http(s)');
     assert.equal(mrpHttpUrl('ftp://host/a.png'), null);
     assert.equal(mrpHttpUrl('not a url'), null);
-  });
-
-  it('sniffs PNG, GIF and JPEG with their sizes', () => {
-    assert.deepEqual(sniffMrpImage(CAPTURED_ARTWORK), { mimeType: 'image/png', width: 16, height: 16 });
-    const gif = Buffer.concat([Buffer.from('GIF89a'), Buffer.from([0x20, 0x00, 0x10, 0x00]), Buffer.alloc(8)]);
-    assert.deepEqual(sniffMrpImage(gif), { mimeType: 'image/gif', width: 32, height: 16 });
-    // SOI, an APP0 segment of 4 bytes, then SOF0 with height 0x0120 and width 0x0300.
-    const jpeg = Buffer.from('ffd8' + 'ffe00004abcd' + 'ffc0001108' + '0120' + '0300' + '03011100', 'hex');
-    assert.deepEqual(sniffMrpImage(jpeg), { mimeType: 'image/jpeg', width: 768, height: 288 });
-    assert.equal(sniffMrpImage(Buffer.from('<html>not found</html>')), null);
-    assert.equal(sniffMrpImage(Buffer.alloc(0)), null);
   });
 
   it('the cache keeps the 4 most recently used', () => {
@@ -59,6 +48,13 @@ describe('MRP artwork helpers', () => {
       } else if (req.url === '/webp') {
         res.setHeader('content-type', 'image/webp; charset=binary');
         res.end(Buffer.from('RIFF....WEBP'));
+      } else if (req.url === '/jpeg') {
+        // A TEM marker, a stray RST0 and fill bytes before the frame header (SOF0, 768×288).
+        res.setHeader('content-type', 'image/jpeg');
+        res.end(Buffer.from('ffd8ff01ffd3ffe00004abcdffffffc0001108012003000301220002110003110000', 'hex'));
+      } else if (req.url === '/mislabelled') {
+        res.setHeader('content-type', 'image/jpeg');
+        res.end(CAPTURED_ARTWORK);
       } else if (req.url === '/loop') {
         res.writeHead(301, { location: '/loop' });
         res.end();
@@ -82,6 +78,13 @@ describe('MRP artwork helpers', () => {
       width: null,
       height: null,
     });
+    assert.deepEqual(await fetchMrpArtwork(`${base}/jpeg`, { timeout: 2000 }), {
+      bytes: Buffer.from('ffd8ff01ffd3ffe00004abcdffffffc0001108012003000301220002110003110000', 'hex'),
+      mimeType: 'image/jpeg',
+      width: 768,
+      height: 288,
+    });
+    assert.deepEqual(await fetchMrpArtwork(`${base}/mislabelled`, { timeout: 2000 }), { bytes: CAPTURED_ARTWORK, mimeType: 'image/png', width: 16, height: 16 });
     assert.equal(await fetchMrpArtwork(`${base}/nothing`, { timeout: 2000 }), null);
     await assert.rejects(fetchMrpArtwork(`${base}/loop`, { timeout: 2000 }), /redirects/);
   });
