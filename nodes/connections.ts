@@ -162,7 +162,22 @@ export function isConfigurationError(error: Error, config: DeviceConfig | null):
   return config.services.some((s) => !s.enabled && s.disabledReason !== null);
 }
 
-const TITLE_MAX = 24;
+/** Node-RED's status convention: status texts stay within 20 characters. */
+export const STATUS_MAX = 20;
+
+/**
+ * `text` cut to `max` characters (code points, so an emoji is never split) with an
+ * ellipsis, at the last word boundary when one keeps at least half of it.
+ */
+export function shorten(text: string, max: number): string {
+  const chars = Array.from(text.trim());
+  if (chars.length <= max) return chars.join('');
+  if (max <= 1) return '…'.slice(0, max);
+  const kept = chars.slice(0, max - 1);
+  const space = kept.lastIndexOf(' ');
+  const cut = space >= Math.ceil((max - 1) / 2) ? kept.slice(0, space) : kept;
+  return `${cut.join('').replace(/[\s,;:.-]+$/, '')}…`;
+}
 
 /** A connection that lasted this long resets the back-off. */
 const STABLE_MS = 60_000;
@@ -173,14 +188,22 @@ export function retryDelay(attempt: number, policy: RetryPolicy, random: () => n
   return Math.round(ceiling * (0.5 + random() * 0.5));
 }
 
-/** The status dot and text every node shows for a connection state. */
+/**
+ * `t(key)` with its one variable part shortened to what the translation leaves of
+ * STATUS_MAX characters (at least a few, for a long translation).
+ */
+function fitted(t: Translate, key: string, name: string, value: string): string {
+  const room = STATUS_MAX - Array.from(t(key, { [name]: '' })).length;
+  return t(key, { [name]: shorten(value, Math.max(room, 4)) });
+}
+
+/** The status dot and text every node shows for a connection state (at most STATUS_MAX characters). */
 export function displayStatus(status: LinkStatus, t: Translate = (k) => k): DisplayStatus {
   switch (status.state) {
     case 'connected': {
       const np = status.nowPlaying;
       if (np && np.deviceState === 'playing' && np.title) {
-        const title = np.title.length > TITLE_MAX ? `${np.title.slice(0, TITLE_MAX - 1)}…` : np.title;
-        return { fill: 'green', shape: 'dot', text: t('status.playing', { title }) };
+        return { fill: 'green', shape: 'dot', text: fitted(t, 'status.playing', 'title', np.title) };
       }
       return { fill: 'green', shape: 'dot', text: t('status.connected') };
     }
@@ -192,7 +215,7 @@ export function displayStatus(status: LinkStatus, t: Translate = (k) => k): Disp
         shape: 'dot',
         text:
           status.needsPairing.length > 0
-            ? t('status.pairingRequiredFor', { protocols: status.needsPairing.map((p) => p.toUpperCase()).join(', ') })
+            ? fitted(t, 'status.pairingRequiredFor', 'protocols', status.needsPairing.map((p) => p.toUpperCase()).join(', '))
             : t('status.pairingRequired'),
       };
     case 'invalid':

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { manualConfig } from '../../lib/device/config';
 import { Device } from '../../lib/device/facade';
 import type { DeviceConfig } from '../../lib/device/interfaces';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../lib/simulator';
+import { REPO_ROOT } from '../support/paths';
 import { idleNowPlaying, type NowPlaying } from '../../lib/device/state';
 import { AuthenticationError, InvalidArgumentError, UnreachableError } from '../../lib/errors';
 import { DEFAULT_RETRY, DeviceLink, displayStatus, MAX_RETRY_MS, MIN_RETRY_MS, retryDelay, retryPolicyFrom, type DeviceLinkOptions, type LinkStatus } from '../../nodes/connections';
@@ -87,6 +90,7 @@ describe('DeviceLink (one shared connection per config node)', () => {
       link.register(u, { status: (s) => seen.get(u.i)!.push(s.state) });
     }
     await tick(5);
+    await new Promise((r) => setImmediate(r)); // users hear their first status on an immediate
     assert.equal(devices.length, 1, 'one device for ten users');
     assert.equal(link.state, 'connected');
     assert.ok(devices[0]!.pushStarted, 'push updates started');
@@ -194,8 +198,8 @@ describe('DeviceLink (one shared connection per config node)', () => {
     });
     const status = await statusWhere(link, {}, (s) => s.state === 'pairing');
     assert.deepEqual(status.needsPairing, ['mrp', 'dmap']);
-    const t = (key: string, v?: Record<string, string | number>) => (key === 'status.pairingRequiredFor' ? `pairing required: ${v?.protocols}` : key);
-    assert.deepEqual(displayStatus(status, t), { fill: 'red', shape: 'dot', text: 'pairing required: MRP, DMAP' });
+    const t = (key: string, v?: Record<string, string | number>) => (key === 'status.pairingRequiredFor' ? `unpaired: ${v?.protocols}` : key);
+    assert.deepEqual(displayStatus(status, t), { fill: 'red', shape: 'dot', text: 'unpaired: MRP, DMAP' });
     const connected = await statusWhere(link, {}, (s) => s.state === 'connected');
     assert.deepEqual(connected.needsPairing, []);
     await link.close();
@@ -368,5 +372,59 @@ describe('DeviceLink with the real facade: only configuration errors are final',
     await tick(100);
     assert.equal(link.state, 'invalid');
     await link.close();
+  });
+});
+
+/** The config node's English catalog, with Node-RED's `__name__` substitutions. */
+function english(node: string): (key: string, v?: Record<string, string | number>) => string {
+  const catalog = JSON.parse(readFileSync(join(REPO_ROOT, 'nodes', node, 'locales', 'en-US', `${node}.json`), 'utf8'))[node] as Record<string, unknown>;
+  return (key, v = {}) => {
+    const text = key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], catalog);
+    assert.equal(typeof text, 'string', `no text for ${key}`);
+    return (text as string).replace(/__(\w+)__/g, (_, name: string) => String(v[name] ?? ''));
+  };
+}
+
+describe('status texts stay under the editor convention of 20 characters', () => {
+  const t = english('atvlink-device');
+  const base: LinkStatus = { state: 'connected', nowPlaying: null, error: null, retryIn: null, needsPairing: [] };
+  const playing = (title: string): LinkStatus => ({ ...base, nowPlaying: { ...idleNowPlaying(), deviceState: 'playing', title } });
+  const length = (text: string) => Array.from(text).length;
+
+  it('every state, every protocol combination, every title', () => {
+    const statuses: LinkStatus[] = [
+      base,
+      { ...base, state: 'connecting' },
+      { ...base, state: 'disconnected' },
+      { ...base, state: 'idle' },
+      { ...base, state: 'closed' },
+      { ...base, state: 'invalid' },
+      { ...base, state: 'pairing' },
+      { ...base, state: 'pairing', needsPairing: ['mrp'] },
+      { ...base, state: 'pairing', needsPairing: ['dmap', 'mrp'] },
+      { ...base, state: 'pairing', needsPairing: ['mrp', 'dmap', 'companion', 'airplay'] },
+      playing('Never Gonna Give You Up (Remastered 2022)'),
+      playing('x'.repeat(200)),
+      playing('Hi'),
+    ];
+    for (const status of statuses) {
+      const { text } = displayStatus(status, t);
+      assert.ok(length(text) <= 20, `"${text}" (${length(text)} characters) for ${JSON.stringify(status)}`);
+    }
+    for (const key of ['noDevice']) assert.ok(length(t(`status.${key}`)) <= 20, t(`status.${key}`));
+    const discover = english('atvlink-discover');
+    for (const key of ['starting', 'scanning', 'failed', 'badConfig']) assert.ok(length(discover(`status.${key}`)) <= 20, discover(`status.${key}`));
+    assert.ok(length(discover('status.watching', { count: 12 })) <= 20);
+  });
+
+  it('cuts a long title at a word with an ellipsis, never inside a character', () => {
+    assert.equal(displayStatus(playing('Hi'), t).text, 'playing "Hi"');
+    const cut = displayStatus(playing('Never Gonna Give You Up'), t).text;
+    assert.match(cut, /^playing "Never…"$|^playing "Never Gon…"$/);
+    assert.equal(cut, 'playing "Never…"', 'at the last whole word that fits');
+    const emoji = displayStatus(playing('🎵🎵🎵🎵🎵🎵🎵🎵🎵🎵🎵🎵'), t).text;
+    assert.ok(!/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(emoji), `a lone surrogate in ${emoji}`);
+    assert.ok(emoji.endsWith('…"'), emoji);
+    assert.equal(displayStatus({ ...base, state: 'pairing', needsPairing: ['dmap', 'mrp'] }, t).text, 'unpaired: DMAP, MRP');
   });
 });

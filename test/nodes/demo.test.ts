@@ -128,7 +128,7 @@ describe('npm start -- --mrp', () => {
     await until(() => comms.debug.slice(before).some((d) => d.name === 'volume now' && d.msg === '30'), 'the volume the device reported');
   });
 
-  it('a device node without MRP credentials shows "pairing required: MRP" (translated)', async () => {
+  it('a device node without MRP credentials shows "unpaired: MRP" (translated, within 20 characters)', async () => {
     const flows = (await (await fetch(`${base}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).json()) as { flows: Record<string, unknown>[] };
     const device = flows.flows.find((n) => n.type === 'atvlink-device')!;
     const tab = flows.flows.find((n) => n.type === 'tab')!;
@@ -142,7 +142,7 @@ describe('npm start -- --mrp', () => {
       body: JSON.stringify({ flows: [...flows.flows, ...added] }),
     });
     assert.equal(res.status, 200, await res.text());
-    await until(() => comms.statuses.get('unpaired-command') === 'pairing required: MRP', `the status (${comms.statuses.get('unpaired-command')})`, 10_000);
+    await until(() => comms.statuses.get('unpaired-command') === 'unpaired: MRP', `the status (${comms.statuses.get('unpaired-command')})`, 10_000);
   });
 
   it('shows no credential and stops cleanly on Ctrl-C, removing its user directory', async () => {

@@ -320,7 +320,7 @@ describe('flow nodes against an MRP-only simulator', () => {
     for (const part of secretParts(credentials)) assert.ok(!json.includes(part));
   });
 
-  it('no MRP credentials: "pairing required: MRP", and the command error reaches a Catch node', async () => {
+  it('no MRP credentials: "unpaired: MRP", and the command error reaches a Catch node', async () => {
     const { statuses, caught, out } = await load([{ id: 'cmd', type: 'atvlink-command', device: 'dev1', command: 'play', wires: [['out']] }], {});
     await waitForStatus(statuses, ['cmd'], (t) => t === PAIRING_REQUIRED, 'pairing required');
     assert.deepEqual(getLink('dev1')?.snapshot().needsPairing, ['mrp'], 'the status names MRP');
@@ -333,7 +333,7 @@ describe('flow nodes against an MRP-only simulator', () => {
     assert.equal(mrpStats(sim).verifiedSessions, 0, 'nothing got past the pairing check');
   });
 
-  it('credentials the device does not know: "pairing required: MRP", and no credential shown anywhere', async () => {
+  it('credentials the device does not know: "unpaired: MRP", and no credential shown anywhere', async () => {
     // our half of a pairing the device never made: right format, unknown to the device
     const [ltpk, , atvId, clientId] = credentials.split(':');
     const stranger = [ltpk, 'ab'.repeat(32), atvId, clientId!.replace(/^../, 'ff')].join(':');
@@ -349,7 +349,7 @@ describe('flow nodes against an MRP-only simulator', () => {
   it('malformed MRP credentials: a warning naming the field, not the value; the nodes say to check the config', async () => {
     const garbage = `${'cd'.repeat(32)}:not-hex:zz`;
     const { statuses, caught } = await load([{ id: 'cmd', type: 'atvlink-command', device: 'dev1', command: 'play' }], { dev1: { mrp: garbage } });
-    await waitForStatus(statuses, ['cmd'], (t) => t === 'atvlink-device.status.invalid', 'check the device config');
+    await waitForStatus(statuses, ['cmd'], (t) => t === 'atvlink-device.status.invalid', 'check device config');
     const logged = JSON.stringify((helper as unknown as { log(): { args: unknown[][] } }).log().args);
     assert.match(logged, /badMrpCredentials|MRP credentials cannot be used/);
     assert.match(logged, /expected 4 colon-separated fields/);
@@ -504,7 +504,7 @@ describe('one config node for a device with DMAP and MRP', () => {
     assert.match(msg.error.message, /cannot do "home"/);
   });
 
-  it('neither credential: "pairing required" names both protocols', async () => {
+  it('neither credential: "unpaired: MRP, DMAP" names both protocols', async () => {
     await helper.load(ALL_NODES, flow([dualConfig(), { id: 'c1', type: 'atvlink-command', device: 'dev1', command: 'play' }]), {});
     const statuses = new Recorder(helper.getNode('statuses'));
     await waitForStatus(statuses, ['c1'], (t) => t === PAIRING_REQUIRED, 'pairing required');
