@@ -162,6 +162,9 @@ export interface SessionContext {
 
 export type SessionFactory = (context: SessionContext) => ProtocolSession;
 
+/** The name a device lists us under when the caller gives none (DMAP remote name, MRP client name). */
+export const DEFAULT_CLIENT_NAME = 'Node-RED';
+
 /**
  * One pairing attempt. DMAP: the user picks the PIN and types it on the device
  * (`deviceProvidesPin` false, call `setPin` before `begin`). MRP and the HAP protocols: the

@@ -5,7 +5,7 @@
  */
 import * as dnsPacket from 'dns-packet';
 import { isIPv4 } from 'node:net';
-import { decodeTxt } from './services';
+import { decodeTxt, isLinkLocalIPv4 } from './services';
 import type { ServiceRecord } from './types';
 
 export const MDNS_ADDRESS = '224.0.0.251';
@@ -161,8 +161,6 @@ const DEFAULT_MAX_ENTRIES = 4096;
 const MAX_RECORDS_PER_PACKET = 256;
 const MAX_QUESTIONS_PER_PACKET = 16;
 
-const isLinkLocal = (address: string): boolean => address.startsWith('169.254.');
-
 /**
  * TTL-aware store of the DNS-SD records of the watched service types (plus the A records
  * their SRV targets need). Bounded: at most `maxEntries` records, oldest evicted first.
@@ -316,7 +314,7 @@ export class RecordCache {
     const aByHost = new Map<string, string[]>();
     for (const e of this.entries.values()) {
       if (e.kind === 'A') {
-        if (isLinkLocal(e.a!)) continue;
+        if (isLinkLocalIPv4(e.a!)) continue;
         const list = aByHost.get(e.lname);
         if (!list) aByHost.set(e.lname, [e.a!]);
         else if (!list.includes(e.a!)) list.push(e.a!);
@@ -339,7 +337,7 @@ export class RecordCache {
       const source = (srv ?? txt ?? ptr)!.source;
       const host = srv ? srv.srv!.target : null;
       let addresses = host !== null ? [...(aByHost.get(host.toLowerCase()) ?? [])] : [];
-      if (addresses.length === 0 && !isLinkLocal(source)) addresses = [source];
+      if (addresses.length === 0 && !isLinkLocalIPv4(source)) addresses = [source];
       const remaining = Math.min(...present.map((e) => Math.max(0, Math.ceil((e.expiresAt - now) / 1000))));
       const record: ServiceRecord = {
         type,

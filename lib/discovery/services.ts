@@ -485,7 +485,11 @@ export function mrpDisabledReason(txt: Readonly<Record<string, string>>): string
 // ---------------------------------------------------------------------------------------
 // Records → devices
 
-const isLinkLocal = (address: string): boolean => address.startsWith('169.254.');
+/**
+ * IPv4 link-local (169.254/16, RFC 3927): what an interface has when DHCP failed. A device
+ * announcing one is reachable at its other address; we never announce or pick one.
+ */
+export const isLinkLocalIPv4 = (address: string): boolean => address.startsWith('169.254.');
 
 /** One service as the device facade sees it. */
 export function serviceInfoOf(record: ServiceRecord, context: PairingContext = {}): ServiceInfo | null {
@@ -607,7 +611,7 @@ export function devicesFromRecords(records: readonly ServiceRecord[]): DeviceCon
       continue;
     }
     if (record.host === null && Object.keys(record.txt).length === 0) continue;
-    const address = record.addresses.find((a) => !isLinkLocal(a));
+    const address = record.addresses.find((a) => !isLinkLocalIPv4(a));
     if (address === undefined) continue;
     protocolItems.push({ item: { record, spec }, address });
   }
@@ -625,7 +629,7 @@ export function devicesFromRecords(records: readonly ServiceRecord[]): DeviceCon
   for (const item of infoItems) {
     const shared = item.spec.sharedName(item.record.instance);
     const address =
-      (shared ? addressBySharedName.get(shared.toLowerCase()) : undefined) ?? item.record.addresses.find((a) => !isLinkLocal(a));
+      (shared ? addressBySharedName.get(shared.toLowerCase()) : undefined) ?? item.record.addresses.find((a) => !isLinkLocalIPv4(a));
     if (address === undefined) continue;
     let list = infoByAddress.get(address);
     if (!list) infoByAddress.set(address, (list = []));

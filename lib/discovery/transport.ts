@@ -10,21 +10,39 @@ import makeMdns from 'multicast-dns';
 import { UnreachableError } from '../errors';
 import type { Logger } from '../log';
 import { MDNS_PORT } from './dns';
+import { isLinkLocalIPv4 } from './services';
 
 export type MulticastDns = makeMdns.MulticastDNS;
 
-/** IPv4 addresses of this host's interfaces, link-local ones left out. */
+/**
+ * IPv4 addresses of this host's interfaces, link-local ones left out: the interfaces
+ * discovery queries and announces on. Any other address counts, private, carrier-grade NAT
+ * (100.64/10) or public alike: a LAN may be numbered from any of them.
+ */
 export function localIPv4Addresses(): string[] {
   const out: string[] = [];
   for (const list of Object.values(networkInterfaces())) {
     for (const iface of list ?? []) {
       const family = iface.family as string | number;
-      if ((family === 'IPv4' || family === 4) && !iface.address.startsWith('169.254.') && !out.includes(iface.address)) {
+      if ((family === 'IPv4' || family === 4) && !isLinkLocalIPv4(iface.address) && !out.includes(iface.address)) {
         out.push(iface.address);
       }
     }
   }
   return out;
+}
+
+/**
+ * The addresses to publish in our own A records (a device connects back to them), or just
+ * `pinned` when the caller chose an interface: the interfaces of `localIPv4Addresses`
+ * without loopback, which a device elsewhere would take for itself; loopback only when a
+ * host has nothing else (then whatever pairs with us runs on this host).
+ */
+export function announcedIPv4Addresses(pinned?: string): string[] {
+  if (pinned) return [pinned];
+  const all = localIPv4Addresses();
+  const reachable = all.filter((address) => !address.startsWith('127.'));
+  return reachable.length > 0 ? reachable : all;
 }
 
 let subnetCache: { at: number; nets: { net: number; mask: number }[] } | null = null;

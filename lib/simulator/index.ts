@@ -6,11 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { networkInterfaces } from 'node:os';
 import type { DeviceConfig } from '../device/interfaces';
 import { DEFAULT_ADVERTISED_TTL, ServiceAdvertiser } from '../discovery/advertiser';
 import { browseServices } from '../discovery/scan';
 import { devicesFromRecords } from '../discovery/services';
+import { announcedIPv4Addresses } from '../discovery/transport';
 import type { AdvertisedService, ServiceRecord } from '../discovery/types';
 import { AtvError, ClosedError, InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
@@ -353,11 +353,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
 
   private advertisedAddresses(): string[] {
     if (this.host !== '0.0.0.0') return [this.host];
-    if (this.options.interface !== undefined) return [this.options.interface];
-    const found: string[] = [];
-    for (const list of Object.values(networkInterfaces())) {
-      for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) found.push(a.address);
-    }
+    const found = announcedIPv4Addresses(this.options.interface);
     return found.length > 0 ? found : ['127.0.0.1'];
   }
 

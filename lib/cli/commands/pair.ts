@@ -39,7 +39,7 @@ const pairingOptions: readonly OptionSpec[] = [
     help: 'DMAP: the PIN you will type on the device (default: random). MRP: the PIN the TV shows (default: asked on stdin)',
   },
   { name: 'name', type: 'string', metavar: 'NAME', help: `the name the device lists us under (default "${CLI_REMOTE_NAME}")` },
-  { name: 'interface', type: 'string', metavar: 'ADDR', help: 'IPv4 address to serve and announce on (DMAP; default: every private address)' },
+  { name: 'interface', type: 'string', metavar: 'ADDR', help: 'IPv4 address to serve and announce on (DMAP; default: every address of this host but loopback and link-local)' },
   {
     name: 'timeout',
     type: 'number',

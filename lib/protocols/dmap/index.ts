@@ -14,7 +14,6 @@ export { DmapSession, createDmapSession, DMAP_COMMAND_ACTIONS, DMAP_SKIP_INTERVA
 export type { DmapSessionOptions, DmapAction } from './session';
 export {
   DmapPairing,
-  DMAP_DEFAULT_REMOTE_NAME,
   DMAP_PAIRING_TIMEOUT,
   TOUCH_REMOTE_TYPE,
   dmapPairingAnswer,

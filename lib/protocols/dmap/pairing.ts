@@ -9,26 +9,25 @@
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { encodeTag } from '../../codecs/dmap';
-import type { PairingSession } from '../../device/interfaces';
+import { DEFAULT_CLIENT_NAME, type PairingSession } from '../../device/interfaces';
 import { ServiceAdvertiser } from '../../discovery/advertiser';
+import { announcedIPv4Addresses } from '../../discovery/transport';
 import type { AdvertisedService, AdvertiserOptions } from '../../discovery/types';
 import { AtvError, InvalidArgumentError, PairingError } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
 
 export const TOUCH_REMOTE_TYPE = '_touch-remote._tcp';
-export const DMAP_DEFAULT_REMOTE_NAME = 'Node-RED';
 export const DMAP_PAIRING_TIMEOUT = 5 * 60_000;
 
 export interface DmapPairingOptions {
-  /** The remote's name as the device lists it (TXT `DvNm`, `cmnm`). Default "Node-RED". */
+  /** The remote's name as the device lists it (TXT `DvNm`, `cmnm`). Default DEFAULT_CLIENT_NAME. */
   name?: string;
   /** 16 hex digits (an optional `0x` is dropped); random when absent. */
   pairingGuid?: string;
   /** The 4-digit PIN the user types on the device; random when absent (read it from `pin`). */
   pin?: string;
-  /** IPv4 address to serve and announce on; default: every private IPv4 address. */
+  /** IPv4 address to serve and announce on; default: every address discovery uses, but loopback. */
   interface?: string;
   /** Milliseconds to wait for the device (default 5 minutes). */
   timeout?: number;
@@ -69,26 +68,6 @@ function normalizeGuid(guid: string): string {
   return value.toUpperCase();
 }
 
-function isPrivateIPv4(address: string): boolean {
-  const [a, b] = address.split('.').map(Number) as [number, number];
-  return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
-}
-
-/** The addresses announced on: the pinned one, or every private IPv4 address (no loopback). */
-function announceAddresses(pinned: string | undefined): string[] {
-  if (pinned) return [pinned];
-  const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) {
-    for (const iface of list ?? []) {
-      const family = iface.family as string | number;
-      if ((family === 'IPv4' || family === 4) && !iface.internal && isPrivateIPv4(iface.address) && !out.includes(iface.address)) {
-        out.push(iface.address);
-      }
-    }
-  }
-  return out;
-}
-
 export class DmapPairing implements PairingSession {
   readonly protocol = 'dmap' as const;
   readonly deviceProvidesPin = false;
@@ -113,7 +92,7 @@ export class DmapPairing implements PairingSession {
   private cleanup: Promise<void> | null = null;
 
   constructor(options: DmapPairingOptions = {}) {
-    this.name = options.name?.trim() || DMAP_DEFAULT_REMOTE_NAME;
+    this.name = options.name?.trim() || DEFAULT_CLIENT_NAME;
     this.pairingGuid = options.pairingGuid !== undefined ? normalizeGuid(options.pairingGuid) : randomBytes(8).toString('hex').toUpperCase();
     this.currentPin = options.pin !== undefined ? normalizeDmapPin(options.pin) : String(randomInt(0, 10_000)).padStart(4, '0');
     this.iface = options.interface;
@@ -154,9 +133,9 @@ export class DmapPairing implements PairingSession {
       await this.startServer();
       if (this.settled) throw new PairingError('pairing was cancelled');
       const port = this.port!;
-      const addresses = announceAddresses(this.iface);
+      const addresses = announcedIPv4Addresses(this.iface);
       if (addresses.length === 0) {
-        throw new PairingError('no private IPv4 address to announce the remote on; set the interface to the address the device can reach');
+        throw new PairingError('this host has no IPv4 address to announce the remote on; set the interface to the address the device can reach');
       }
       const services: AdvertisedService[] = addresses.map((address) => {
         const instance = touchRemoteInstanceName(address);

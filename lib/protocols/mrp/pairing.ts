@@ -30,7 +30,7 @@ export const MRP_PAIRING_TIMEOUT = 30_000;
 export interface MrpPairingOptions {
   /** The device; its MRP service gives the port. */
   config: DeviceConfig;
-  /** The name the device lists us under (default "Node-RED"). */
+  /** The name the device lists us under (default DEFAULT_CLIENT_NAME). */
   name?: string;
   /** The PIN, when already known (otherwise setPin before finish). */
   pin?: string;

@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { decodeTlv8 } from '../../codecs/tlv8';
+import { DEFAULT_CLIENT_NAME } from '../../device/interfaces';
 import { AtvError, AuthenticationError, ClosedError, ConnectionLostError, ProtocolError, TimeoutError } from '../../errors';
 import type { HapCredentials } from '../../hap/credentials';
 import { deriveChannelKeys, PairVerifyClient } from '../../hap/pair-verify';
@@ -36,8 +37,6 @@ import { MrpConnectionState, MrpDeviceClass, MrpErrorCode, MrpMessageType, type 
 export const MRP_HEARTBEAT_INTERVAL = 30_000;
 /** Heartbeat retries after a failed one, sent at once (pyatv: one). */
 export const MRP_HEARTBEAT_RETRIES = 1;
-/** The name the device shows for us when the caller gives none. */
-export const MRP_DEFAULT_CLIENT_NAME = 'Node-RED';
 
 /**
  * Our DEVICE_INFO: the values pyatv sends (reference §4.4), which tvOS is known to accept.
@@ -71,7 +70,7 @@ export interface MrpProtocolOptions {
   /** Per-request timeout in ms (also the connect timeout). */
   timeout: number;
   logger?: Logger;
-  /** The name the device shows for us (default MRP_DEFAULT_CLIENT_NAME). */
+  /** The name the device shows for us (default DEFAULT_CLIENT_NAME). */
   name?: string;
   /** Heartbeat period in ms (default 30 s). */
   heartbeatInterval?: number;
@@ -190,7 +189,7 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
 
   /** DEVICE_INFO, the message a device needs before any other. `uniqueIdentifier` is our pairing id. */
   async exchangeDeviceInfo(uniqueIdentifier: string): Promise<MrpDeviceInfoMessage> {
-    const name = this.options.name ?? MRP_DEFAULT_CLIENT_NAME;
+    const name = this.options.name ?? DEFAULT_CLIENT_NAME;
     const reply = await this.request(createMrpMessage(MrpMessageType.DEVICE_INFO_MESSAGE, mrpClientDeviceInfo(name, uniqueIdentifier)));
     if (reply.type !== MrpMessageType.DEVICE_INFO_MESSAGE || !reply.payload) {
       throw new ProtocolError(`${this.endpoint} answered DEVICE_INFO with ${reply.typeName}: is this port an MRP service?`);

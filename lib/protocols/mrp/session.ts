@@ -104,7 +104,7 @@ export const MRP_DEFAULT_ARTWORK_WIDTH = 512;
 export const MRP_PROPERTY_CONFIRM_MS = 2000;
 
 export interface MrpSessionOptions {
-  /** The name the device shows for us (default "Node-RED"). */
+  /** The name the device shows for us (default DEFAULT_CLIENT_NAME). */
   name?: string;
   /** How long a held key stays down, ms (default 1000). */
   holdMs?: number;

@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import * as dnsPacket from 'dns-packet';
 import makeMdns from 'multicast-dns';
 import { decodeDmap, dmapToObject } from '../../../../lib/codecs/dmap';
+import { DEFAULT_CLIENT_NAME } from '../../../../lib/device/interfaces';
 import { InvalidArgumentError, PairingError } from '../../../../lib/errors';
 import {
   DmapPairing,
@@ -109,7 +110,7 @@ describe('DMAP pairing (remote side)', () => {
     assert.match(p.pin, /^\d{4}$/);
     assert.match(p.pairingGuid, /^[0-9A-F]{16}$/);
     assert.equal(p.deviceProvidesPin, false);
-    assert.equal(p.name, 'Node-RED');
+    assert.equal(p.name, DEFAULT_CLIENT_NAME);
     assert.throws(() => p.setPin('12a4'), (e: Error) => e instanceof InvalidArgumentError && !e.message.includes('12a4'));
     assert.throws(() => new DmapPairing({ pairingGuid: 'nothex' }), InvalidArgumentError);
     assert.equal(new DmapPairing({ pairingGuid: '0xfeedfacecafebeef' }).pairingGuid, 'FEEDFACECAFEBEEF');

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { encodeVarint } from '../../../../lib/codecs/varint';
+import { DEFAULT_CLIENT_NAME } from '../../../../lib/device/interfaces';
 import { AuthenticationError, ClosedError, ConnectionLostError, ProtocolError, TimeoutError } from '../../../../lib/errors';
 import { ed25519PublicKey } from '../../../../lib/hap/keys';
 import { formatHapCredentials, hapCredentials, parseFullHapCredentials } from '../../../../lib/hap/credentials';
@@ -346,6 +347,13 @@ describe('hostile input closes the connection with a ProtocolError, never a cras
       await session.close();
       await device.close();
     }
+  });
+});
+
+describe('our name', () => {
+  it('without one given, DEVICE_INFO carries the default every protocol uses', async () => {
+    const { device } = await connected(cleanups);
+    assert.equal((device.last.received[0]!.message.payload as { name: string }).name, DEFAULT_CLIENT_NAME);
   });
 });
 
