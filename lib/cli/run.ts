@@ -155,8 +155,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   };
 
   try {
-    // Options before the command: only the general ones.
+    // Options before the command: only the general ones, and --json, which the command
+    // must then offer as if it came after it.
     let help = false;
+    let jsonBefore = false;
     while (words.length > 0 && words[0]!.startsWith('-')) {
       const word = words.shift()!;
       if (word === '--help' || word === '-h') help = true;
@@ -164,7 +166,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       else if (word === '--version' || word === '-V') {
         out.line(cliVersion());
         return EXIT.ok;
-      } else if (word === '--json') continue;
+      } else if (word === '--json') jsonBefore = true;
       else throw new UsageError(`unknown option ${word} before the command`, null, 'options go after the command: atvlink <command> [options]');
     }
     const name = words.shift();
@@ -199,7 +201,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return EXIT.ok;
     }
     debug = args.boolean('debug') ?? debug;
-    out = new Output(io, args.declares('json') ? args.boolean('json') === true : false);
+    if (jsonBefore && !args.declares('json')) {
+      throw new UsageError(`unknown option --json: ${command.name} has no JSON output`, command.name);
+    }
+    out = new Output(io, args.declares('json') ? args.boolean('json') === true || jsonBefore : false);
     const controller = new AbortController();
     const onAbort = (): void => controller.abort();
     if (io.signal?.aborted) controller.abort();

@@ -305,6 +305,30 @@ describe('atvlink against the simulator', () => {
     assert.equal(missing.code, EXIT.auth);
   });
 
+  it('--json before the command works as after it: JSON results on stdout, JSON errors on stderr', async () => {
+    for (const argv of [['--json', 'state', ...conn], ['state', ...conn, '--json']]) {
+      const { code, stdout, stderr } = await cli(argv);
+      assert.equal(code, 0, stderr);
+      assert.equal((JSON.parse(stdout) as NowPlaying).title, sim.state.nowPlaying().title, argv.join(' '));
+    }
+    const wrong = ['--host', '127.0.0.1', '--port', String(sim.dmapPort), '--credentials', WRONG];
+    for (const argv of [['--json', 'state', ...wrong], ['state', ...wrong, '--json']]) {
+      const { code, stdout, stderr } = await cli(argv);
+      assert.equal(code, EXIT.auth);
+      assert.equal(stdout, '');
+      const { error } = JSON.parse(stderr) as { error: { code: string; exitCode: number; message: string } };
+      assert.equal(error.code, 'AUTH', argv.join(' '));
+      assert.equal(error.exitCode, EXIT.auth);
+    }
+    // A command without JSON output refuses it in either place, rather than ignoring it.
+    for (const argv of [['--json', 'simulate'], ['simulate', '--json']]) {
+      const { code, stdout, stderr } = await cli(argv);
+      assert.equal(code, EXIT.usage, argv.join(' '));
+      assert.equal(stdout, '');
+      assert.match((JSON.parse(stderr) as { error: { message: string } }).error.message, /--json/);
+    }
+  });
+
   it('unreachable port: UNREACHABLE exit code naming the endpoint', async () => {
     const { code, stderr } = await cli(['state', '--host', '127.0.0.1', '--port', '1', '--credentials', DEMO_DMAP_CREDENTIALS]);
     assert.equal(code, EXIT.unreachable);
