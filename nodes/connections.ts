@@ -9,12 +9,17 @@
  * clients on one device are what breaks pyatv's push updates (pyatv #2740), hence exactly
  * one Device per config node however many flow nodes share it.
  *
+ * A device connected over some of its protocols while another failed (refused credentials,
+ * a timeout) stays in use; the failed protocol is tried again alone in the background with
+ * the same pacing, and once it connects a whole new device takes over (the old one finishes
+ * its requests first), so flows that work are never interrupted for it.
+ *
  * Nothing here knows Node-RED's API beyond the shape of a status object, so it is unit
  * tested with a fake device.
  */
 import { AtvError, ClosedError } from '../lib/errors';
 import type { Device } from '../lib/device/facade';
-import type { DeviceConfig, Protocol } from '../lib/device/interfaces';
+import { PROTOCOLS, type DeviceConfig, type Protocol } from '../lib/device/interfaces';
 import type { Logger } from '../lib/log';
 import type { NowPlaying } from '../lib/device/state';
 
@@ -22,6 +27,10 @@ import type { NowPlaying } from '../lib/device/state';
 export interface LinkedDevice {
   readonly name: string;
   readonly lastNowPlaying: NowPlaying | null;
+  /** The protocols connected, best first. */
+  readonly protocols?: readonly Protocol[];
+  /** Why each protocol that could not connect failed, from the last `connect()`. */
+  readonly connectFailures?: ReadonlyMap<Protocol, Error>;
   connect(): Promise<void>;
   close(): Promise<void>;
   startPushUpdates(): void;
@@ -61,9 +70,21 @@ export interface LinkStatus {
   retryIn: number | null;
   /**
    * In state `pairing`: the protocols whose credentials the device found missing or refused,
-   * when known (empty when not). Names only, never a credential.
+   * when known (empty when not). In state `connected`: those of `failedProtocols` that failed
+   * that way. Names only, never a credential.
    */
   needsPairing: Protocol[];
+  /**
+   * In state `connected`: the protocols that failed to connect while others did (refused
+   * credentials, a timeout, a device asking to wait). Requests go over the others meanwhile;
+   * `retryIn` says when the failed ones are tried again in the background.
+   */
+  failedProtocols: ProtocolFailure[];
+}
+
+export interface ProtocolFailure {
+  protocol: Protocol;
+  error: Error;
 }
 
 /** A Node-RED status object (kept structural so this file needs no Node-RED types). */
@@ -130,8 +151,11 @@ export interface DeviceLinkOptions<D extends LinkedDevice = Device> {
   name?: string;
   /** Finds the device to connect to: a manual configuration or a scan. */
   resolve: () => Promise<DeviceConfig>;
-  /** Makes an unconnected device for a configuration (credentials are bound in here). */
-  createDevice: (config: DeviceConfig) => D;
+  /**
+   * Makes an unconnected device for a configuration (credentials are bound in here); with
+   * `only`, a device that uses just those protocols (to try failed ones in the background).
+   */
+  createDevice: (config: DeviceConfig, only?: readonly Protocol[]) => D;
   /**
    * After `device` failed to connect with an authentication error: the protocols whose
    * credentials it found missing or refused, for the status to name them.
@@ -144,6 +168,11 @@ export interface DeviceLinkOptions<D extends LinkedDevice = Device> {
   random?: () => number;
   /** How long `close()` waits for the device to shut down before giving up (ms). */
   closeTimeout?: number;
+  /**
+   * After a device with more protocols replaced the connected one: how long the old one may
+   * still finish requests under way before it is closed regardless (ms, default 10 000).
+   */
+  retireTimeout?: number;
 }
 
 /**
@@ -201,6 +230,15 @@ function fitted(t: Translate, key: string, name: string, value: string): string 
 export function displayStatus(status: LinkStatus, t: Translate = (k) => k): DisplayStatus {
   switch (status.state) {
     case 'connected': {
+      // A protocol that failed is worth more than the title: it is what the user can fix.
+      const upper = (list: readonly Protocol[]) => list.map((p) => p.toUpperCase()).join(', ');
+      if (status.needsPairing.length > 0) {
+        return { fill: 'yellow', shape: 'dot', text: fitted(t, 'status.connectedPair', 'protocols', upper(status.needsPairing)) };
+      }
+      if (status.failedProtocols.length > 0) {
+        const down = status.failedProtocols.map((f) => f.protocol);
+        return { fill: 'yellow', shape: 'dot', text: fitted(t, 'status.connectedWithout', 'protocols', upper(down)) };
+      }
       const np = status.nowPlaying;
       if (np && np.deviceState === 'playing' && np.title) {
         return { fill: 'green', shape: 'dot', text: fitted(t, 'status.playing', 'title', np.title) };
@@ -228,6 +266,18 @@ export function displayStatus(status: LinkStatus, t: Translate = (k) => k): Disp
   }
 }
 
+/** The protocols that failed while `device` connected (not those closed on purpose), in PROTOCOLS order. */
+function failuresOf(device: LinkedDevice): ProtocolFailure[] {
+  const failures = device.connectFailures ?? new Map<Protocol, Error>();
+  return PROTOCOLS.filter((p) => failures.has(p) && !(failures.get(p) instanceof ClosedError) && !(device.protocols ?? []).includes(p)).map(
+    (protocol) => ({ protocol, error: failures.get(protocol)! }),
+  );
+}
+
+function pairingOf(failed: readonly ProtocolFailure[]): Protocol[] {
+  return failed.filter((f) => (f.error as Partial<AtvError>).code === 'AUTH').map((f) => f.protocol);
+}
+
 function describe(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
@@ -245,7 +295,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
   private readonly welcomes = new Map<object, NodeJS.Immediate>();
   private current: D | null = null;
   private config: DeviceConfig | null = null;
-  private status: LinkStatus = { state: 'idle', nowPlaying: null, error: null, retryIn: null, needsPairing: [] };
+  private status: LinkStatus = { state: 'idle', nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [] };
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   /** Bumped whenever an attempt must be forgotten (stop, close); stale attempts check it. */
@@ -262,6 +312,18 @@ export class DeviceLink<D extends LinkedDevice = Device> {
    * way: the log warns when the state changes, and each attempt's failure goes to debug.
    */
   private reported: LinkState = 'idle';
+  /** The failed protocols the log last announced while connected (`mrp:AUTH,...`). */
+  private reportedPartial = '';
+  /** The background attempt at protocols that failed while others connected. */
+  private probeTimer: NodeJS.Timeout | null = null;
+  private probing: Promise<void> | null = null;
+  private probeFailures = 0;
+  /** The device a background attempt is connecting, so a close can end it. */
+  private trial: D | null = null;
+  /** Requests under way per device: a replaced device is closed once its own are done. */
+  private readonly busy = new Map<D, number>();
+  /** Replaced devices still finishing requests, each with what closes it. */
+  private readonly retiring = new Map<D, () => Promise<void>>();
 
   constructor(options: DeviceLinkOptions<D>) {
     this.options = options;
@@ -345,6 +407,26 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     throw this.notConnectedError();
   }
 
+  /**
+   * Runs a flow node's request on the connected device (waiting for an attempt under way,
+   * like `ready`). A device replaced meanwhile by one with more protocols stays open until
+   * the requests it is serving are done.
+   */
+  async use<T>(request: (device: D) => Promise<T>, timeout?: number): Promise<T> {
+    const device = await this.ready(timeout);
+    this.busy.set(device, (this.busy.get(device) ?? 0) + 1);
+    try {
+      return await request(device);
+    } finally {
+      const left = (this.busy.get(device) ?? 1) - 1;
+      if (left > 0) this.busy.set(device, left);
+      else {
+        this.busy.delete(device);
+        void this.retiring.get(device)?.();
+      }
+    }
+  }
+
   /** Ends everything for good (the config node's close): device, timers, users. */
   close(): Promise<void> {
     if (!this.closing) {
@@ -396,14 +478,26 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     this.detach = null;
     this.failures = 0;
     this.reported = 'idle';
-    this.update({ state: final, nowPlaying: null, error: null, retryIn: null, needsPairing: [] });
+    this.reportedPartial = '';
+    this.cancelProbe();
+    this.update({ state: final, nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [] });
     const inFlight = this.connectingDevice;
     this.connectingDevice = null;
+    const trial = this.trial;
+    this.trial = null;
     await Promise.all([
       device ? this.closeDevice(device) : undefined,
       inFlight ? this.closeDevice(inFlight) : undefined,
+      trial ? this.closeDevice(trial) : undefined,
       this.pending ? this.bounded(this.pending) : undefined,
+      this.probing ? this.bounded(this.probing) : undefined,
+      ...[...this.retiring.values()].map((retire) => retire()),
     ]);
+  }
+
+  private cancelProbe(): void {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
   }
 
   private async bounded(work: Promise<unknown>): Promise<void> {
@@ -435,7 +529,14 @@ export class DeviceLink<D extends LinkedDevice = Device> {
   private attempt(): void {
     this.cancelTimer();
     const generation = ++this.generation;
-    this.update({ state: 'connecting', nowPlaying: null, error: this.status.error, retryIn: null, needsPairing: this.status.needsPairing });
+    this.update({
+      state: 'connecting',
+      nowPlaying: null,
+      error: this.status.error,
+      retryIn: null,
+      needsPairing: this.status.needsPairing,
+      failedProtocols: [],
+    });
     const pending = this.connectOnce(generation).finally(() => {
       if (this.pending === pending) this.pending = null;
     });
@@ -482,6 +583,8 @@ export class DeviceLink<D extends LinkedDevice = Device> {
       this.current = null;
       this.detach?.();
       this.detach = null;
+      this.cancelProbe();
+      this.reportedPartial = '';
       // Only a connection that stayed up a while earns a quick retry: a device that accepts
       // and drops at once must not get a reconnect loop.
       if (Date.now() - this.connectedAt >= STABLE_MS) this.failures = 0;
@@ -500,7 +603,17 @@ export class DeviceLink<D extends LinkedDevice = Device> {
       device.off('pushError', onPushError);
     };
     this.reported = 'connected';
-    this.update({ state: 'connected', nowPlaying: device.lastNowPlaying, error: null, retryIn: null, needsPairing: [] });
+    this.probeFailures = 0;
+    const failedProtocols = failuresOf(device);
+    this.reportPartial(device, failedProtocols);
+    this.update({
+      state: 'connected',
+      nowPlaying: device.lastNowPlaying,
+      error: null,
+      retryIn: this.scheduleProbe(generation, device, failedProtocols),
+      needsPairing: pairingOf(failedProtocols),
+      failedProtocols,
+    });
     try {
       device.startPushUpdates();
     } catch (err) {
@@ -515,12 +628,132 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     );
   }
 
+  /** Warns once when the set of protocols that failed while others connected changes. */
+  private reportPartial(device: D, failed: readonly ProtocolFailure[]): void {
+    const key = failed.map((f) => `${f.protocol}:${(f.error as Partial<AtvError>).code ?? ''}`).join(',');
+    if (key === this.reportedPartial) return;
+    this.reportedPartial = key;
+    const over = (device.protocols ?? []).map((p) => p.toUpperCase()).join(', ');
+    if (failed.length === 0) {
+      this.options.logger?.debug(`${this.name}: connected over ${over}`);
+      return;
+    }
+    const why = failed.map((f) => `${f.protocol.toUpperCase()}: ${f.error.message}`).join('; ');
+    this.options.logger?.warn(`${this.name}: connected over ${over}; ${why}`);
+  }
+
+  /**
+   * Schedules the next background attempt at the protocols that failed while `device`
+   * connected, with the same pacing as whole reconnects (refused credentials only at the
+   * slowest pace). Returns the delay, or null when none is worth it (nothing failed, or only
+   * configuration errors such as credentials that do not parse).
+   */
+  private scheduleProbe(generation: number, device: D, failed: readonly ProtocolFailure[]): number | null {
+    this.cancelProbe();
+    const retryable = failed.filter((f) => !isConfigurationError(f.error, this.config));
+    if (retryable.length === 0) return null;
+    const onlyAuth = retryable.every((f) => (f.error as Partial<AtvError>).code === 'AUTH');
+    const delay = onlyAuth ? this.policy.max : retryDelay(this.probeFailures, this.policy, this.options.random);
+    const retryAfter = Math.max(0, ...retryable.map((f) => (f.error as Partial<{ retryAfter: number }>).retryAfter ?? 0));
+    const wait = retryAfter > 0 ? Math.max(delay, retryAfter * 1000) : delay;
+    const protocols = retryable.map((f) => f.protocol);
+    this.options.logger?.debug(`${this.name}: trying ${protocols.join(', ')} again in ${wait} ms`);
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      const probing = this.probe(generation, device, protocols).finally(() => {
+        if (this.probing === probing) this.probing = null;
+      });
+      this.probing = probing;
+    }, wait);
+    return wait;
+  }
+
+  /**
+   * One background attempt: first the failed protocols alone (the working sessions are not
+   * touched, and a device that still refuses costs one connection), and when they connect,
+   * a whole new device. It replaces the connected one only when it has more protocols; the
+   * old one finishes the requests it is serving first. Flows keep working throughout.
+   */
+  private async probe(generation: number, current: D, protocols: readonly Protocol[]): Promise<void> {
+    const stale = () => generation !== this.generation || this.current !== current || this.status.state !== 'connected';
+    let trial: D | null = null;
+    let failed: ProtocolFailure[] | null = null;
+    try {
+      const config = await this.options.resolve();
+      if (stale()) return;
+      trial = this.trial = this.options.createDevice(config, protocols);
+      await trial.connect();
+      const probe = trial;
+      trial = this.trial = null;
+      await this.closeDevice(probe);
+      if (stale()) return;
+      trial = this.trial = this.options.createDevice(config);
+      await trial.connect();
+      const full = trial;
+      trial = this.trial = null;
+      if (stale()) {
+        await this.closeDevice(full);
+        return;
+      }
+      if ((full.protocols?.length ?? 0) > (current.protocols?.length ?? 0)) {
+        this.config = config;
+        this.swap(current, full, generation);
+        return;
+      }
+      failed = failuresOf(full);
+      await this.closeDevice(full);
+    } catch (err) {
+      const device = trial;
+      if (this.trial === device) this.trial = null;
+      if (device) await device.close().catch(() => undefined);
+      // A lookup that failed (the device not found this time) says nothing new about the
+      // protocols: the status keeps what it said.
+      const seen = device ? failuresOf(device) : null;
+      failed = seen && seen.length === 0 ? protocols.map((protocol) => ({ protocol, error: describe(err) })) : seen;
+    }
+    if (stale()) return;
+    this.probeFailures++;
+    const failedProtocols = (failed ?? this.status.failedProtocols).filter((f) => !(current.protocols ?? []).includes(f.protocol));
+    this.reportPartial(current, failedProtocols);
+    this.update({
+      ...this.status,
+      retryIn: this.scheduleProbe(generation, current, failedProtocols),
+      needsPairing: pairingOf(failedProtocols),
+      failedProtocols,
+    });
+  }
+
+  /** Puts `next` in the place of the connected `previous`, which retires. */
+  private swap(previous: D, next: D, generation: number): void {
+    this.detach?.();
+    this.detach = null;
+    this.retire(previous);
+    this.connected(next, generation);
+  }
+
+  /** Closes a replaced device once the requests it serves are done (or after retireTimeout). */
+  private retire(device: D): void {
+    let closing: Promise<void> | null = null;
+    const close = (): Promise<void> => {
+      if (!closing) {
+        clearTimeout(timer);
+        this.retiring.delete(device);
+        closing = this.closeDevice(device);
+      }
+      return closing;
+    };
+    const timer = setTimeout(close, this.options.retireTimeout ?? 10_000);
+    this.retiring.set(device, close);
+    if (!this.busy.get(device)) void close();
+  }
+
   /**
    * `config`: what the failed attempt connected to (null when it failed before that);
    * `what`: how the log line starts (a drop says so).
    */
   private failed(error: Error, refused: readonly Protocol[] = [], config: DeviceConfig | null = null, what = ''): void {
     const code = (error as Partial<AtvError>).code;
+    this.reportedPartial = '';
     const report = (state: LinkState) => {
       const line = `${this.name}: ${what}${error.message}`;
       if (state !== this.reported) this.options.logger?.warn(line);
@@ -529,7 +762,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
     };
     if (isConfigurationError(error, config)) {
       report('invalid');
-      this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null, needsPairing: [] });
+      this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null, needsPairing: [], failedProtocols: [] });
       return;
     }
     // Wrong credentials will not fix themselves quickly: retry only at the slowest pace.
@@ -546,6 +779,7 @@ export class DeviceLink<D extends LinkedDevice = Device> {
       error,
       retryIn: wait,
       needsPairing: code === 'AUTH' ? [...refused] : [],
+      failedProtocols: [],
     });
     this.timer = setTimeout(() => {
       this.timer = null;

@@ -6,7 +6,7 @@
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Device } from '../lib/device/facade';
-import { InvalidArgumentError } from '../lib/errors';
+import { AtvError, InvalidArgumentError, NotSupportedError } from '../lib/errors';
 import { getLink, type DeviceLink, type LinkListener, type Translate } from './connections';
 
 /**
@@ -75,10 +75,35 @@ export function onInput(node: Node, handler: (msg: NodeMessageInFlow, send: Send
   });
 }
 
-/** The device of `link` once it is connected, or the reason it is not. */
-export async function deviceOf(link: DeviceLink<Device> | null): Promise<Device> {
+/**
+ * Runs a request on the device of `link` once it is connected (or fails with the reason it
+ * is not). A request no connected protocol can serve, while another protocol failed to
+ * connect, says which one and what to do: "cannot do home over dmap" alone does not tell
+ * that pairing MRP would fix it.
+ */
+export async function withDevice<T>(link: DeviceLink<Device> | null, request: (device: Device) => Promise<T>): Promise<T> {
   if (!link) throw noDeviceError();
-  return link.ready();
+  try {
+    return await link.use(request);
+  } catch (err) {
+    throw explain(link, err);
+  }
+}
+
+function explain(link: DeviceLink<Device>, err: unknown): unknown {
+  if (!(err instanceof AtvError) || err.code !== 'NOT_SUPPORTED') return err;
+  const status = link.snapshot();
+  if (status.state !== 'connected' || status.failedProtocols.length === 0) return err;
+  const upper = (list: readonly string[]) => list.map((p) => p.toUpperCase()).join(', ');
+  const hints: string[] = [];
+  if (status.needsPairing.length > 0) {
+    hints.push(shared('errors.unpairedProtocols', { protocols: upper(status.needsPairing), protocol: status.needsPairing[0]! }));
+  }
+  const down = status.failedProtocols.filter((f) => !status.needsPairing.includes(f.protocol));
+  if (down.length > 0) {
+    hints.push(shared('errors.downProtocols', { protocols: upper(down.map((f) => f.protocol)), reason: down.map((f) => f.error.message).join('; ') }));
+  }
+  return new NotSupportedError(`${err.message}; ${hints.join('; ')}`, { cause: err });
 }
 
 /** Evaluates a typed-input property (msg, flow, global, env, str, num, ...) for `msg`. */

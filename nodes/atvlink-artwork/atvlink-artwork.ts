@@ -5,7 +5,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { ArtworkRequest } from '../../lib/device/interfaces';
 import { InvalidArgumentError } from '../../lib/errors';
-import { attachToDevice, deviceOf, onInput } from '../flow-node';
+import { attachToDevice, withDevice, onInput } from '../flow-node';
 
 export interface ArtworkNodeDef extends NodeDef {
   device?: string;
@@ -40,8 +40,7 @@ export default function (RED: NodeAPI): void {
       const height = pixels(msg.height, def.height, 'height');
       if (width !== undefined) request.width = width;
       if (height !== undefined) request.height = height;
-      const device = await deviceOf(link);
-      const artwork = await device.artwork(request);
+      const artwork = await withDevice(link, (device) => device.artwork(request));
       if (!artwork) {
         msg.payload = null;
         msg.contentType = null;

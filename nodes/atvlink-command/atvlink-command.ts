@@ -6,7 +6,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { COMMANDS, findCommand, isInputAction, type CommandOptions } from '../../lib/device/commands';
 import { InvalidArgumentError } from '../../lib/errors';
-import { attachToDevice, deviceOf, onInput } from '../flow-node';
+import { attachToDevice, withDevice, onInput } from '../flow-node';
 
 export interface CommandNodeDef extends NodeDef {
   device?: string;
@@ -38,8 +38,7 @@ export default function (RED: NodeAPI): void {
       if (!isInputAction(action)) throw new InvalidArgumentError(t('errors.badAction', { action: String(action).slice(0, 20) }));
       const options: CommandOptions = { action };
       if (msg.interval !== undefined) options.interval = Number(msg.interval);
-      const device = await deviceOf(link);
-      await device.command(spec.name, options);
+      await withDevice(link, (device) => device.command(spec.name, options));
       send(msg);
     });
   }

@@ -121,7 +121,7 @@ export default function (RED: NodeAPI): void {
     node.link = openLink(node.id, {
       name: def.name?.trim() || undefined,
       resolve: deviceResolver(def, attemptLogger),
-      createDevice: (config) => new Device(config, { credentials, logger: attemptLogger }),
+      createDevice: (config, only) => new Device(config, { credentials, logger: attemptLogger, ...(only ? { protocols: only } : {}) }),
       refusedProtocols: (device) =>
         PROTOCOLS.filter((p) => {
           const failure = device.connectFailures.get(p);

@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Device } from '../../lib/device/facade';
 import { changedFields, NOW_PLAYING_FIELDS, type NowPlaying, type NowPlayingField } from '../../lib/device/state';
 import type { DeviceLink } from '../connections';
-import { attachToDevice, deviceOf, onInput } from '../flow-node';
+import { attachToDevice, withDevice, onInput } from '../flow-node';
 
 /** What counts as a change unless the node says otherwise: everything but the position tick. */
 export const DEFAULT_WATCHED_FIELDS: readonly NowPlayingField[] = NOW_PLAYING_FIELDS.filter((f) => f !== 'position');
@@ -47,8 +47,7 @@ export default function (RED: NodeAPI): void {
     });
 
     onInput(node, async (msg, send) => {
-      const device = await deviceOf(link);
-      const state = await device.nowPlaying();
+      const state = await withDevice(link, (device) => device.nowPlaying());
       msg.topic = link?.name ?? '';
       msg.payload = state;
       msg.changed = changedFields(last, state, fields);

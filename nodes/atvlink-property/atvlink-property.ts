@@ -5,7 +5,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isPropertyName, parsePropertyValue, PROPERTY_NAMES } from '../../lib/device/properties';
 import { InvalidArgumentError } from '../../lib/errors';
-import { attachToDevice, deviceOf, evaluate, onInput } from '../flow-node';
+import { attachToDevice, withDevice, evaluate, onInput } from '../flow-node';
 
 export interface PropertyNodeDef extends NodeDef {
   device?: string;
@@ -29,8 +29,7 @@ export default function (RED: NodeAPI): void {
       }
       const raw = await evaluate(RED, node, def.value ?? 'payload', def.valueType || 'msg', msg);
       const value = parsePropertyValue(name, raw);
-      const device = await deviceOf(link);
-      msg.payload = await device.setProperty(name, value);
+      msg.payload = await withDevice(link, (device) => device.setProperty(name, value));
       msg.property = name;
       send(msg);
     });

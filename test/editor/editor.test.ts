@@ -154,7 +154,9 @@ describe('the editor in Chromium', { skip }, () => {
       { timeout: 15_000 },
     );
     const text = (await label.allTextContents()).join(' | ');
-    assert.match(text, /^(connected|playing ".*")$/, text);
+    // Scan filled in the MRP port too, and only DMAP has credentials yet: connected over DMAP,
+    // and the status says MRP wants pairing (within Node-RED's 20 characters)
+    assert.equal(text, 'connected; pair MRP');
     assert.equal((sim.server('dmap') as unknown as { stats(): { logins: number } }).stats().logins, loginsBefore + 1);
   });
 
@@ -202,6 +204,11 @@ describe('the editor in Chromium', { skip }, () => {
     const deadline = Date.now() + 15_000;
     while (mrpStats(sim).verifiedSessions !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.equal(mrpStats(sim).verifiedSessions, 1, 'one verified MRP session with the pasted credentials');
+    await page.waitForFunction(
+      () => Array.from(document.querySelectorAll('.red-ui-flow-node-status-label')).some((e) => /^(connected|playing ".*")$/.test(e.textContent ?? '')),
+      null,
+      { timeout: 15_000 },
+    );
 
     const [ltpk, ltsk] = mrpCredentials.split(':') as [string, string];
     const flows = JSON.stringify(await red.getJson('flows'));

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { manualConfig } from '../../lib/device/config';
 import { Device } from '../../lib/device/facade';
-import type { DeviceConfig } from '../../lib/device/interfaces';
+import type { DeviceConfig, Protocol } from '../../lib/device/interfaces';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../lib/simulator';
 import { REPO_ROOT } from '../support/paths';
 import { idleNowPlaying, type NowPlaying } from '../../lib/device/state';
-import { AuthenticationError, InvalidArgumentError, UnreachableError } from '../../lib/errors';
+import { AuthenticationError, InvalidArgumentError, TimeoutError, UnreachableError } from '../../lib/errors';
 import { DEFAULT_RETRY, DeviceLink, displayStatus, MAX_RETRY_MS, MIN_RETRY_MS, retryDelay, retryPolicyFrom, type DeviceLinkOptions, type LinkStatus } from '../../nodes/connections';
 
 /** A device whose connect outcome each test scripts. */
@@ -17,6 +17,8 @@ class FakeDevice extends EventEmitter {
   closed = false;
   pushStarted = false;
   lastNowPlaying: NowPlaying | null = null;
+  protocols: Protocol[] = ['dmap'];
+  connectFailures = new Map<Protocol, Error>();
   constructor(
     readonly name: string,
     private readonly outcome: () => Promise<void>,
@@ -115,7 +117,7 @@ describe('DeviceLink (one shared connection per config node)', () => {
       states.map((s) => s.title),
       ['Track one', 'Track two'],
     );
-    const display = displayStatus({ state: 'connected', nowPlaying: status.nowPlaying, error: null, retryIn: null, needsPairing: [] }, (k, v) =>
+    const display = displayStatus({ state: 'connected', nowPlaying: status.nowPlaying, error: null, retryIn: null, needsPairing: [], failedProtocols: [] }, (k, v) =>
       k === 'status.playing' ? `playing "${v?.title}"` : k,
     );
     assert.deepEqual(display, { fill: 'green', shape: 'dot', text: 'playing "Track one"' });
@@ -387,7 +389,7 @@ function english(node: string): (key: string, v?: Record<string, string | number
 
 describe('status texts stay under the editor convention of 20 characters', () => {
   const t = english('atvlink-device');
-  const base: LinkStatus = { state: 'connected', nowPlaying: null, error: null, retryIn: null, needsPairing: [] };
+  const base: LinkStatus = { state: 'connected', nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [] };
   const playing = (title: string): LinkStatus => ({ ...base, nowPlaying: { ...idleNowPlaying(), deviceState: 'playing', title } });
   const length = (text: string) => Array.from(text).length;
 
@@ -426,5 +428,118 @@ describe('status texts stay under the editor convention of 20 characters', () =>
     assert.ok(!/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(emoji), `a lone surrogate in ${emoji}`);
     assert.ok(emoji.endsWith('…"'), emoji);
     assert.equal(displayStatus({ ...base, state: 'pairing', needsPairing: ['dmap', 'mrp'] }, t).text, 'unpaired: DMAP, MRP');
+  });
+});
+
+describe('DeviceLink: a protocol that failed while another connected', () => {
+  const t = english('atvlink-device');
+
+  /**
+   * A device with DMAP and MRP where DMAP always connects and MRP fails with `mrpError()`
+   * (null: MRP connects). `only` is what the link asked for (a background probe).
+   */
+  function partialSetup(mrpError: () => Error | null, extra: Partial<DeviceLinkOptions<FakeDevice>> = {}) {
+    const made: { only: readonly Protocol[] | undefined; device: FakeDevice }[] = [];
+    const link = new DeviceLink<FakeDevice>({
+      name: 'Fake TV',
+      resolve: async () => config,
+      createDevice: (_config, only) => {
+        const error = mrpError();
+        const wanted = only ?? ['mrp', 'dmap'];
+        const d = new FakeDevice('Fake TV', () => (wanted.includes('dmap') || !error ? Promise.resolve() : Promise.reject(error)));
+        d.protocols = wanted.filter((p) => p === 'dmap' || !error) as Protocol[];
+        if (error && wanted.includes('mrp')) d.connectFailures.set('mrp', error);
+        made.push({ only, device: d });
+        return d;
+      },
+      retry: { initial: 20, max: 80 },
+      random: () => 1,
+      ...extra,
+    });
+    return { link, made };
+  }
+
+  it('names it in the status, keeps the working device, retries it in the background and swaps in a device with both', async () => {
+    let mrpDown = true;
+    const { link, made } = partialSetup(() => (mrpDown ? new TimeoutError('MRP did not answer') : null));
+    const states: string[] = [];
+    const partial = statusWhere(link, {}, (s) => s.state === 'connected');
+    link.register({}, { status: (_s, d) => states.push(d.text) });
+    const status = await partial;
+    assert.deepEqual(status.failedProtocols.map((f) => [f.protocol, f.error.message]), [['mrp', 'MRP did not answer']]);
+    assert.deepEqual(displayStatus(status, t), { fill: 'yellow', shape: 'dot', text: 'connected; no MRP' });
+    const first = made[0]!.device;
+    // background probes try MRP alone: the working DMAP session is not touched
+    const end = Date.now() + 2000;
+    while (made.filter((m) => m.only).length < 2 && Date.now() < end) await tick(10);
+    assert.ok(made.filter((m) => m.only).every((m) => m.only!.join() === 'mrp'), JSON.stringify(made.map((m) => m.only)));
+    assert.equal(link.device, first, 'still the first device');
+    assert.equal(first.closed, false);
+
+    // a request under way on the first device when the swap happens
+    let finish!: () => void;
+    const request = link.use((device) => new Promise<FakeDevice>((resolve) => (finish = () => resolve(device))));
+    mrpDown = false;
+    while (link.device?.protocols.length !== 2 && Date.now() < end + 2000) await tick(10);
+    assert.deepEqual(link.device?.protocols, ['mrp', 'dmap'], 'swapped in a device with both');
+    assert.notEqual(link.device, first);
+    assert.deepEqual(link.snapshot().failedProtocols, []);
+    assert.match(link.display().text, /^status\.(connected|playing)$/);
+    assert.equal(first.closed, false, 'the old device finishes the request it serves');
+    finish();
+    assert.equal(await request, first);
+    await tick();
+    assert.equal(first.closed, true, 'and is closed right after');
+    const count = made.length;
+    await tick(200);
+    assert.equal(made.length, count, 'no more background attempts once every protocol connected');
+    await link.close();
+  });
+
+  it('refused credentials: "connected; pair MRP", retried only at the slowest pace', async () => {
+    const { link, made } = partialSetup(() => new AuthenticationError('the device refused the MRP credentials: pair MRP again'));
+    const status = await statusWhere(link, {}, (s) => s.state === 'connected');
+    assert.deepEqual(status.needsPairing, ['mrp']);
+    assert.equal(status.retryIn, 80, 'the next background attempt, at the slowest pace');
+    assert.deepEqual(displayStatus(status, t), { fill: 'yellow', shape: 'dot', text: 'connected; pair MRP' });
+    await tick(120);
+    assert.equal(made.filter((m) => m.only).length, 1, 'one background attempt in 120 ms');
+    await link.close();
+  });
+
+  it('a configuration error for that protocol (credentials that do not parse) is not retried', async () => {
+    const { link, made } = partialSetup(() => new InvalidArgumentError('MRP credentials: expected 4 colon-separated fields'));
+    const status = await statusWhere(link, {}, (s) => s.state === 'connected');
+    assert.equal(displayStatus(status, t).text, 'connected; no MRP');
+    assert.equal(status.retryIn, null);
+    await tick(150);
+    assert.equal(made.length, 1);
+    await link.close();
+  });
+
+  it('close() during a background attempt ends it and its device', async () => {
+    let release!: () => void;
+    let probes = 0;
+    const devices: FakeDevice[] = [];
+    const link = new DeviceLink<FakeDevice>({
+      resolve: async () => config,
+      createDevice: (_config, only) => {
+        const d = new FakeDevice('Fake TV', only ? () => new Promise<void>((r) => (release = r)) : ok);
+        if (only) probes++;
+        else d.connectFailures.set('mrp', new TimeoutError('slow'));
+        devices.push(d);
+        return d;
+      },
+      retry: { initial: 20, max: 80 },
+      random: () => 1,
+    });
+    link.register({});
+    const end = Date.now() + 2000;
+    while (probes === 0 && Date.now() < end) await tick(5);
+    assert.equal(probes, 1);
+    const closing = link.close();
+    release();
+    await closing;
+    assert.ok(devices.every((d) => d.closed), 'every device closed');
   });
 });

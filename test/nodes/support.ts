@@ -186,6 +186,10 @@ export async function waitForStatus(
 
 export const isConnected = (text: string): boolean => text === 'atvlink-device.status.connected' || text.startsWith('atvlink-device.status.playing');
 
+/** Connected over some protocols while another failed: "connected; pair MRP" or "connected; no MRP". */
+export const isPartlyConnected = (text: string): boolean =>
+  text === 'atvlink-device.status.connectedPair' || text === 'atvlink-device.status.connectedWithout';
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns true (or throws after `timeout`). */
