@@ -52,26 +52,32 @@ export default function (RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const logger: Logger = { debug: (m) => node.debug(m), warn: (m) => node.warn(m) };
-    let target: Where;
+    // Aborted on close: a scan still running then ends for this node (no message, no status).
+    const closing = new AbortController();
+    const open = () => !closing.signal.aborted;
+    let target: Where | null = null;
+    let configProblem: Error | null = null;
     try {
       target = where(def);
     } catch (err) {
+      configProblem = err instanceof Error ? err : new InvalidArgumentError(String(err));
       node.status({ fill: 'red', shape: 'ring', text: t('status.badConfig') });
-      node.error(err instanceof Error ? err.message : String(err));
-      return;
+      node.error(configProblem.message);
     }
     const seconds = Number(def.timeout);
     const timeout = Number.isFinite(seconds) && seconds > 0 && seconds <= 60 ? Math.round(seconds * 1000) : 3000;
     let browser: DeviceBrowser | null = null;
 
     const watching = () => {
+      if (!open()) return;
       const count = browser?.devices().length ?? 0;
       node.status({ fill: 'blue', shape: 'dot', text: t('status.watching', { count }) });
     };
 
-    if (def.watch !== false) {
+    if (target && def.watch !== false) {
       browser = new DeviceBrowser({ ...target, logger });
       const report = (topic: 'added' | 'changed' | 'removed') => (device: DeviceConfig) => {
+        if (!open()) return;
         node.send({ topic, payload: publicDevice(device) });
         watching();
       };
@@ -80,26 +86,37 @@ export default function (RED: NodeAPI): void {
       browser.on('removed', report('removed'));
       node.status({ fill: 'yellow', shape: 'ring', text: t('status.starting') });
       browser.start().then(watching, (err: unknown) => {
+        if (!open()) return;
         node.status({ fill: 'red', shape: 'ring', text: t('status.failed') });
         node.error(t('errors.watchFailed', { error: err instanceof Error ? err.message : String(err) }));
       });
-    } else {
+    } else if (target) {
       node.status({});
     }
 
     onInput(node, async (msg, send) => {
+      // Every message gets an answer, also when the node's own settings cannot work.
+      if (configProblem || !target) throw configProblem ?? new InvalidArgumentError(t('errors.badPort'));
       node.status({ fill: 'yellow', shape: 'ring', text: t('status.scanning') });
+      let devices: DeviceConfig[];
       try {
-        const devices = await scanDevices({ ...target, timeout, logger });
-        msg.payload = devices.map(publicDevice);
-        send(msg);
+        devices = await scanDevices({ ...target, timeout, logger }, closing.signal);
+      } catch (err) {
+        if (!open()) return;
+        throw err;
       } finally {
-        if (browser) watching();
-        else node.status({});
+        if (open()) {
+          if (browser) watching();
+          else node.status({});
+        }
       }
+      if (!open()) return;
+      msg.payload = devices.map(publicDevice);
+      send(msg);
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      closing.abort();
       const stopping = browser ? browser.stop() : Promise.resolve();
       browser = null;
       stopping.then(done, (err: unknown) => {

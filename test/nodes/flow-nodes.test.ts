@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
+import type { NodeMessage } from 'node-red';
 import type { NowPlaying } from '../../lib/device/state';
 import type { Simulator } from '../../lib/simulator';
 import {
@@ -14,6 +15,7 @@ import {
   waitForStatus,
   type FlowNode,
 } from './support';
+import { freePort } from './runtime';
 
 describe('flow nodes against the simulator (happy paths)', () => {
   let sim: Simulator;
@@ -195,6 +197,34 @@ describe('flow nodes against the simulator (happy paths)', () => {
     const json = JSON.stringify(devices);
     assert.ok(!json.includes('00000000-0000-0000-0000-000000000001'), 'no Home Sharing id');
     assert.ok(!/"credentials"|"properties"/.test(json));
+  });
+
+  it('discover: closed during a scan, it sends nothing and sets no status afterwards, and closes at once', async () => {
+    // a DNS-SD port where nothing answers: the scan runs for its whole time
+    const silent = await freePort();
+    await load([{ id: 'disc', type: 'atvlink-discover', watch: false, hosts: '127.0.0.1', port: String(silent), timeout: '1.5', wires: [['out']] }]);
+    const node = helper.getNode('disc') as unknown as Record<string, unknown>;
+    const after: string[] = [];
+    let closed = false;
+    const status = (node.status as (...a: unknown[]) => void).bind(node);
+    const send = (node.send as (...a: unknown[]) => void).bind(node);
+    node.status = (...a: unknown[]) => (closed ? after.push(`status ${JSON.stringify(a)}`) : status(...a));
+    node.send = (...a: unknown[]) => (closed ? after.push(`send ${JSON.stringify(a)}`) : send(...a));
+    helper.getNode('disc').receive({ topic: 'scan' } as never);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    closed = true;
+    await helper.unload();
+    assert.ok(Date.now() - started < 1000, `close took ${Date.now() - started} ms`);
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.deepEqual(after, [], 'nothing after close');
+  });
+
+  it('discover: a port that cannot work still answers every input with an error for a Catch node', async () => {
+    const { caught } = await load([{ id: 'disc', type: 'atvlink-discover', watch: false, hosts: '127.0.0.1', port: '99999', timeout: '1', wires: [['out']] }]);
+    helper.getNode('disc').receive({ topic: 'scan', marker: 7 } as never);
+    const msg = (await caught.waitFor((m) => m.marker === 7, 'the error at the Catch node')) as NodeMessage & { error: { message: string } };
+    assert.match(msg.error.message, /badPort|DNS-SD port/);
   });
 
   it('discover: watch mode reports a device added (unicast polling)', async () => {
