@@ -13,6 +13,7 @@ import {
   UnreachableError,
 } from '../errors';
 import { silentLogger, type Logger } from '../log';
+import { emitContained } from '../support/emit';
 import { COMMANDS, findCommand, isInputAction, type CommandName, type CommandOptions } from './commands';
 import type {
   Artwork,
@@ -399,13 +400,7 @@ export class Device extends EventEmitter {
 
   /** Emits to every listener; one that throws is logged and cannot break the others or us. */
   private notify<E extends keyof DeviceEvents>(event: E, ...args: DeviceEvents[E]): void {
-    for (const listener of this.rawListeners(event) as ((...a: DeviceEvents[E]) => void)[]) {
-      try {
-        listener.apply(this, args);
-      } catch (err) {
-        this.logger.warn(`a "${event}" listener threw: ${errorText(err)}`);
-      }
-    }
+    emitContained(this as unknown as EventEmitter<DeviceEvents>, event, args, this.logger);
   }
 
   private async teardown(): Promise<void> {
