@@ -1,16 +1,20 @@
 /**
  * Artwork node: on input, fetches the cover of what is playing now, as a Buffer (or a
  * `data:` URI for dashboards) with its content type and size; `null` when there is none.
+ * Width and height are typed inputs: a number, or read from the message or context.
  */
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { ArtworkRequest } from '../../lib/device/interfaces';
 import { InvalidArgumentError } from '../../lib/errors';
-import { attachToDevice, withDevice, onInput } from '../flow-node';
+import { attachToDevice, evaluate, onInput, withDevice } from '../flow-node';
 
 export interface ArtworkNodeDef extends NodeDef {
   device?: string;
   width?: string | number;
+  /** Typed input type of `width`: `num` (default, also for flows saved before), `msg`, `flow`, ... */
+  widthType?: string;
   height?: string | number;
+  heightType?: string;
   /** `buffer` (default) or `dataUri`. */
   output?: string;
 }
@@ -18,9 +22,8 @@ export interface ArtworkNodeDef extends NodeDef {
 export default function (RED: NodeAPI): void {
   const t = (key: string, substitutions?: Record<string, string | number>) => RED._(`atvlink-artwork.${key}`, substitutions);
 
-  /** A size in pixels from the message or the editor; undefined when neither gives one. */
-  function pixels(fromMsg: unknown, fromEditor: unknown, what: string): number | undefined {
-    const given = fromMsg !== undefined && fromMsg !== null && fromMsg !== '' ? fromMsg : fromEditor;
+  /** A size in pixels, or undefined when none is given. */
+  function pixels(given: unknown, what: string): number | undefined {
     if (given === undefined || given === null || String(given).trim() === '') return undefined;
     const n = typeof given === 'number' ? given : typeof given === 'string' ? Number(given) : NaN;
     if (!Number.isInteger(n) || n < 1 || n > 4096) {
@@ -34,10 +37,23 @@ export default function (RED: NodeAPI): void {
     const node = this;
     const link = attachToDevice(node, def.device);
 
+    /**
+     * The size the node asks for: a number set in the editor, or read from where the editor
+     * says (msg.width, flow context, ...). Never from msg.width unless set so: msg.width is
+     * also what this node sends on, and an artwork node wired after another must not take
+     * the other's image size as its request.
+     */
+    async function size(value: string | number | undefined, type: string | undefined, msg: NodeMessage, what: string): Promise<number | undefined> {
+      const kind = type || 'num';
+      if (kind === 'num' || kind === 'str') return pixels(value, what);
+      if (value === undefined || String(value).trim() === '') return undefined;
+      return pixels(await evaluate(RED, node, String(value), kind, msg), what);
+    }
+
     onInput(node, async (msg, send) => {
       const request: ArtworkRequest = {};
-      const width = pixels(msg.width, def.width, 'width');
-      const height = pixels(msg.height, def.height, 'height');
+      const width = await size(def.width, def.widthType, msg, 'width');
+      const height = await size(def.height, def.heightType, msg, 'height');
       if (width !== undefined) request.width = width;
       if (height !== undefined) request.height = height;
       const artwork = await withDevice(link, (device) => device.artwork(request));

@@ -1,14 +1,16 @@
 /**
- * Property node: sets position, shuffle, repeat or volume to a value from the editor or the
- * message (typed input) and passes the message on with the value the device reports after.
+ * Property node: sets position, shuffle, repeat or volume (picked in the editor, or named by
+ * `msg.property` when the node says so) to a value from the editor or the message (typed
+ * input) and passes the message on with the value the device reports after.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isPropertyName, parsePropertyValue, PROPERTY_NAMES } from '../../lib/device/properties';
 import { InvalidArgumentError } from '../../lib/errors';
-import { attachToDevice, withDevice, evaluate, onInput } from '../flow-node';
+import { attachToDevice, evaluate, onInput, withDevice } from '../flow-node';
 
 export interface PropertyNodeDef extends NodeDef {
   device?: string;
+  /** A property name; empty: taken from `msg.property` (the only case that reads it). */
   property?: string;
   value?: string;
   valueType?: string;
@@ -23,7 +25,11 @@ export default function (RED: NodeAPI): void {
     const link = attachToDevice(node, def.device);
 
     onInput(node, async (msg, send) => {
-      const name = typeof msg.property === 'string' && msg.property ? msg.property : def.property;
+      // msg.property is also what this node sends on: read it only when told to, or a node
+      // wired after another would set the other's property instead of its own.
+      const fromMsg = !def.property;
+      const name = fromMsg ? msg.property : def.property;
+      if (fromMsg && (typeof name !== 'string' || name === '')) throw new InvalidArgumentError(t('errors.noProperty'));
       if (!isPropertyName(name)) {
         throw new InvalidArgumentError(t('errors.unknownProperty', { property: String(name).slice(0, 40), known: PROPERTY_NAMES.join(', ') }));
       }

@@ -72,18 +72,22 @@ describe('bad input reaches a Catch node with the message', () => {
   it('volume 150, a wrong shuffle value and an unknown property', async () => {
     const { statuses, caught } = await load([
       { id: 'vol', type: 'atvlink-property', device: 'dev1', property: 'volume', value: 'payload', valueType: 'msg' },
+      { id: 'any', type: 'atvlink-property', device: 'dev1', property: '', value: 'payload', valueType: 'msg' },
     ]);
-    await waitForStatus(statuses, ['vol'], isConnected, 'connected');
+    await waitForStatus(statuses, ['vol', 'any'], isConnected, 'connected');
     const volumeBefore = sim.state.volume;
     await expectCaught(caught, 'vol', { payload: 150 }, /volume must be between 0 and 100, got 150/);
     await expectCaught(caught, 'vol', { payload: 'loud' }, /volume must be a number/);
-    await expectCaught(caught, 'vol', { payload: 'sometimes', property: 'shuffle' }, /shuffle must be one of/);
-    await expectCaught(caught, 'vol', { payload: 1, property: 'brightness' }, /unknownProperty|unknown property/);
+    await expectCaught(caught, 'any', { payload: 'sometimes', property: 'shuffle' }, /shuffle must be one of/);
+    await expectCaught(caught, 'any', { payload: 1, property: 'brightness' }, /unknownProperty|unknown property/);
+    await expectCaught(caught, 'any', { payload: 1 }, /noProperty|no property/);
     assert.equal(sim.state.volume, volumeBefore, 'nothing was sent');
   });
 
   it('artwork sizes out of range', async () => {
-    const { statuses, caught } = await load([{ id: 'art', type: 'atvlink-artwork', device: 'dev1' }]);
+    const { statuses, caught } = await load([
+      { id: 'art', type: 'atvlink-artwork', device: 'dev1', width: 'width', widthType: 'msg', height: 'height', heightType: 'msg' },
+    ]);
     await waitForStatus(statuses, ['art'], isConnected, 'connected');
     await expectCaught(caught, 'art', { width: 5000 }, /badSize|1 to 4096/);
     await expectCaught(caught, 'art', { height: 'big' }, /badSize|1 to 4096/);

@@ -96,10 +96,55 @@ describe('flow nodes against the simulator (happy paths)', () => {
     assert.equal(sim.state.repeat, 'all');
   });
 
+  it("property: a node's own output does not steer the next one (volume node chained into a shuffle node)", async () => {
+    const { out, statuses, caught } = await load([
+      { id: 'vol', type: 'atvlink-property', device: 'dev1', property: 'volume', value: 'payload', valueType: 'msg', wires: [['shuf']] },
+      { id: 'shuf', type: 'atvlink-property', device: 'dev1', property: 'shuffle', value: 'songs', valueType: 'str', wires: [['out']] },
+      { id: 'any', type: 'atvlink-property', device: 'dev1', property: '', value: 'payload', valueType: 'msg', wires: [['out']] },
+    ]);
+    await waitForStatus(statuses, ['vol', 'shuf', 'any'], isConnected, 'connected');
+    sim.state.setShuffle('off');
+    helper.getNode('vol').receive({ payload: 30, marker: 1 } as never);
+    const msg = await out.waitFor((m) => m.marker === 1, 'the message through both nodes');
+    assert.equal(caught.items.length, 0, JSON.stringify(caught.items));
+    assert.equal(msg.property, 'shuffle');
+    assert.equal(msg.payload, 'songs');
+    assert.equal(sim.state.volume, 30);
+    assert.equal(sim.state.shuffle, 'songs');
+
+    // a node set to "from msg.property" takes it from the message
+    helper.getNode('any').receive({ property: 'repeat', payload: 'track', marker: 2 } as never);
+    const rep = await out.waitFor((m) => m.marker === 2, 'the repeat message');
+    assert.equal(rep.property, 'repeat');
+    assert.equal(sim.state.repeat, 'track');
+    helper.getNode('any').receive({ payload: 'track', marker: 3 } as never);
+    const missing = (await caught.waitFor((m) => m.marker === 3, 'the error for a message without msg.property')) as NodeMessage & { error: { message: string } };
+    assert.match(missing.error.message, /noProperty|msg\.property/);
+  });
+
+  it("artwork: a node's own msg.width/msg.height output does not resize the next node's request; a size from msg only when set so", async () => {
+    const { out, statuses } = await load([
+      { id: 'small', type: 'atvlink-artwork', device: 'dev1', width: '64', height: '', output: 'buffer', wires: [['whole']] },
+      { id: 'whole', type: 'atvlink-artwork', device: 'dev1', width: '', height: '', output: 'buffer', wires: [['out']] },
+      { id: 'sized', type: 'atvlink-artwork', device: 'dev1', width: 'size', widthType: 'msg', height: 'size', heightType: 'msg', output: 'buffer', wires: [['out']] },
+    ]);
+    await waitForStatus(statuses, ['small', 'whole', 'sized'], isConnected, 'connected');
+    sim.state.play();
+    helper.getNode('whole').receive({ marker: 0 } as never);
+    const reference = await out.waitFor((m) => m.marker === 0, 'the artwork as the device sends it');
+    helper.getNode('small').receive({ marker: 1 } as never);
+    const chained = await out.waitFor((m) => m.marker === 1, 'the artwork through both nodes');
+    assert.notEqual(reference.width, 64);
+    assert.equal(chained.width, reference.width, 'the second node asked for no size, as configured');
+    helper.getNode('sized').receive({ size: 48, marker: 2 } as never);
+    const sized = await out.waitFor((m) => m.marker === 2, 'the artwork sized from msg.size');
+    assert.equal(sized.width, 48);
+  });
+
   it('artwork: a Buffer with its type and size, or a data: URI; width/height from msg', async () => {
     const { out, statuses } = await load([
       { id: 'art', type: 'atvlink-artwork', device: 'dev1', width: '64', height: '', output: 'buffer', wires: [['out']] },
-      { id: 'uri', type: 'atvlink-artwork', device: 'dev1', width: '', height: '', output: 'dataUri', wires: [['out']] },
+      { id: 'uri', type: 'atvlink-artwork', device: 'dev1', width: 'width', widthType: 'msg', height: 'height', heightType: 'msg', output: 'dataUri', wires: [['out']] },
     ]);
     await waitForStatus(statuses, ['art', 'uri'], isConnected, 'connected');
     sim.state.play();

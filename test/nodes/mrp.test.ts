@@ -178,12 +178,14 @@ describe('flow nodes against an MRP-only simulator', () => {
 
   it('property: all four properties; the value is what the device reports after', async () => {
     const { out, statuses } = await load([
-      { id: 'prop', type: 'atvlink-property', device: 'dev1', property: 'volume', value: 'payload', valueType: 'msg', wires: [['out']] },
+      { id: 'vol', type: 'atvlink-property', device: 'dev1', property: 'volume', value: 'payload', valueType: 'msg', wires: [['out']] },
+      // the other three through one node that takes the property from msg.property
+      { id: 'prop', type: 'atvlink-property', device: 'dev1', property: '', value: 'payload', valueType: 'msg', wires: [['out']] },
     ]);
-    await waitForStatus(statuses, ['prop'], isConnected, 'connected');
+    await waitForStatus(statuses, ['vol', 'prop'], isConnected, 'connected');
     sim.state.play();
 
-    helper.getNode('prop').receive({ payload: '35', topic: 'slider' } as never);
+    helper.getNode('vol').receive({ payload: '35', topic: 'slider' } as never);
     const volume = await out.waitFor((m) => m.property === 'volume', 'the volume message');
     assert.equal(volume.payload, 35);
     assert.equal(volume.topic, 'slider');
@@ -211,7 +213,7 @@ describe('flow nodes against an MRP-only simulator', () => {
   it('artwork: a PNG through the playback-queue request, as a Buffer or a data: URI', async () => {
     const { out, statuses } = await load([
       { id: 'art', type: 'atvlink-artwork', device: 'dev1', width: '64', height: '', output: 'buffer', wires: [['out']] },
-      { id: 'uri', type: 'atvlink-artwork', device: 'dev1', width: '', height: '', output: 'dataUri', wires: [['out']] },
+      { id: 'uri', type: 'atvlink-artwork', device: 'dev1', width: 'width', widthType: 'msg', height: 'height', heightType: 'msg', output: 'dataUri', wires: [['out']] },
     ]);
     await waitForStatus(statuses, ['art', 'uri'], isConnected, 'connected');
     sim.state.play();
