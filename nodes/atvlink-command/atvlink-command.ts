@@ -6,7 +6,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { COMMANDS, findCommand, isInputAction, type CommandOptions } from '../../lib/device/commands';
 import { InvalidArgumentError } from '../../lib/errors';
-import { attachToDevice, withDevice, onInput } from '../flow-node';
+import { attachToDevice, onInput, withDevice } from '../flow-node';
 
 export interface CommandNodeDef extends NodeDef {
   device?: string;
@@ -34,7 +34,9 @@ export default function (RED: NodeAPI): void {
           t('errors.unknownCommand', { command: requested.slice(0, 40), known: COMMANDS.map((c) => c.name).join(', ') }),
         );
       }
-      const action = msg.action ?? (def.action || 'single');
+      // The node's Press is for the buttons it may be sent (a node taking its command from the
+      // message gets "play" as well as "down"); msg.action asks for one command and is strict.
+      const action = msg.action ?? (spec.button ? def.action || 'single' : 'single');
       if (!isInputAction(action)) throw new InvalidArgumentError(t('errors.badAction', { action: String(action).slice(0, 20) }));
       const options: CommandOptions = { action };
       if (msg.interval !== undefined) options.interval = Number(msg.interval);

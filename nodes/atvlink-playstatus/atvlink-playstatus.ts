@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Device } from '../../lib/device/facade';
 import { changedFields, NOW_PLAYING_FIELDS, type NowPlaying, type NowPlayingField } from '../../lib/device/state';
 import type { DeviceLink } from '../connections';
-import { attachToDevice, withDevice, onInput } from '../flow-node';
+import { attachToDevice, onInput, withDevice } from '../flow-node';
 
 /** What counts as a change unless the node says otherwise: everything but the position tick. */
 export const DEFAULT_WATCHED_FIELDS: readonly NowPlayingField[] = NOW_PLAYING_FIELDS.filter((f) => f !== 'position');

@@ -69,6 +69,27 @@ describe('flow nodes against the simulator (happy paths)', () => {
     );
   });
 
+  it("command: the node's Press applies to buttons only; a transport command from msg.payload still goes through", async () => {
+    const { out, statuses, caught } = await load([{ id: 'cmd', type: 'atvlink-command', device: 'dev1', command: '', action: 'double', wires: [['out']] }]);
+    await waitForStatus(statuses, ['cmd'], isConnected, 'connected');
+    sim.state.pause();
+    helper.getNode('cmd').receive({ payload: 'play', marker: 1 } as never);
+    await out.waitFor((m) => m.marker === 1, 'play passed on');
+    assert.equal(sim.state.status, 'playing');
+    const keysBefore = sim.state.keys.length;
+    helper.getNode('cmd').receive({ payload: 'down', marker: 2 } as never);
+    await out.waitFor((m) => m.marker === 2, 'down passed on');
+    assert.deepEqual(
+      sim.state.keys.slice(keysBefore).map((k) => k.name),
+      ['down', 'down'],
+      'a button gets the double press',
+    );
+    // msg.action stays strict: asking a non-button for a double press is an error
+    helper.getNode('cmd').receive({ payload: 'play', action: 'double', marker: 3 } as never);
+    const err = (await caught.waitFor((m) => m.marker === 3, 'the error')) as NodeMessage & { error: { message: string } };
+    assert.match(err.error.message, /not a button/);
+  });
+
   it('command: a command picked in the editor wins over the payload', async () => {
     const { out, statuses } = await load([{ id: 'cmd', type: 'atvlink-command', device: 'dev1', command: 'pause', action: 'single', wires: [['out']] }]);
     await waitForStatus(statuses, ['cmd'], isConnected, 'connected');
