@@ -1,6 +1,7 @@
 /**
  * The editor in a real browser (Debian's Chromium driven by playwright-core): our palette
- * category and node types, the command dropdown filled from the library's command table,
+ * category and node types, the command dropdown filled from the library's command table
+ * (and a Done pressed before such a list arrived keeping the saved choices),
  * the device config dialog (DMAP and MRP ports and credentials), a deploy from the editor,
  * the status text against the simulator (an Apple TV 4K serving DMAP and MRP), and no
  * credential coming back from the flow API.
@@ -218,6 +219,66 @@ describe('the editor in Chromium', { skip }, () => {
     assert.ok(!fromPage.includes(ltsk), 'nor as the editor fetches it');
     const device = (JSON.parse(flows) as { flows: FlowNode[] }).flows.find((n) => n.type === 'atvlink-device')!;
     assert.deepEqual(await red.getJson(`credentials/atvlink-device/${device.id}`), { has_dmap: true, has_mrp: true });
+    assert.deepEqual(consoleErrors.filter((e) => /atvlink/i.test(e)), [], 'no editor errors from our nodes');
+  });
+
+  /**
+   * Opens `node` in the editor while the admin routes that fill its lists (atvlink/...) hang,
+   * clicks Done at once, and returns the node as the editor saved it.
+   */
+  async function doneBeforeTheListsArrive(node: Record<string, unknown>, field: string): Promise<Record<string, unknown>> {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const pattern = '**/atvlink/**';
+    await page.route(pattern, async (route) => {
+      await gate;
+      await route.continue().catch(() => undefined);
+    });
+    try {
+      await page.evaluate((n) => {
+        RED.view.importNodes([n], { generateIds: false, touchImport: true });
+        RED.editor.edit(RED.nodes.node(n.id as string));
+      }, node);
+      await page.waitForSelector(`#node-input-${field}`, { state: 'attached', timeout: 10_000 });
+      await page.waitForSelector('#node-dialog-ok', { state: 'visible', timeout: 10_000 });
+      await page.click('#node-dialog-ok');
+      await page.waitForSelector(`#node-input-${field}`, { state: 'detached', timeout: 10_000 });
+      return await page.evaluate((id) => {
+        const saved = RED.nodes.node(id)!;
+        return JSON.parse(JSON.stringify({ command: saved.command, action: saved.action, property: saved.property, fields: saved.fields, initial: saved.initial }));
+      }, node.id as string);
+    } finally {
+      release();
+      await page.unroute(pattern);
+    }
+  }
+
+  it('Done before the command list arrives keeps the saved command and press', async () => {
+    const saved = await doneBeforeTheListsArrive(
+      { id: 'ed-slow-cmd', type: 'atvlink-command', x: 300, y: 300, z: await page.evaluate(() => RED.workspaces.active()), name: '', device: '', command: 'next', action: 'double', wires: [] },
+      'command',
+    );
+    assert.equal(saved.command, 'next', 'not switched to "from msg"');
+    assert.equal(saved.action, 'double');
+  });
+
+  it('Done before the property list arrives keeps the saved property', async () => {
+    const saved = await doneBeforeTheListsArrive(
+      { id: 'ed-slow-prop', type: 'atvlink-property', x: 300, y: 360, z: await page.evaluate(() => RED.workspaces.active()), name: '', device: '', property: 'shuffle', value: 'payload', valueType: 'msg', wires: [] },
+      'property',
+    );
+    assert.equal(saved.property, 'shuffle');
+  });
+
+  it('Done before the field list arrives keeps the playstatus fields', async () => {
+    const saved = await doneBeforeTheListsArrive(
+      { id: 'ed-slow-ps', type: 'atvlink-playstatus', x: 300, y: 420, z: await page.evaluate(() => RED.workspaces.active()), name: '', device: '', fields: ['title', 'artist'], initial: true, wires: [] },
+      'initial',
+    );
+    assert.deepEqual(saved.fields, ['title', 'artist'], 'not reset to the defaults');
+    assert.equal(saved.initial, true);
+    // the lists that arrive after the dialog closed break nothing
+    await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(consoleErrors.filter((e) => /atvlink/i.test(e)), [], 'no editor errors from our nodes');
   });
 });
