@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// `npm start`: a newcomer's first taste, with no Apple TV. Builds the package, starts the
+// `npm start`: a newcomer's first taste, with no Apple TV. Builds the package, takes the
+// editor's port (first, so the simulator's ephemeral ports can never be it), starts the
 // simulator on 127.0.0.1 (no multicast: it answers DNS-SD only on a unicast port), makes a
 // throw-away Node-RED user directory, deploys a demo flow against the simulator (manual
 // host and port, so no discovery is needed) and starts Node-RED from the devDependency with
-// our nodes loaded from this checkout. Ctrl-C stops Node-RED and the simulator and removes
-// the user directory.
+// our nodes loaded from this checkout. Ctrl-C, or a failure at any step, stops Node-RED and
+// the simulator and removes the user directory (it holds a credentials file).
 //
 // By default the demo device is an Apple TV 3 spoken to over DMAP. With --mrp the simulator
 // is an Apple TV 4K that also serves MRP (with a fixed demo PIN), the demo pairs with it
@@ -13,7 +14,8 @@
 //
 //   npm start -- --mrp               the demo over MRP (or ATV_DEMO_PROTOCOL=mrp npm start)
 //   PORT=1881 npm start            editor port (default 1880, or the next free one)
-//   ATV_DEMO_HOST=0.0.0.0 npm start  let other machines open the editor (default 127.0.0.1)
+//   ATV_DEMO_HOST=0.0.0.0 npm start  let other machines open the editor (default 127.0.0.1);
+//                                    it has no password: anyone who reaches it runs code here
 //   ATV_DEMO_DMAP_PORT, ATV_DEMO_MRP_PORT  simulator ports (default 3689 and 49152 when
 //                                    free, else any; 0 = any)
 //   --no-build                       skip the build (dist/ is up to date)
@@ -34,7 +36,20 @@ const nodeRedPackage = process.env.ATV_NODE_RED || 'node-red';
 /** The PIN the demo's simulated Apple TV shows for MRP pairing (a demo, so it is fixed). */
 const DEMO_MRP_PIN = '1111';
 
-const USAGE = 'usage: npm start [-- --mrp] [--no-build]   (environment: PORT, ATV_DEMO_HOST, ATV_DEMO_PROTOCOL=dmap|mrp, ATV_DEMO_DMAP_PORT, ATV_DEMO_MRP_PORT)';
+/** The editor is reachable from elsewhere unless it listens on loopback only. */
+const exposed = !['127.0.0.1', 'localhost', '::1'].includes(uiHost);
+const EXPOSED_WARNING = [
+  `WARNING: ATV_DEMO_HOST=${uiHost} opens the Node-RED editor with no password to every machine that`,
+  'can reach this one. Anyone there can deploy flows and run code as you (function and exec nodes).',
+  'Use it only on a network you trust, and never on a public one; the default 127.0.0.1 is safe.',
+];
+
+const USAGE = [
+  'usage: npm start [-- --mrp] [--no-build]',
+  '  environment: PORT, ATV_DEMO_HOST, ATV_DEMO_PROTOCOL=dmap|mrp, ATV_DEMO_DMAP_PORT, ATV_DEMO_MRP_PORT',
+  '  WARNING: ATV_DEMO_HOST=0.0.0.0 (or any address other than 127.0.0.1) opens the editor with no password',
+  '  to every machine that can reach this one: anyone there can run code as you.',
+].join('\n');
 
 function parseArgs(argv) {
   const options = { protocol: (process.env.ATV_DEMO_PROTOCOL || 'dmap').toLowerCase(), build: true };
@@ -62,7 +77,7 @@ async function simulatorPort(variable, preferred) {
   const given = process.env[variable];
   if (given !== undefined && given !== '') {
     const port = Number(given);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${variable} must be a port number from 0 to 65535`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw demoError(`${variable} must be a port number from 0 to 65535`);
     return port;
   }
   return (await portFree(preferred, '127.0.0.1')) ? preferred : 0;
@@ -81,9 +96,43 @@ function portFree(port, host) {
   });
 }
 
-async function firstFreePort(start, host) {
-  for (let port = start; port < start + 50; port++) if (await portFree(port, host)) return port;
-  throw new Error(`no free port from ${start} to ${start + 49}`);
+/** An error whose message says it all (printed without a stack). */
+function demoError(message) {
+  return Object.assign(new Error(message), { code: 'DEMO' });
+}
+
+/**
+ * Listens on `port` (or, when null, the first of 1880.. that is free) and resolves with the
+ * port. Binding it is the check: a port found free and bound later could be taken meanwhile.
+ */
+async function listen(server, port, host) {
+  const attempt = (p) =>
+    new Promise((resolve, reject) => {
+      const fail = (err) => {
+        server.off('listening', ok);
+        reject(err);
+      };
+      const ok = () => {
+        server.off('error', fail);
+        resolve(server.address().port);
+      };
+      server.once('error', fail);
+      server.once('listening', ok);
+      server.listen(p, host);
+    });
+  if (port !== null) {
+    return attempt(port).catch((err) => {
+      throw err.code === 'EADDRINUSE' ? demoError(`port ${port} (PORT) is in use on ${host} (EADDRINUSE): pick another`) : err;
+    });
+  }
+  for (let p = 1880; p < 1930; p++) {
+    try {
+      return await attempt(p);
+    } catch (err) {
+      if (err.code !== 'EADDRINUSE') throw err;
+    }
+  }
+  throw demoError(`no free port from 1880 to 1929 on ${host}: set PORT`);
 }
 
 /**
@@ -250,113 +299,137 @@ async function pairOverMrp(sim) {
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
+  if (exposed) for (const line of EXPOSED_WARNING) log(line);
   if (options.build) {
     log('building ...');
     const built = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit', cwd: root });
     if (built.status !== 0) process.exit(built.status ?? 1);
   }
 
-  const { Simulator, DEMO_DMAP_CREDENTIALS } = require(join(root, 'dist', 'lib', 'simulator', 'index.js'));
-  const mrp = options.protocol === 'mrp';
-  // 3689 (the DACP port) when free, so the examples' manual config works unchanged.
-  const dmapPort = await simulatorPort('ATV_DEMO_DMAP_PORT', 3689);
-  // MRP ports are dynamic on a real Apple TV; a stable one makes the CLI line below reusable.
-  const mrpPort = mrp ? await simulatorPort('ATV_DEMO_MRP_PORT', 49152) : 0;
-  const sim = new Simulator({
-    name: 'Simulated Apple TV',
-    host: '127.0.0.1',
-    protocols: mrp ? ['dmap', 'mrp'] : ['dmap'],
-    dmapPort,
-    ...(mrp ? { mrpPort, pin: DEMO_MRP_PIN } : {}),
-    mdnsPort: 0,
-    multicast: false,
-    autoplay: true,
-  });
-  await sim.start();
-  for (const line of sim.describe()) log(line);
-  let link = { protocol: 'dmap', port: sim.dmapPort, credentials: DEMO_DMAP_CREDENTIALS };
-  if (mrp) {
-    link = { protocol: 'mrp', port: sim.mrpPort, credentials: await pairOverMrp(sim) };
-    log('paired with the simulator over MRP; the demo device node holds the credentials (not shown)');
-    // From now on a remote pairing is someone at the keyboard: show the PIN as a TV would.
-    sim.on('pin', (request) => log(`the simulated TV shows the pairing PIN ${request.pin} for "${request.remoteName ?? 'a remote'}"`));
-  }
-
-  const userDir = mkdtempSync(join(tmpdir(), 'atvlink-demo-'));
-  const port = process.env.PORT ? Number(process.env.PORT) : await firstFreePort(1880, uiHost);
-  const settings = {
-    userDir,
-    uiHost,
-    uiPort: port,
-    httpAdminRoot: '/',
-    httpNodeRoot: '/api',
-    flowFile: 'flows.json',
-    credentialSecret: randomBytes(16).toString('hex'),
-    nodesDir: [root],
-    logging: { console: { level: 'info', metrics: false, audit: false } },
-    telemetry: { enabled: false, updateNotification: false },
-    diagnostics: { enabled: false, ui: false },
-    externalModules: { palette: { allowInstall: false } },
-    editorTheme: { tours: false, palette: { catalogues: [] }, projects: { enabled: false } },
-    functionExternalModules: false,
-  };
-
-  const nodeRedMain = require.resolve(nodeRedPackage, { paths: [root] });
-  const RED = require(nodeRedMain);
-  const express = createRequire(nodeRedMain)('express');
-  const app = express();
-  const server = createServer(app);
-  RED.init(server, settings);
-  app.use(settings.httpAdminRoot, RED.httpAdmin);
-  app.use(settings.httpNodeRoot, RED.httpNode);
-
+  // What there is to stop and remove, as far as startup got: every way out (Ctrl-C, a
+  // failure anywhere, a normal exit) goes through here, so no simulator keeps running and no
+  // user directory with a credentials file is left behind.
+  const running = { server: null, RED: null, redStarted: false, sim: null, userDir: null };
   let stopping = false;
-  async function stop(signal) {
+  async function stop(reason, code) {
     if (stopping) {
       log('stopping anyway');
       process.exit(1);
     }
     stopping = true;
-    log(`${signal}: stopping Node-RED and the simulator ...`);
+    log(`${reason}: stopping Node-RED and the simulator ...`);
     const force = setTimeout(() => {
       log('shutdown took more than 20 s; exiting');
       process.exit(1);
     }, 20_000);
-    try {
-      await RED.stop();
-    } catch (err) {
-      log(`Node-RED stop: ${err.message}`);
+    if (running.redStarted) {
+      try {
+        await running.RED.stop();
+      } catch (err) {
+        log(`Node-RED stop: ${err.message}`);
+      }
     }
-    server.closeAllConnections?.();
-    await new Promise((resolve) => server.close(() => resolve()));
-    await sim.stop();
-    rmSync(userDir, { recursive: true, force: true });
+    if (running.server?.listening) {
+      running.server.closeAllConnections?.();
+      await new Promise((resolve) => running.server.close(() => resolve()));
+    }
+    if (running.sim) await running.sim.stop().catch((err) => log(`simulator stop: ${err.message}`));
+    removeUserDir();
     clearTimeout(force);
-    log('stopped; bye');
-    process.exit(0);
+    log(code === 0 ? 'stopped; bye' : 'stopped');
+    process.exit(code);
   }
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, uiHost, resolve);
-  });
-  await RED.start();
-  await RED.runtime.flows.setFlows({ flows: { flows: demoFlow(sim, link) }, deploymentType: 'full' });
-
-  const shown = uiHost === '0.0.0.0' ? '127.0.0.1' : uiHost;
-  console.log('');
-  console.log(`  Node-RED ${RED.version()} with the Apple TV nodes and a simulated Apple TV is running.`);
-  console.log(`  The demo flow talks ${link.protocol.toUpperCase()} to it${mrp ? '' : ' (npm start -- --mrp for MRP)'}.`);
-  console.log(`  Open the editor:  http://${shown}:${port}/`);
-  if (mrp) {
-    console.log(`  Pair with it yourself: npx atvlink pair --protocol mrp --host 127.0.0.1 --port ${sim.mrpPort}`);
-    console.log(`                         (the simulated TV shows PIN ${DEMO_MRP_PIN})`);
+  function removeUserDir() {
+    if (running.userDir) rmSync(running.userDir, { recursive: true, force: true });
+    running.userDir = null;
   }
-  console.log(`  User directory:   ${userDir} (removed on exit)`);
-  console.log('  Press Ctrl-C to stop.');
-  console.log('');
+  // Synchronous, so it also runs on a process.exit() from anywhere.
+  process.on('exit', removeUserDir);
+  process.on('SIGINT', () => void stop('SIGINT', 0));
+  process.on('SIGTERM', () => void stop('SIGTERM', 0));
+
+  try {
+    // The editor's port first: the simulator's ephemeral ports (port 0) can then never be it.
+    const nodeRedMain = require.resolve(nodeRedPackage, { paths: [root] });
+    const RED = require(nodeRedMain);
+    const express = createRequire(nodeRedMain)('express');
+    const app = express();
+    running.server = createServer(app);
+    const wanted = process.env.PORT ? Number(process.env.PORT) : null;
+    if (wanted !== null && !(Number.isInteger(wanted) && wanted >= 0 && wanted <= 65535)) throw demoError('PORT must be a port number from 0 to 65535');
+    const port = await listen(running.server, wanted, uiHost);
+    const shown = uiHost === '0.0.0.0' ? '127.0.0.1' : uiHost;
+    log(`editor listening on http://${shown}:${port}/ (starting ...)`);
+    running.userDir = mkdtempSync(join(tmpdir(), 'atvlink-demo-'));
+
+    const { Simulator, DEMO_DMAP_CREDENTIALS } = require(join(root, 'dist', 'lib', 'simulator', 'index.js'));
+    const mrp = options.protocol === 'mrp';
+    // 3689 (the DACP port) when free, so the examples' manual config works unchanged.
+    const dmapPort = await simulatorPort('ATV_DEMO_DMAP_PORT', 3689);
+    // MRP ports are dynamic on a real Apple TV; a stable one makes the CLI line below reusable.
+    const mrpPort = mrp ? await simulatorPort('ATV_DEMO_MRP_PORT', 49152) : 0;
+    const sim = new Simulator({
+      name: 'Simulated Apple TV',
+      host: '127.0.0.1',
+      protocols: mrp ? ['dmap', 'mrp'] : ['dmap'],
+      dmapPort,
+      ...(mrp ? { mrpPort, pin: DEMO_MRP_PIN } : {}),
+      mdnsPort: 0,
+      multicast: false,
+      autoplay: true,
+    });
+    running.sim = sim;
+    await sim.start();
+    for (const line of sim.describe()) log(line);
+    let link = { protocol: 'dmap', port: sim.dmapPort, credentials: DEMO_DMAP_CREDENTIALS };
+    if (mrp) {
+      link = { protocol: 'mrp', port: sim.mrpPort, credentials: await pairOverMrp(sim) };
+      log('paired with the simulator over MRP; the demo device node holds the credentials (not shown)');
+      // From now on a remote pairing is someone at the keyboard: show the PIN as a TV would.
+      sim.on('pin', (request) => log(`the simulated TV shows the pairing PIN ${request.pin} for "${request.remoteName ?? 'a remote'}"`));
+    }
+
+    const settings = {
+      userDir: running.userDir,
+      uiHost,
+      uiPort: port,
+      httpAdminRoot: '/',
+      httpNodeRoot: '/api',
+      flowFile: 'flows.json',
+      credentialSecret: randomBytes(16).toString('hex'),
+      nodesDir: [root],
+      logging: { console: { level: 'info', metrics: false, audit: false } },
+      telemetry: { enabled: false, updateNotification: false },
+      diagnostics: { enabled: false, ui: false },
+      externalModules: { palette: { allowInstall: false } },
+      editorTheme: { tours: false, palette: { catalogues: [] }, projects: { enabled: false } },
+      functionExternalModules: false,
+    };
+    RED.init(running.server, settings);
+    running.RED = RED;
+    app.use(settings.httpAdminRoot, RED.httpAdmin);
+    app.use(settings.httpNodeRoot, RED.httpNode);
+    await RED.start();
+    running.redStarted = true;
+    await RED.runtime.flows.setFlows({ flows: { flows: demoFlow(sim, link) }, deploymentType: 'full' });
+
+    console.log('');
+    console.log(`  Node-RED ${RED.version()} with the Apple TV nodes and a simulated Apple TV is running.`);
+    console.log(`  The demo flow talks ${link.protocol.toUpperCase()} to it${mrp ? '' : ' (npm start -- --mrp for MRP)'}.`);
+    console.log(`  Open the editor:  http://${shown}:${port}/`);
+    if (exposed) for (const line of EXPOSED_WARNING) console.log(`  ${line}`);
+    if (mrp) {
+      console.log(`  Pair with it yourself: npx atvlink pair --protocol mrp --host 127.0.0.1 --port ${sim.mrpPort}`);
+      console.log(`                         (the simulated TV shows PIN ${DEMO_MRP_PIN})`);
+    }
+    console.log(`  User directory:   ${running.userDir} (removed on exit)`);
+    console.log('  Press Ctrl-C to stop.');
+    console.log('');
+  } catch (err) {
+    // The library's typed errors (a code) say what to do; anything else gets its stack.
+    console.error(`[demo] ${err.code && err.message ? err.message : err.stack || err.message}`);
+    await stop('startup failed', 1);
+  }
 }
 
 main().catch((err) => {

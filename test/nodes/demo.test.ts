@@ -5,8 +5,10 @@
  * messages come back), and the demo's own MRP credentials must show up nowhere.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT } from '../support/paths';
@@ -96,6 +98,14 @@ describe('npm start -- --mrp', () => {
     }
   });
 
+  it('listens for the editor before the simulator takes any port (no race for the editor port)', () => {
+    const lines = output.split('\n');
+    const listeningLine = lines.findIndex((l) => /\[demo\] editor listening on http:\/\/127\.0\.0\.1:\d+\//.test(l));
+    const simulatorLine = lines.findIndex((l) => /\[demo\] .*(DMAP|MRP|DNS-SD)/.test(l));
+    assert.ok(listeningLine >= 0, output);
+    assert.ok(simulatorLine > listeningLine, `the simulator started before the editor listened:\n${output}`);
+  });
+
   it('paired with its simulator over MRP and deployed the demo flow against the MRP port only', async () => {
     assert.match(output, /paired with the simulator over MRP/);
     assert.match(output, /The demo flow talks MRP to it/);
@@ -155,4 +165,79 @@ describe('npm start -- --mrp', () => {
     // HAP keys are 64 hex digits; the demo GUIDs are far shorter
     assert.doesNotMatch(output, /[0-9a-f]{64}/i, 'no key or credential in the output');
   });
+});
+
+/** Runs `npm start` (no build) to its end with `env`; its own temporary directory is `tmp`. */
+function runDemo(env: Record<string, string>, args: string[] = []): { code: number | null; output: string; leftovers: string[] } {
+  const tmp = mkdtempSync(join(tmpdir(), 'atvlink-demo-test-'));
+  try {
+    const run = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'start.mjs'), '--no-build', ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ATV_DEMO_DMAP_PORT: '0', ATV_DEMO_MRP_PORT: '0', ATV_DEMO_HOST: '127.0.0.1', ...env, TMPDIR: tmp },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    return { code: run.status, output: `${run.stdout}${run.stderr}`, leftovers: readdirSync(tmp) };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function occupy(host: string): Promise<{ server: Server; port: number }> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => resolve({ server, port: (server.address() as { port: number }).port }));
+  });
+}
+
+describe('npm start: startup failures, the port race and the exposed editor', () => {
+  it('the editor port taken: fails with a clear message and leaves no user directory (with its credentials) behind', async () => {
+    const { server, port } = await occupy('127.0.0.1');
+    try {
+      const run = runDemo({ PORT: String(port) });
+      assert.notEqual(run.code, 0, run.output);
+      assert.match(run.output, /EADDRINUSE|in use/);
+      assert.deepEqual(run.leftovers, [], `left behind: ${run.leftovers.join(', ')}\n${run.output}`);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('the simulator port taken: fails after the editor started, and still removes the user directory', async () => {
+    const { server, port } = await occupy('127.0.0.1');
+    try {
+      const run = runDemo({ PORT: String(await freePort()), ATV_DEMO_DMAP_PORT: String(port) });
+      assert.notEqual(run.code, 0, run.output);
+      assert.match(run.output, /EADDRINUSE|in use/);
+      assert.deepEqual(run.leftovers, [], `left behind: ${run.leftovers.join(', ')}\n${run.output}`);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('the usage warns loudly that ATV_DEMO_HOST=0.0.0.0 opens an editor without a password', () => {
+    const run = runDemo({}, ['--help']);
+    assert.equal(run.code, 0, run.output);
+    assert.match(run.output, /WARNING.*0\.0\.0\.0.*(no password|without a password)/is);
+  });
+
+  it(
+    'ATV_DEMO_HOST=0.0.0.0 warns at start, before the editor listens',
+    { skip: process.env.ATV_TEST_NETNS === '1' ? false : 'listens on every interface: only inside a private network namespace (npm test makes one when run as root)' },
+    async () => {
+      // the port is taken, so the demo stops right after the point where it would listen
+      const { server, port } = await occupy('0.0.0.0');
+      try {
+        const run = runDemo({ PORT: String(port), ATV_DEMO_HOST: '0.0.0.0' });
+        assert.notEqual(run.code, 0, run.output);
+        const warning = run.output.search(/WARNING.*0\.0\.0\.0/);
+        assert.ok(warning >= 0, run.output);
+        assert.ok(warning < run.output.search(/EADDRINUSE|in use/), run.output);
+        assert.deepEqual(run.leftovers, []);
+      } finally {
+        server.close();
+      }
+    },
+  );
 });
