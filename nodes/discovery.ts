@@ -4,7 +4,7 @@
  */
 import type { DeviceConfig, ServiceInfo } from '../lib/device/interfaces';
 import { scan } from '../lib/discovery';
-import { ClosedError, UnreachableError } from '../lib/errors';
+import { UnreachableError } from '../lib/errors';
 import type { Logger } from '../lib/log';
 
 export interface FindOptions {
@@ -26,35 +26,15 @@ export interface ScanRequest {
   logger?: Logger;
 }
 
-/**
- * One scan. With `signal`, an abort rejects at once with a ClosedError, and the caller hears
- * nothing more of that scan. The library's scan cannot be stopped yet: its socket and knocks
- * end on their own at its timeout (a `signal` option for `scan` would end them at once; pass
- * it through here when the library has it).
- */
+/** One scan. Aborting `signal` ends it at once (sockets closed, knocks stopped) with a ClosedError. */
 export function scanDevices(request: ScanRequest, signal?: AbortSignal): Promise<DeviceConfig[]> {
-  const scanning = scan({
+  return scan({
     ...(request.hosts?.length ? { hosts: request.hosts } : {}),
     ...(request.port ? { port: request.port } : {}),
     ...(request.interface ? { interface: request.interface } : {}),
     ...(request.timeout ? { timeout: request.timeout } : {}),
     ...(request.logger ? { logger: request.logger } : {}),
-  });
-  if (!signal) return scanning;
-  return new Promise((resolve, reject) => {
-    const abandon = () => reject(new ClosedError('the scan was abandoned'));
-    if (signal.aborted) abandon();
-    signal.addEventListener('abort', abandon, { once: true });
-    scanning.then(
-      (devices) => {
-        signal.removeEventListener('abort', abandon);
-        resolve(devices);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', abandon);
-        reject(err);
-      },
-    );
+    ...(signal ? { signal } : {}),
   });
 }
 

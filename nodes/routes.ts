@@ -54,9 +54,14 @@ export function registerRoutes(RED: NodeAPI): void {
       res.status(400).json({ error: 'hosts must be addresses separated by commas, port 1-65535, timeout 1-30 s' });
       return;
     }
-    scanDevices(request).then(
+    // The editor closing its dialog (or the browser going away) ends the scan at once.
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    scanDevices(request, gone.signal).then(
       (devices) => res.json(devices.map(publicDevice)),
-      (err: unknown) => res.status(500).json({ error: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) => {
+        if (!gone.signal.aborted) res.status(500).json({ error: err instanceof Error ? err.message : String(err) });
+      },
     );
   });
 }

@@ -13,7 +13,7 @@ import type dgram from 'node:dgram';
 import type * as dnsPacket from 'dns-packet';
 import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
-import { InvalidArgumentError, UnreachableError } from '../errors';
+import { ClosedError, InvalidArgumentError, UnreachableError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import {
   decodePacket,
@@ -52,6 +52,8 @@ export interface CollectOptions {
   logger?: Logger;
   /** Called after every answer that changed something. */
   onUpdate?(progress: CollectProgress): void;
+  /** Aborting ends the collection at once (sockets closed, knocks stopped) with a ClosedError. */
+  signal?: AbortSignal;
 }
 
 const RESEND_MS = 1000;
@@ -98,6 +100,9 @@ export async function resolveHosts(hosts: readonly string[], logger: Logger): Pr
 /** Runs one collection and resolves with every service instance seen. */
 export async function collect(options: CollectOptions): Promise<ServiceRecord[]> {
   checkOptions(options);
+  const signal = options.signal;
+  const aborted = (): ClosedError => new ClosedError('the scan was cancelled');
+  if (signal?.aborted) throw aborted();
   const logger = options.logger ?? silentLogger;
   const port = options.port ?? MDNS_PORT;
   const types = options.types.map((t) => t.replace(/\.local\.?$/, ''));
@@ -124,6 +129,7 @@ export async function collect(options: CollectOptions): Promise<ServiceRecord[]>
     finished = true;
     finishResolve();
   };
+  signal?.addEventListener('abort', finish, { once: true });
 
   const progress: CollectProgress = {
     records: () => cache.records(),
@@ -230,13 +236,16 @@ export async function collect(options: CollectOptions): Promise<ServiceRecord[]>
       }
     }
 
+    if (signal?.aborted) throw aborted();
     sendRound();
     resendTimer = setInterval(sendRound, RESEND_MS);
     endTimer = setTimeout(finish, options.timeout);
     await done;
+    if (signal?.aborted) throw aborted();
     return cache.records();
   } finally {
     finished = true;
+    signal?.removeEventListener('abort', finish);
     clearInterval(resendTimer);
     clearTimeout(endTimer);
     clearTimeout(graceTimer);

@@ -29,6 +29,8 @@ export interface ScanOptions {
   /** Only services of these protocols (devices with none are left out). */
   protocols?: Protocol[];
   logger?: Logger;
+  /** Aborting ends the scan at once with a ClosedError (nothing left open). */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_SCAN_TIMEOUT = 3000;
@@ -72,6 +74,7 @@ export async function scan(options: ScanOptions = {}): Promise<DeviceConfig[]> {
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.interface !== undefined ? { interface: options.interface } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
     ...(onUpdate ? { onUpdate } : {}),
   });
 
@@ -98,6 +101,7 @@ export async function browseServices(options: BrowseOptions): Promise<ServiceRec
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.interface !== undefined ? { interface: options.interface } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   // Bare PTRs (no SRV/TXT yet) say nothing a caller can use.
   return records.filter((r) => r.host !== null || Object.keys(r.txt).length > 0);

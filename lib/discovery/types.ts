@@ -72,4 +72,6 @@ export interface BrowseOptions extends MulticastOptions {
   hosts?: string[];
   /** UDP port for unicast queries (default 5353). */
   port?: number;
+  /** Aborting ends the browse at once with a ClosedError. */
+  signal?: AbortSignal;
 }

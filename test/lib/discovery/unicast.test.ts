@@ -10,7 +10,7 @@ import { DeviceBrowser } from '../../../lib/discovery/browser';
 import { ServiceAdvertiser } from '../../../lib/discovery/advertiser';
 import { browseServices, scan } from '../../../lib/discovery/scan';
 import { isOnLocalLink } from '../../../lib/discovery/transport';
-import { InvalidArgumentError } from '../../../lib/errors';
+import { ClosedError, InvalidArgumentError } from '../../../lib/errors';
 import type { DeviceConfig } from '../../../lib/device/interfaces';
 import { fakeAppleTv, fakeIds, hostilePackets, waitForEvent } from './fakes';
 
@@ -91,6 +91,30 @@ describe('unicast scan', () => {
       assert.ok(elapsed >= 1100 && elapsed < 2500, `took ${elapsed} ms`);
       // Three query messages, re-sent every second.
       assert.ok(queries >= 6, `only ${queries} queries arrived`);
+    } finally {
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('ends at once, and stops asking, when its signal aborts', async () => {
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, LOOPBACK, resolve));
+    let queries = 0;
+    silent.on('message', () => queries++);
+    try {
+      const controller = new AbortController();
+      const started = Date.now();
+      const scanning = scan({ hosts: [LOOPBACK], port: silent.address().port, timeout: 30_000, signal: controller.signal });
+      setTimeout(() => controller.abort(), 200);
+      await assert.rejects(scanning, ClosedError);
+      assert.ok(Date.now() - started < 2000, 'not the 30 s timeout');
+      assert.ok(queries > 0, 'it was asking');
+      const atAbort = queries;
+      await new Promise((r) => setTimeout(r, 1500)); // longer than the 1 s re-send interval
+      assert.equal(queries, atAbort, 'no query after the abort: its timer and socket are gone');
+      const browsing = browseServices({ types: ['_touch-remote._tcp'], hosts: [LOOPBACK], port: silent.address().port, timeout: 30_000, signal: AbortSignal.abort() });
+      await assert.rejects(browsing, ClosedError);
+      assert.equal(queries, atAbort, 'an already aborted browse sends nothing');
     } finally {
       await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
