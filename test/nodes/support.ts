@@ -190,13 +190,4 @@ export const isConnected = (text: string): boolean => text === 'atvlink-device.s
 export const isPartlyConnected = (text: string): boolean =>
   text === 'atvlink-device.status.connectedPair' || text === 'atvlink-device.status.connectedWithout';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it returns true (or throws after `timeout`). */
-export async function until(check: () => boolean, what: string, timeout = 5000): Promise<void> {
-  const end = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+export { sleep, until } from '../support/wait';

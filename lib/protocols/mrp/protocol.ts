@@ -38,6 +38,15 @@ export const MRP_HEARTBEAT_INTERVAL = 30_000;
 /** Heartbeat retries after a failed one, sent at once (pyatv: one). */
 export const MRP_HEARTBEAT_RETRIES = 1;
 
+/** The updates we subscribe to (reference §4.4 step 5: everything but the now-playing feed pyatv leaves off). */
+export const MRP_CLIENT_UPDATES_CONFIG = {
+  artworkUpdates: true,
+  nowPlayingUpdates: false,
+  volumeUpdates: true,
+  keyboardUpdates: true,
+  outputDeviceUpdates: true,
+} as const;
+
 /**
  * Our DEVICE_INFO: the values pyatv sends (reference §4.4), which tvOS is known to accept.
  * A device that gets anything else first stays silent.
@@ -159,15 +168,7 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
     if (credentials) await this.pairVerify(credentials);
     // Must be the first encrypted message: the device ignores us otherwise.
     this.send(createMrpMessage(MrpMessageType.SET_CONNECTION_STATE_MESSAGE, { state: MrpConnectionState.Connected }));
-    const subscribed = await this.request(
-      createMrpMessage(MrpMessageType.CLIENT_UPDATES_CONFIG_MESSAGE, {
-        artworkUpdates: true,
-        nowPlayingUpdates: false,
-        volumeUpdates: true,
-        keyboardUpdates: true,
-        outputDeviceUpdates: true,
-      }),
-    );
+    const subscribed = await this.request(createMrpMessage(MrpMessageType.CLIENT_UPDATES_CONFIG_MESSAGE, MRP_CLIENT_UPDATES_CONFIG));
     this.checkPaired(subscribed, credentials !== null);
     // pyatv sends it without the (string) extension; the device answers with a KEYBOARD_MESSAGE.
     await this.request(createMrpMessage(MrpMessageType.GET_KEYBOARD_SESSION_MESSAGE));

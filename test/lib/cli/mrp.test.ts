@@ -15,7 +15,7 @@ import { NOW_PLAYING_FIELDS, type NowPlaying } from '../../../lib/device/state';
 import { formatHapCredentials, parseFullHapCredentials } from '../../../lib/hap/credentials';
 import { ED25519_KEY_LENGTH, randomKeyBytes } from '../../../lib/hap/keys';
 import { Simulator, type SimulatorPinRequest } from '../../../lib/simulator';
-import { argsOf, cli, spawnCli, startCli, stopChild, type Child } from './support';
+import { argsOf, cli, commandEffects, stateBefore, spawnCli, startCli, stopChild, type Before, type Child } from './support';
 
 const PIN = '2468';
 const HAP_CREDENTIALS = /^[0-9a-f]{64}:[0-9a-f]{64}:[0-9a-f]+:[0-9a-f]+$/;
@@ -114,41 +114,19 @@ describe('atvlink over MRP against the simulator', () => {
 
   it('sends every command of the table, each changing the simulator', async () => {
     const st = sim.state;
-    type Before = { index: number; keys: number };
     const pressed = (name: CommandName) => (b: Before) => {
       assert.equal(st.keys.length, b.keys + 1, `${name} arrived as one key press`);
       assert.deepEqual([st.lastKey?.name, st.lastKey?.action], [name, 'single']);
     };
-    const expectations: Record<CommandName, { arrange?: () => void; check: (before: Before) => void }> = {
-      play: { arrange: () => st.pause(), check: () => assert.equal(st.status, 'playing') },
-      pause: { arrange: () => st.play(), check: () => assert.equal(st.status, 'paused') },
-      playPause: { arrange: () => st.pause(), check: () => assert.equal(st.status, 'playing') },
-      stop: { arrange: () => st.play(), check: () => assert.equal(st.status, 'stopped') },
-      next: { arrange: () => st.pause(), check: (b) => assert.equal(st.index, (b.index + 1) % st.tracks.length) },
-      previous: { arrange: () => { st.pause(); st.next(); }, check: (b) => assert.equal(st.index, (b.index - 1 + st.tracks.length) % st.tracks.length) },
-      skipForward: { arrange: () => { st.pause(); st.setPosition(5); }, check: () => assert.ok(Math.abs(st.position! - 15) < 1, `at ${st.position}`) },
-      skipBackward: { arrange: () => { st.pause(); st.setPosition(25); }, check: () => assert.ok(Math.abs(st.position! - 15) < 1, `at ${st.position}`) },
-      up: { check: pressed('up') },
-      down: { check: pressed('down') },
-      left: { check: pressed('left') },
-      right: { check: pressed('right') },
-      select: { check: pressed('select') },
-      menu: { check: pressed('menu') },
-      topMenu: { check: pressed('topMenu') },
-      home: { check: pressed('home') },
-      volumeUp: { arrange: () => st.setVolume(50), check: () => assert.ok(st.volume > 50, `volume ${st.volume}`) },
-      volumeDown: { arrange: () => st.setVolume(50), check: () => assert.ok(st.volume < 50, `volume ${st.volume}`) },
-      turnOn: { arrange: () => st.turnOff(), check: () => assert.equal(st.power, 'on') },
-      turnOff: { check: () => assert.equal(st.power, 'off') },
-    };
+    const expectations = commandEffects(st, pressed);
     for (const spec of COMMANDS) {
       const expectation = expectations[spec.name];
       expectation.arrange?.();
-      const before: Before = { index: st.index, keys: st.keys.length };
+      const snapshot = stateBefore(st);
       const { code, stdout, stderr } = await cli(['command', spec.name, ...conn]);
       assert.equal(code, 0, `${spec.name}: ${stderr}`);
       assert.equal(stdout, `sent ${spec.name}\n`);
-      expectation.check(before);
+      expectation.check(snapshot);
     }
     st.turnOn();
     const interval = await cli(['command', 'skipForward', '--interval', '20', ...conn, '--json']);

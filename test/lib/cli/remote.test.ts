@@ -13,7 +13,7 @@ import type { DeviceConfig } from '../../../lib/device/interfaces';
 import { NOW_PLAYING_FIELDS, type NowPlaying } from '../../../lib/device/state';
 import { DMAP_COMMAND_ACTIONS } from '../../../lib/protocols/dmap/session';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../../lib/simulator';
-import { cli, startCli } from './support';
+import { cli, commandEffects, startCli, stateBefore, type Before } from './support';
 
 const WRONG = '0x1111222233334444';
 
@@ -111,33 +111,11 @@ describe('atvlink against the simulator', () => {
 
   it('sends every command DMAP supports, each changing the simulator', async () => {
     const st = sim.state;
-    type Before = { index: number; volume: number; lastKey: typeof st.lastKey };
     const pressed = (name: CommandName) => (b: Before) => {
       assert.notEqual(st.lastKey, b.lastKey, `${name} arrived as a new key press`);
       assert.equal(st.lastKey?.name, name);
     };
-    const expectations: Record<CommandName, { arrange?: () => void; check: (before: Before) => void }> = {
-      play: { arrange: () => st.pause(), check: () => assert.equal(st.status, 'playing') },
-      pause: { arrange: () => st.play(), check: () => assert.equal(st.status, 'paused') },
-      playPause: { arrange: () => st.pause(), check: () => assert.equal(st.status, 'playing') },
-      stop: { arrange: () => st.play(), check: () => assert.equal(st.status, 'stopped') },
-      next: { arrange: () => st.pause(), check: (b) => assert.equal(st.index, (b.index + 1) % st.tracks.length) },
-      previous: { arrange: () => { st.pause(); st.next(); }, check: (b) => assert.equal(st.index, (b.index - 1 + st.tracks.length) % st.tracks.length) },
-      skipForward: { arrange: () => { st.pause(); st.setPosition(5); }, check: () => assert.ok(Math.abs(st.position! - 15) < 1, `at ${st.position}`) },
-      skipBackward: { arrange: () => { st.pause(); st.setPosition(25); }, check: () => assert.ok(Math.abs(st.position! - 15) < 1, `at ${st.position}`) },
-      up: { check: pressed('up') },
-      down: { check: pressed('down') },
-      left: { check: pressed('left') },
-      right: { check: pressed('right') },
-      select: { check: pressed('select') },
-      menu: { check: pressed('menu') },
-      topMenu: { check: pressed('topMenu') },
-      home: { check: pressed('home') },
-      volumeUp: { arrange: () => st.setVolume(50), check: () => assert.ok(st.volume > 50, `volume ${st.volume}`) },
-      volumeDown: { arrange: () => st.setVolume(50), check: () => assert.ok(st.volume < 50, `volume ${st.volume}`) },
-      turnOn: { arrange: () => st.turnOff(), check: () => assert.equal(st.power, 'on') },
-      turnOff: { check: () => assert.equal(st.power, 'off') },
-    };
+    const expectations = commandEffects(st, pressed);
     let sent = 0;
     for (const spec of COMMANDS) {
       const expectation = expectations[spec.name];
@@ -148,11 +126,11 @@ describe('atvlink against the simulator', () => {
         continue;
       }
       expectation.arrange?.();
-      const before: Before = { index: st.index, volume: st.volume, lastKey: st.lastKey };
+      const snapshot = stateBefore(st);
       const { code, stdout, stderr } = await cli(['command', spec.name, ...conn]);
       assert.equal(code, 0, `${spec.name}: ${stderr}`);
       assert.equal(stdout, `sent ${spec.name}\n`);
-      expectation.check(before);
+      expectation.check(snapshot);
       sent++;
     }
     assert.ok(sent >= 17, `sent ${sent} commands`);

@@ -2,11 +2,14 @@
  * Helpers for the CLI tests: run `runCli` in-process with in-memory streams, or the built
  * bin as a real child process, and wait for lines of their output.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../../lib/cli/run';
+import type { CommandName } from '../../../lib/device/commands';
+import type { SimulatorState } from '../../../lib/simulator';
 import { REPO_ROOT } from '../../support/paths';
 
 export const CLI_BIN = join(REPO_ROOT, 'dist', 'lib', 'cli', 'index.js');
@@ -133,3 +136,65 @@ export function argsOf(line: string): string[] {
 
 export const MULTICAST_SKIP =
   process.env.ATV_TEST_NETNS === '1' ? false : 'needs a private network namespace (npm test makes one when run as root)';
+
+/** The simulator's state just before a command, for its check. */
+export interface Before {
+  index: number;
+  keys: number;
+  lastKey: SimulatorState['lastKey'];
+}
+
+export const stateBefore = (st: SimulatorState): Before => ({ index: st.index, keys: st.keys.length, lastKey: st.lastKey });
+
+export interface CommandEffect {
+  /** Puts the simulator where the command has a visible effect. */
+  arrange?: () => void;
+  check: (before: Before) => void;
+}
+
+/**
+ * What each command of the table visibly does to the simulator, whatever protocol carried
+ * it; `pressed` checks a button's key press (each protocol's tests say how strictly).
+ */
+export function commandEffects(st: SimulatorState, pressed: (name: CommandName) => (b: Before) => void): Record<CommandName, CommandEffect> {
+  return {
+    play: { arrange: () => st.pause(), check: () => assert.equal(st.status, 'playing') },
+    pause: { arrange: () => st.play(), check: () => assert.equal(st.status, 'paused') },
+    playPause: { arrange: () => st.pause(), check: () => assert.equal(st.status, 'playing') },
+    stop: { arrange: () => st.play(), check: () => assert.equal(st.status, 'stopped') },
+    next: { arrange: () => st.pause(), check: (b) => assert.equal(st.index, (b.index + 1) % st.tracks.length) },
+    previous: {
+      arrange: () => {
+        st.pause();
+        st.next();
+      },
+      check: (b) => assert.equal(st.index, (b.index - 1 + st.tracks.length) % st.tracks.length),
+    },
+    skipForward: {
+      arrange: () => {
+        st.pause();
+        st.setPosition(5);
+      },
+      check: () => assert.ok(Math.abs(st.position! - 15) < 1, `at ${st.position}`),
+    },
+    skipBackward: {
+      arrange: () => {
+        st.pause();
+        st.setPosition(25);
+      },
+      check: () => assert.ok(Math.abs(st.position! - 15) < 1, `at ${st.position}`),
+    },
+    up: { check: pressed('up') },
+    down: { check: pressed('down') },
+    left: { check: pressed('left') },
+    right: { check: pressed('right') },
+    select: { check: pressed('select') },
+    menu: { check: pressed('menu') },
+    topMenu: { check: pressed('topMenu') },
+    home: { check: pressed('home') },
+    volumeUp: { arrange: () => st.setVolume(50), check: () => assert.ok(st.volume > 50, `volume ${st.volume}`) },
+    volumeDown: { arrange: () => st.setVolume(50), check: () => assert.ok(st.volume < 50, `volume ${st.volume}`) },
+    turnOn: { arrange: () => st.turnOff(), check: () => assert.equal(st.power, 'on') },
+    turnOff: { check: () => assert.equal(st.power, 'off') },
+  };
+}

@@ -57,4 +57,4 @@ export async function login(port: number, query = 'pairing-guid=0x00000000000000
   return id;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../../support/wait';

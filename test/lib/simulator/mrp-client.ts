@@ -19,6 +19,7 @@ import {
   type MrpMessage,
 } from '../../../lib/protocols/mrp/messages';
 import { MrpConnectionState } from '../../../lib/protocols/mrp/proto-types';
+import { MRP_CLIENT_UPDATES_CONFIG } from '../../../lib/protocols/mrp/protocol';
 
 const DEFAULT_WAIT_MS = 3000;
 
@@ -224,15 +225,7 @@ export class MrpTestClient {
   /** Steps 4–6 of the connection sequence (reference §4.4). */
   async startSession(): Promise<void> {
     this.send(createMrpMessage(MrpMessageType.SET_CONNECTION_STATE_MESSAGE, { state: MrpConnectionState.Connected }));
-    await this.request(
-      createMrpMessage(MrpMessageType.CLIENT_UPDATES_CONFIG_MESSAGE, {
-        artworkUpdates: true,
-        nowPlayingUpdates: false,
-        volumeUpdates: true,
-        keyboardUpdates: true,
-        outputDeviceUpdates: true,
-      }),
-    );
+    await this.request(createMrpMessage(MrpMessageType.CLIENT_UPDATES_CONFIG_MESSAGE, MRP_CLIENT_UPDATES_CONFIG));
     await this.request(createMrpMessage(MrpMessageType.GET_KEYBOARD_SESSION_MESSAGE));
   }
 

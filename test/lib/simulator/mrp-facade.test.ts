@@ -13,6 +13,7 @@ import { AuthenticationError, PairingError } from '../../../lib/errors';
 import { formatHapCredentials, parseFullHapCredentials } from '../../../lib/hap/credentials';
 import { ED25519_KEY_LENGTH, randomKeyBytes } from '../../../lib/hap/keys';
 import { Simulator, type SimulatorPinRequest } from '../../../lib/simulator/index';
+import { until } from '../../support/wait';
 
 const PIN = '2468';
 
@@ -73,10 +74,10 @@ describe('Device over MRP against the simulator', () => {
   it('turns the device off and on', async () => {
     await device.command('turnOff');
     assert.equal(sim.state.power, 'off');
-    await waitFor(() => device.powerState() === 'off', 'power off reported');
+    await until(() => device.powerState() === 'off', 'power off reported');
     await device.command('turnOn');
     assert.equal(sim.state.power, 'on');
-    await waitFor(() => device.powerState() === 'on', 'power on reported');
+    await until(() => device.powerState() === 'on', 'power on reported');
   });
 
   it('delivers a push update when the device changes', async () => {
@@ -138,13 +139,6 @@ describe('Device over MRP against the simulator', () => {
   });
 });
 
-async function waitFor(check: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('Device against a simulator serving DMAP and MRP', () => {
   it('pairs MRP, then opens both protocols with MRP first, on one shared state', async () => {

@@ -5,6 +5,7 @@ import { COMMANDS } from '../../../lib/device/commands';
 import { NOW_PLAYING_FIELDS, type NowPlaying } from '../../../lib/device/state';
 import { InvalidArgumentError, NotSupportedError } from '../../../lib/errors';
 import { DEMO_TRACKS, SimulatorState, type SimulatorStateOptions } from '../../../lib/simulator/state';
+import { sleep } from '../../support/wait';
 
 const states: SimulatorState[] = [];
 function make(options: SimulatorStateOptions = {}): { state: SimulatorState; changes: [NowPlaying, number][] } {
@@ -19,7 +20,6 @@ afterEach(() => {
   for (const s of states.splice(0)) s.close();
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The next 'change'. The state's boundary timer is unref'd (it must never keep a process

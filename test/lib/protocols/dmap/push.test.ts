@@ -4,21 +4,14 @@ import type { NowPlaying } from '../../../../lib/device/state';
 import { DacpClient } from '../../../../lib/protocols/dmap/client';
 import { DmapPushUpdater } from '../../../../lib/protocols/dmap/push';
 import { closedPort, loginBody, pathOf, playstatusBody, query, replyDmap, startFakeDacp, startServer } from './servers';
+import { sleep, until } from '../../../support/wait';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 function updater(port: number, options: ConstructorParameters<typeof DmapPushUpdater>[1] = {}): { client: DacpClient; push: DmapPushUpdater } {
   const client = new DacpClient({ host: '127.0.0.1', port, credentials: '0x0123456789ABCDEF' });

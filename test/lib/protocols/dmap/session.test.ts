@@ -6,20 +6,13 @@ import { FEATURES, type ProtocolSession } from '../../../../lib/device/interface
 import type { NowPlaying } from '../../../../lib/device/state';
 import { createDmapSession, DMAP_COMMAND_ACTIONS, DmapSession } from '../../../../lib/protocols/dmap/session';
 import { pathOf, sessionContext, startFakeDacp, type FakeDacp } from './servers';
+import { sleep, until } from '../../../support/wait';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 async function setup(initial: Parameters<typeof startFakeDacp>[0] = {}): Promise<{ fake: FakeDacp; session: DmapSession }> {
   const fake = await startFakeDacp(initial);

@@ -10,12 +10,12 @@ import { DmapSession } from '../../../../lib/protocols/dmap/session';
 import { DEMO_DMAP_CREDENTIALS } from '../../../../lib/simulator/dmap';
 import { Simulator } from '../../../../lib/simulator/index';
 import { sessionContext } from './servers';
+import { sleep } from '../../../support/wait';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function startSimulator(): Promise<Simulator> {
   const sim = new Simulator({ homeSharing: false });

@@ -16,7 +16,8 @@ import { MrpConnectionState, MrpDeviceClass, MrpErrorCode } from '../../../../li
 import { MrpSession } from '../../../../lib/protocols/mrp/session';
 import { capturedFrames } from './capture';
 import { FakeMrpDevice, PYATV_CLIENT_ID, PYATV_CREDENTIALS } from './fake-device';
-import { connected, mrpContext, sleep } from './helpers';
+import { connected, mrpContext } from './helpers';
+import { sleep, until } from '../../../support/wait';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {
@@ -30,13 +31,6 @@ function lostErrors(session: MrpSession): Error[] {
   return errors;
 }
 
-async function until(check: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 describe('MRP connection sequence (reference §4.4)', () => {
   it("sends pyatv's DEVICE_INFO first, pair-verifies, then SET_CONNECTION_STATE, CLIENT_UPDATES_CONFIG, GET_KEYBOARD_SESSION encrypted", async () => {
@@ -220,7 +214,7 @@ describe('MRP heartbeat (reference §4.1)', () => {
     const { device, session } = await connected(cleanups, { session: { heartbeatInterval: 30 }, timeout: 60 });
     const lost = lostErrors(session);
     device.on(MrpMessageType.GENERIC_MESSAGE, () => undefined);
-    await until(() => lost.length > 0, 3000);
+    await until(() => lost.length > 0, 'the connection loss', 3000);
     assert.ok(lost[0] instanceof ConnectionLostError);
     assert.match(lost[0]!.message, /heartbeat/);
     await device.socketsClosed();
@@ -343,7 +337,7 @@ describe('hostile input closes the connection with a ProtocolError, never a cras
       const junk = Buffer.alloc(1 + ((round * 37) % 300));
       for (let i = 0; i < junk.length; i++) junk[i] = (i * 131 + round * 17) & 0xff;
       device.last.sendFrame(junk, true);
-      await until(() => lost.length > 0 || device.openSockets() === 0, 1000).catch(() => undefined);
+      await until(() => lost.length > 0 || device.openSockets() === 0, 'the close', 1000).catch(() => undefined);
       await session.close();
       await device.close();
     }

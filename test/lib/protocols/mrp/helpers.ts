@@ -3,7 +3,7 @@ import type { DeviceConfig, ServiceInfo, SessionContext } from '../../../../lib/
 import { MrpSession, type MrpSessionOptions } from '../../../../lib/protocols/mrp/session';
 import { FakeMrpDevice, PYATV_CREDENTIALS, type FakeMrpDeviceOptions } from './fake-device';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../../../support/wait';
 
 export function mrpService(port: number, overrides: Partial<ServiceInfo> = {}): ServiceInfo {
   return {

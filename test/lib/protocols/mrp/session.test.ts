@@ -26,7 +26,8 @@ import {
 import { MRP_COCOA_EPOCH_OFFSET } from '../../../../lib/protocols/mrp/player-state';
 import { createMrpSession, MRP_COMMAND_ACTIONS, MrpSession } from '../../../../lib/protocols/mrp/session';
 import { CAPTURED_ARTWORK, CAPTURED_SET_STATE, FAKE_DEVICE_UID, FakeMrpDevice, type FakeConnection, type Received } from './fake-device';
-import { connected, mrpContext, sleep } from './helpers';
+import { connected, mrpContext } from './helpers';
+import { sleep, until } from '../../../support/wait';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {
@@ -57,13 +58,6 @@ function hidOf(r: Received): { page: number; usage: number; down: boolean } | nu
   return { page: data.readUInt16BE(43), usage: data.readUInt16BE(45), down: data.readUInt16BE(47) === 1 };
 }
 
-async function until(check: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 describe('MrpSession', () => {
   it('createMrpSession is a SessionFactory producing an mrp session', () => {

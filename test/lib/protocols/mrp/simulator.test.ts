@@ -12,15 +12,8 @@ import { AuthenticationError } from '../../../../lib/errors';
 import { parseFullHapCredentials } from '../../../../lib/hap/credentials';
 import { MrpPairing } from '../../../../lib/protocols/mrp/pairing';
 import { Simulator, type SimulatorPinRequest } from '../../../../lib/simulator/index';
-import { sleep } from './helpers';
+import { until } from '../../../support/wait';
 
-async function until(check: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('MRP client against the MRP simulator', () => {
   let sim: Simulator;
