@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pair } from '../lib/device/pairing';
-import { MrpSessionCipher } from '../lib/hap/channel';
-import { encodeMrpFrame, MrpFrameDecoder } from '../lib/protocols/mrp/framing';
+import { CounterNonceCipher } from '../lib/hap/channel';
+import { encodeMrpFrame, mrpFrameCodec } from '../lib/protocols/mrp/framing';
 import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType } from '../lib/protocols/mrp/messages';
 import { Simulator, SimulatorState } from '../lib/simulator';
 import { setStatePayload } from '../lib/simulator/mrp-messages';
@@ -62,12 +62,12 @@ function decodeMeasurements(): Measurement[] {
 
   let decoded = 0;
   const clear = timeLoop(() => {
-    const decoder = new MrpFrameDecoder();
+    const decoder = mrpFrameCodec();
     for (const chunk of plainChunks) {
-      for (const frame of decoder.push(chunk)) {
-        decodeMrpMessage(frame);
+      decoder.push(chunk, (frame) => {
+        decodeMrpMessage(frame.payload);
         decoded++;
-      }
+      });
     }
   }, 1000);
   if (decoded !== FRAMES * (clear.calls + 1)) throw new Error(`decoded ${decoded} messages, expected ${FRAMES * (clear.calls + 1)}`);
@@ -75,13 +75,13 @@ function decodeMeasurements(): Measurement[] {
 
   // The device seals each message body whole; the varint then counts ciphertext + tag.
   const deviceToUs = { encryptKey: randomBytes(32), decryptKey: randomBytes(32) };
-  const device = new MrpSessionCipher(deviceToUs);
-  const sealedStream = Buffer.concat(bodies.map((body) => encodeMrpFrame(device.encrypt(body))));
+  const device = new CounterNonceCipher(deviceToUs, 'zeros-then-counter');
+  const sealedStream = Buffer.concat(bodies.map((body) => encodeMrpFrame(device.seal(body))));
   const sealedChunks = chunks(sealedStream);
   const sealed = timeLoop(() => {
-    const cipher = new MrpSessionCipher({ encryptKey: deviceToUs.decryptKey, decryptKey: deviceToUs.encryptKey });
-    const decoder = new MrpFrameDecoder();
-    for (const chunk of sealedChunks) for (const frame of decoder.push(chunk)) decodeMrpMessage(cipher.decrypt(frame));
+    const decoder = mrpFrameCodec();
+    decoder.switchTo(decoder.format, new CounterNonceCipher({ encryptKey: deviceToUs.decryptKey, decryptKey: deviceToUs.encryptKey }, 'zeros-then-counter'));
+    for (const chunk of sealedChunks) decoder.push(chunk, (frame) => decodeMrpMessage(frame.payload));
   }, 1000);
   const sealedRate = rate(sealedStream.length, FRAMES, sealed.calls, sealed.ms);
 

@@ -6,7 +6,7 @@
  * 255 bytes) and is joined again on read. The type and error tables below are the only copy
  * in the project; pairing code imports them.
  */
-import { DecodeError, InvalidArgumentError } from '../errors';
+import { DecodeError, InvalidArgumentError, ProtocolError } from '../errors';
 
 /** TLV item types used by HAP pair-setup / pair-verify (0x11 and 0x13 are Apple additions). */
 export const Tlv8Type = {
@@ -183,6 +183,29 @@ export function tlv8Uint(map: Tlv8Map, type: number): number | undefined {
     throw new DecodeError(`TLV8 item ${tlv8TypeName(type)} should be a 1..4 byte integer, has ${value.length} bytes`);
   }
   return value.readUIntLE(0, value.length);
+}
+
+/**
+ * A pairing message from the other side, decoded; anything that is not TLV8 is a
+ * ProtocolError naming the message (`where`, e.g. "pair-setup M2").
+ */
+export function decodeTlv8Message(message: Uint8Array, where: string): Tlv8Map {
+  try {
+    return decodeTlv8(message);
+  } catch (err) {
+    throw new ProtocolError(`${where} is not valid TLV8: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The pairing step (State item) of a message, or undefined. */
+export function tlv8State(map: Tlv8Map): number | undefined {
+  return tlv8Uint(map, Tlv8Type.State);
+}
+
+/** Throws a ProtocolError unless the message is at pairing step `expected`. */
+export function expectTlv8State(map: Tlv8Map, expected: number, where: string): void {
+  const state = tlv8State(map);
+  if (state !== expected) throw new ProtocolError(`${where}: expected pairing state ${expected}, got ${state ?? 'none'}`);
 }
 
 /**

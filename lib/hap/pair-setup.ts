@@ -11,12 +11,15 @@ import { randomUUID } from 'node:crypto';
 import { DecodeError, InvalidArgumentError, PairingError, ProtocolError } from '../errors';
 import {
   decodeTlv8,
+  decodeTlv8Message,
   encodeTlv8,
+  expectTlv8State,
   HapMethod,
   HapPairingFlag,
   Tlv8ErrorCode,
   Tlv8Type,
   tlv8Require,
+  tlv8State,
   tlv8Uint,
   type Tlv8Map,
 } from '../codecs/tlv8';
@@ -66,17 +69,6 @@ export function normalizeHapPin(pin: string | number): string {
 
 function toBytes(value: Buffer | string): Buffer {
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
-}
-
-function stateOf(map: Tlv8Map): number | undefined {
-  return tlv8Uint(map, Tlv8Type.State);
-}
-
-function expectState(map: Tlv8Map, expected: number, where: string): void {
-  const state = stateOf(map);
-  if (state !== expected) {
-    throw new ProtocolError(`${where}: expected pairing state ${expected}, got ${state === undefined ? 'none' : state}`);
-  }
 }
 
 /** Derives one of the PAIR_SETUP_HKDF keys from K. */
@@ -130,14 +122,6 @@ function openSignedIdentity(
   const signed = Buffer.concat([setupKey(sessionKey, which), id, ltpk]);
   if (!ed25519Verify(ltpk, signed, signature)) return undefined;
   return { id: Buffer.from(id), ltpk: Buffer.from(ltpk), name: inner.has(Tlv8Type.Name) ? Buffer.from(inner.get(Tlv8Type.Name)!) : undefined };
-}
-
-function decodeReply(message: Uint8Array, where: string): Tlv8Map {
-  try {
-    return decodeTlv8(message);
-  } catch (err) {
-    throw new ProtocolError(`${where} is not valid TLV8: ${(err as Error).message}`, { cause: err });
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,11 +207,11 @@ export class PairSetupClient {
     try {
       switch (this.phase) {
         case 'm2':
-          return this.handleM2(decodeReply(message, 'pair-setup M2'));
+          return this.handleM2(decodeTlv8Message(message, 'pair-setup M2'));
         case 'm4':
-          return this.handleM4(decodeReply(message, 'pair-setup M4'));
+          return this.handleM4(decodeTlv8Message(message, 'pair-setup M4'));
         case 'm6':
-          return this.handleM6(decodeReply(message, 'pair-setup M6'));
+          return this.handleM6(decodeTlv8Message(message, 'pair-setup M6'));
         case 'start':
           throw new InvalidArgumentError('pair-setup: call m1() before handling replies');
         default:
@@ -241,7 +225,7 @@ export class PairSetupClient {
 
   private handleM2(m2: Tlv8Map): PairSetupClientStep {
     throwIfHapDeviceError(m2, 'pair-setup M2');
-    expectState(m2, 2, 'pair-setup M2');
+    expectTlv8State(m2, 2, 'pair-setup M2');
     const salt = tlv8Require(m2, Tlv8Type.Salt, 'pair-setup M2');
     const serverPublicKey = tlv8Require(m2, Tlv8Type.PublicKey, 'pair-setup M2');
     const srp = new HapSrpClient(Buffer.from(salt), this.pin!, {
@@ -263,7 +247,7 @@ export class PairSetupClient {
 
   private handleM4(m4: Tlv8Map): PairSetupClientStep {
     throwIfHapDeviceError(m4, 'pair-setup M4');
-    expectState(m4, 4, 'pair-setup M4');
+    expectTlv8State(m4, 4, 'pair-setup M4');
     const proof = tlv8Require(m4, Tlv8Type.Proof, 'pair-setup M4');
     const srp = this.srp!;
     if (!srp.verifyServerProof(Buffer.from(proof))) {
@@ -291,7 +275,7 @@ export class PairSetupClient {
 
   private handleM6(m6: Tlv8Map): PairSetupClientStep {
     throwIfHapDeviceError(m6, 'pair-setup M6');
-    expectState(m6, 6, 'pair-setup M6');
+    expectTlv8State(m6, 6, 'pair-setup M6');
     const encrypted = tlv8Require(m6, Tlv8Type.EncryptedData, 'pair-setup M6');
     let device: VerifiedIdentity | undefined;
     try {
@@ -391,7 +375,7 @@ export class PairSetupServer {
     let state: number | undefined;
     try {
       map = decodeTlv8(message);
-      state = stateOf(map);
+      state = tlv8State(map);
     } catch (err) {
       return this.reject(this.expected + 1, Tlv8ErrorCode.Unknown, `undecodable message: ${(err as Error).message}`);
     }

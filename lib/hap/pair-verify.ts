@@ -6,8 +6,18 @@
  * Also the one table of per-channel HKDF strings that turn the shared secret into session
  * keys, since every protocol derives them the same way with its own strings.
  */
-import { AuthenticationError, InvalidArgumentError, ProtocolError } from '../errors';
-import { decodeTlv8, encodeTlv8, Tlv8ErrorCode, Tlv8Type, tlv8Require, tlv8Uint, type Tlv8Map } from '../codecs/tlv8';
+import { AuthenticationError, InvalidArgumentError } from '../errors';
+import {
+  decodeTlv8,
+  decodeTlv8Message,
+  encodeTlv8,
+  expectTlv8State,
+  Tlv8ErrorCode,
+  Tlv8Type,
+  tlv8Require,
+  tlv8State,
+  type Tlv8Map,
+} from '../codecs/tlv8';
 import type { HapCredentials } from './credentials';
 import { throwIfHapDeviceError } from './device-errors';
 import {
@@ -104,23 +114,6 @@ function verifyKey(sharedSecret: Buffer): Buffer {
   return hkdfDerive(sharedSecret, PAIR_VERIFY_HKDF.salt, PAIR_VERIFY_HKDF.info);
 }
 
-function stateOf(map: Tlv8Map): number | undefined {
-  return tlv8Uint(map, Tlv8Type.State);
-}
-
-function expectState(map: Tlv8Map, expected: number, where: string): void {
-  const state = stateOf(map);
-  if (state !== expected) throw new ProtocolError(`${where}: expected pairing state ${expected}, got ${state ?? 'none'}`);
-}
-
-function decodeOrThrow(message: Uint8Array, where: string): Tlv8Map {
-  try {
-    return decodeTlv8(message);
-  } catch (err) {
-    throw new ProtocolError(`${where} is not valid TLV8: ${(err as Error).message}`, { cause: err });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Controller side
 
@@ -160,8 +153,8 @@ export class PairVerifyClient {
 
   handle(message: Uint8Array): PairVerifyClientStep {
     try {
-      if (this.phase === 'm2') return this.handleM2(decodeOrThrow(message, 'pair-verify M2'));
-      if (this.phase === 'm4') return this.handleM4(decodeOrThrow(message, 'pair-verify M4'));
+      if (this.phase === 'm2') return this.handleM2(decodeTlv8Message(message, 'pair-verify M2'));
+      if (this.phase === 'm4') return this.handleM4(decodeTlv8Message(message, 'pair-verify M4'));
       throw new InvalidArgumentError(this.phase === 'start' ? 'pair-verify: call m1() first' : 'pair-verify is over; start a new one');
     } catch (err) {
       if (this.phase !== 'start') this.phase = 'failed';
@@ -171,12 +164,12 @@ export class PairVerifyClient {
 
   private handleM2(m2: Tlv8Map): PairVerifyClientStep {
     throwIfHapDeviceError(m2, 'pair-verify M2');
-    expectState(m2, 2, 'pair-verify M2');
+    expectTlv8State(m2, 2, 'pair-verify M2');
     const devicePublic = Buffer.from(tlv8Require(m2, Tlv8Type.PublicKey, 'pair-verify M2'));
     const encrypted = tlv8Require(m2, Tlv8Type.EncryptedData, 'pair-verify M2');
     const shared = x25519SharedSecret(this.ephemeral.privateKey, devicePublic);
     const key = verifyKey(shared);
-    const inner = decodeOrThrow(chacha20Poly1305Open(key, hapLabelNonce(M2_NONCE), encrypted), 'pair-verify M2 (decrypted)');
+    const inner = decodeTlv8Message(chacha20Poly1305Open(key, hapLabelNonce(M2_NONCE), encrypted), 'pair-verify M2 (decrypted)');
     const identifier = tlv8Require(inner, Tlv8Type.Identifier, 'pair-verify M2');
     const signature = tlv8Require(inner, Tlv8Type.Signature, 'pair-verify M2');
     if (!identifier.equals(this.credentials.atvId)) {
@@ -212,7 +205,7 @@ export class PairVerifyClient {
   private handleM4(m4: Tlv8Map): PairVerifyClientStep {
     // pyatv ignores M4; a device that rejects our M3 signature says so here.
     throwIfHapDeviceError(m4, 'pair-verify M4');
-    expectState(m4, 4, 'pair-verify M4');
+    expectTlv8State(m4, 4, 'pair-verify M4');
     this.phase = 'done';
     return { kind: 'verified', sharedSecret: this.sharedSecret! };
   }
@@ -275,7 +268,7 @@ export class PairVerifyServer {
     let state: number | undefined;
     try {
       map = decodeTlv8(message);
-      state = stateOf(map);
+      state = tlv8State(map);
     } catch (err) {
       return this.reject(this.session ? 4 : 2, Tlv8ErrorCode.Unknown, `undecodable message: ${(err as Error).message}`);
     }

@@ -20,15 +20,16 @@ import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
 import { decodeTlv8, encodeTlv8, Tlv8ErrorCode, Tlv8Type, tlv8Uint, type Tlv8Map } from '../codecs/tlv8';
 import type { InputAction } from '../device/commands';
-import { InvalidArgumentError, NotSupportedError, networkError } from '../errors';
-import { MrpSessionCipher } from '../hap/channel';
+import { InvalidArgumentError, NotSupportedError, networkError, ProtocolError } from '../errors';
+import { CounterNonceCipher } from '../hap/channel';
 import { ED25519_KEY_LENGTH, randomKeyBytes } from '../hap/keys';
 import { PairSetupServer } from '../hap/pair-setup';
 import { deriveChannelKeys, PairVerifyServer } from '../hap/pair-verify';
 import type { SrpGroup } from '../hap/srp';
 import { silentLogger, type Logger } from '../log';
 import { repeatStateFromMrp, shuffleStateFromMrp, type MrpHidKey } from '../protocols/mrp/commands';
-import { MrpFrameDecoder, encodeMrpFrame } from '../protocols/mrp/framing';
+import { FramedChannel } from '../support/channel';
+import { VARINT_FRAMES } from '../support/frames';
 import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType, type MrpDecodedMessage, type MrpMessage } from '../protocols/mrp/messages';
 import {
   MrpErrorCode,
@@ -174,15 +175,14 @@ interface HeldKey {
 
 interface Connection {
   readonly id: number;
-  readonly socket: Socket;
-  readonly decoder: MrpFrameDecoder;
+  readonly channel: FramedChannel;
   /** DEVICE_INFO received: the device talks from then on. */
   greeted: boolean;
   remoteName: string | null;
   /** Pair-verify in progress. */
   verify: PairVerifyServer | null;
   /** Set once pair-verify succeeded: everything after is encrypted. */
-  cipher: MrpSessionCipher | null;
+  verified: boolean;
   /** Sent CLIENT_UPDATES_CONFIG: gets the state pushes. */
   subscribed: boolean;
   /** `usagePage:usage` → ms when it went down. */
@@ -275,7 +275,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
 
   stats(): MrpServerStats {
     let verified = 0;
-    for (const c of this.connections) if (c.cipher !== null) verified++;
+    for (const c of this.connections) if (c.verified) verified++;
     return { ...this.counters, openConnections: this.connections.size, verifiedSessions: verified };
   }
 
@@ -312,7 +312,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     this.state.off('volume', this.onVolume);
     this.state.off('power', this.onPower);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const c of this.connections) c.socket.destroy();
+    for (const c of this.connections) c.channel.close();
     await closed;
   }
 
@@ -349,14 +349,20 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
       socket.destroy();
       return;
     }
+    const id = this.nextId++;
     const conn: Connection = {
-      id: this.nextId++,
-      socket,
-      decoder: new MrpFrameDecoder(MRP_SIMULATOR_MAX_REQUEST_BYTES),
+      id,
+      channel: new FramedChannel(socket, {
+        endpoint: `MRP simulator connection ${id}`,
+        format: VARINT_FRAMES,
+        maxFrameBytes: MRP_SIMULATOR_MAX_REQUEST_BYTES,
+        maxQueuedWriteBytes: MAX_PENDING_OUTPUT,
+        logger: this.logger,
+      }),
       greeted: false,
       remoteName: null,
       verify: null,
-      cipher: null,
+      verified: false,
       subscribed: false,
       held: new Map(),
       lastKey: null,
@@ -364,10 +370,9 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     };
     this.connections.add(conn);
     this.counters.totalConnections += 1;
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.receive(conn, chunk));
-    socket.on('error', (err) => this.logger.debug(`MRP simulator: connection ${conn.id}: ${err.message}`));
-    socket.on('close', () => {
+    conn.channel.on('frame', ({ payload }) => this.receive(conn, payload));
+    conn.channel.on('closed', (reason) => {
+      if (reason) this.logger.debug(`MRP simulator: connection ${conn.id}: ${reason.message}`);
       conn.closed = true;
       this.connections.delete(conn);
       if (this.setupOwner === conn) this.setupOwner = null;
@@ -379,36 +384,25 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
   /** Ends one connection over its own bad input; the others carry on. */
   private drop(conn: Connection, reason: string): void {
     if (conn.closed) return;
-    conn.closed = true;
     this.logger.debug(`MRP simulator: closing connection ${conn.id}: ${reason}`);
-    conn.socket.destroy();
+    conn.channel.abort(new ProtocolError(reason));
   }
 
-  private receive(conn: Connection, chunk: Buffer): void {
-    let frames: Buffer[];
+  private receive(conn: Connection, frame: Buffer): void {
+    if (conn.closed) return;
+    let message: MrpDecodedMessage;
     try {
-      frames = conn.decoder.push(chunk);
+      message = decodeMrpMessage(frame);
     } catch (err) {
       this.drop(conn, (err as Error).message);
       return;
     }
-    for (const frame of frames) {
-      if (conn.closed) return;
-      let message: MrpDecodedMessage;
-      try {
-        message = decodeMrpMessage(conn.cipher === null ? frame : conn.cipher.decrypt(frame));
-      } catch (err) {
-        this.drop(conn, (err as Error).message);
-        return;
-      }
-      try {
-        this.handle(conn, message);
-      } catch (err) {
-        // A bug of ours must not take the simulator down: lose this client, keep the rest.
-        this.logger.warn(`MRP simulator: ${message.typeName} failed: ${err instanceof Error ? err.message : String(err)}`);
-        this.drop(conn, 'internal error');
-        return;
-      }
+    try {
+      this.handle(conn, message);
+    } catch (err) {
+      // A bug of ours must not take the simulator down: lose this client, keep the rest.
+      this.logger.warn(`MRP simulator: ${message.typeName} failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.drop(conn, 'internal error');
     }
   }
 
@@ -417,17 +411,15 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
   }
 
   private sendEncoded(conn: Connection, plaintext: Buffer): void {
-    if (conn.closed) return;
-    const body = conn.cipher === null ? plaintext : conn.cipher.encrypt(plaintext);
-    conn.socket.write(encodeMrpFrame(body));
-    if (conn.socket.writableLength > MAX_PENDING_OUTPUT) this.drop(conn, 'the client does not read what it is sent');
+    if (conn.closed || !conn.channel.isOpen) return;
+    conn.channel.send(plaintext);
   }
 
   /** One message to every verified connection (that asked for updates, unless told otherwise). */
   private broadcast(message: MrpMessage, options: { subscribedOnly: boolean } = { subscribedOnly: true }): void {
     let plaintext: Buffer | null = null;
     for (const conn of this.connections) {
-      if (conn.cipher === null || conn.closed || (options.subscribedOnly && !conn.subscribed)) continue;
+      if (!conn.verified || conn.closed || (options.subscribedOnly && !conn.subscribed)) continue;
       plaintext ??= encodeMrpMessage(message);
       this.sendEncoded(conn, plaintext);
     }
@@ -458,7 +450,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
         this.record(conn, message, 0);
         return;
       case MrpMessageType.CRYPTO_PAIRING_MESSAGE:
-        if (conn.cipher !== null) {
+        if (conn.verified) {
           this.logger.debug(`MRP simulator: pairing message on the verified connection ${conn.id} ignored`);
           return;
         }
@@ -469,7 +461,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
         this.ack(conn, message);
         return;
       default:
-        if (conn.cipher === null) {
+        if (!conn.verified) {
           this.refuseUnpaired(conn, message);
           return;
         }
@@ -823,7 +815,8 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
         conn.verify = null;
         // M4 goes out in clear; everything after it is encrypted, both ways.
         this.pairingReply(conn, step.message, identifier);
-        conn.cipher = new MrpSessionCipher(deriveChannelKeys(step.sharedSecret, 'mrp', { role: 'accessory' }));
+        conn.channel.switchTo(VARINT_FRAMES, new CounterNonceCipher(deriveChannelKeys(step.sharedSecret, 'mrp', { role: 'accessory' }), 'zeros-then-counter'));
+        conn.verified = true;
         this.counters.verifications += 1;
         this.emit('login', { protocol: 'mrp', sessionId: conn.id, method: 'pair-verify' });
         return;

@@ -20,7 +20,6 @@ import type {
   ProtocolSession,
   SessionContext,
   SessionEvents,
-  SessionFactory,
 } from '../../device/interfaces';
 import { parsePropertyValue, type PropertyName, type PropertyValues } from '../../device/properties';
 import { changedFields, NOW_PLAYING_FIELDS, type NowPlaying } from '../../device/state';
@@ -32,7 +31,6 @@ import {
   NotSupportedError,
   TimeoutError,
 } from '../../errors';
-import { parseFullHapCredentials, type HapCredentials } from '../../hap/credentials';
 import type { Logger } from '../../log';
 import { emitContained } from '../../support/emit';
 import { fetchMrpArtwork, mrpHttpUrl, MrpArtworkCache, mrpArtworkTemplateUrl } from './artwork';
@@ -45,7 +43,7 @@ import {
 } from './commands';
 import { createMrpMessage, type MrpDecodedMessage, type MrpMessageOf } from './messages';
 import { MrpPlayerState } from './player-state';
-import { MrpProtocol } from './protocol';
+import { MrpExchange } from './exchange';
 import {
   MrpCommand,
   MrpErrorCode,
@@ -57,6 +55,7 @@ import {
   type MrpContentItem,
   type MrpDeviceInfoMessage,
 } from './proto-types';
+import { MrpTcpTransport, type MrpTransport } from './transport';
 import { MrpVolume } from './volume';
 
 /** What MRP does for each command of THE command table. */
@@ -116,6 +115,10 @@ export interface MrpSessionOptions {
   propertyConfirmTimeout?: number;
   /** Clock in Unix ms (position extrapolation); for tests. */
   now?: () => number;
+}
+
+/** What `createMrpSession` adds to the session options for direct TCP. */
+export interface MrpTcpSessionOptions extends MrpSessionOptions {
   /** Largest frame accepted from the device. */
   maxFrameBytes?: number;
 }
@@ -124,8 +127,8 @@ type StateWaiter = (state: NowPlaying) => void;
 
 export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolSession {
   readonly protocol = 'mrp' as const;
-  /** The message layer, for tools that want to send their own messages. */
-  readonly connection: MrpProtocol;
+  /** The message exchange, for tools that want to send their own messages. */
+  readonly exchange: MrpExchange;
   readonly state = new MrpPlayerState();
   private readonly context: SessionContext;
   private readonly options: MrpSessionOptions;
@@ -142,32 +145,30 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
   private readonly stateWaiters = new Set<StateWaiter>();
   private readonly delays = new Map<NodeJS.Timeout, (error: Error) => void>();
 
-  constructor(context: SessionContext, options: MrpSessionOptions = {}) {
+  /** `transport`: how the messages reach the device (direct TCP, or the AirPlay tunnel). */
+  constructor(context: SessionContext, transport: MrpTransport, options: MrpSessionOptions = {}) {
     super();
     this.context = context;
     this.options = options;
     this.logger = context.logger;
     this.now = options.now ?? Date.now;
-    this.connection = new MrpProtocol({
-      host: context.config.address,
-      port: context.service.port,
+    this.exchange = new MrpExchange(transport, {
       timeout: context.timeout,
       logger: context.logger,
       ...(options.name !== undefined && { name: options.name }),
       ...(options.heartbeatInterval !== undefined && { heartbeatInterval: options.heartbeatInterval }),
-      ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
     });
     this.volume = new MrpVolume(
       {
-        send: (message) => this.connection.send(message),
+        send: (message) => this.exchange.send(message),
         pressVolumeKey: (key) => this.pressKey(key, 'single', false),
       },
       (level) => this.emit('volume', level),
       options.volumeConfirmTimeout,
     );
-    this.connection.on('deviceInfo', (info) => this.learnDeviceInfo(info, false));
-    this.connection.on('message', (message) => this.onPush(message));
-    this.connection.on('closed', (error) => this.onClosed(error));
+    this.exchange.on('deviceInfo', (info) => this.learnDeviceInfo(info, false));
+    this.exchange.on('message', (message) => this.onPush(message));
+    this.exchange.on('closed', (error) => this.onClosed(error));
   }
 
   /**
@@ -184,10 +185,10 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
   }
 
   /**
-   * The connection sequence (reference §4.4), pair-verify included when credentials were
-   * given, then the heartbeat. On failure everything is closed again. A call while another
-   * is under way shares its outcome: returning early would let the caller's next command
-   * find the session not yet connected.
+   * The connection sequence (pyatv's `MrpProtocol.start`) over the transport, with whatever
+   * authentication and keep-alive the transport needs. On failure everything is closed again.
+   * A call while another is under way shares its outcome: returning early would let the
+   * caller's next command find the session not yet connected.
    */
   async connect(): Promise<void> {
     if (this.phase === 'closed') throw new ClosedError('this MRP session was closed; create a new one');
@@ -199,22 +200,16 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
   }
 
   private async establish(): Promise<void> {
-    const service = this.context.service;
-    if (!service.enabled) {
-      throw new NotSupportedError(`${this.context.config.name}: ${service.disabledReason ?? 'the MRP service is disabled'}`);
-    }
-    const credentials: HapCredentials | null = this.context.credentials ? parseFullHapCredentials(this.context.credentials) : null;
     this.phase = 'connecting';
     try {
-      await this.connection.start(credentials);
+      await this.exchange.start();
     } catch (err) {
       this.phase = 'closed';
-      this.connection.close();
+      this.exchange.close();
       throw err;
     }
     if ((this.phase as string) === 'closed') throw new ClosedError('the MRP session was closed while connecting');
     this.phase = 'connected';
-    this.connection.startHeartbeat();
     this.latest = this.derive();
   }
 
@@ -223,7 +218,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     this.pushActive = false;
-    this.connection.close();
+    this.exchange.close();
     this.releaseWaits(new ClosedError('the MRP session was closed'));
   }
 
@@ -303,8 +298,8 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
       case 'turnOn':
         // WAKE_DEVICE gets no reply; the flush request behind it returns once the device has
         // read it (the stream is ordered), as for key presses.
-        this.connection.send(createMrpMessage(MrpMessageType.WAKE_DEVICE_MESSAGE, {}));
-        await this.connection.request(createMrpMessage(MrpMessageType.GENERIC_MESSAGE));
+        this.exchange.send(createMrpMessage(MrpMessageType.WAKE_DEVICE_MESSAGE, {}));
+        await this.exchange.request(createMrpMessage(MrpMessageType.GENERIC_MESSAGE));
         return;
       case 'turnOff':
         await this.pressKey('home', 'hold');
@@ -327,7 +322,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
 
   /** SEND_COMMAND and its SEND_COMMAND_RESULT (reference §4.7). */
   private async mediaCommand(what: string, command: MrpCommand, options?: MrpCommandOptions): Promise<void> {
-    const reply = await this.connection.request(
+    const reply = await this.exchange.request(
       createMrpMessage(MrpMessageType.SEND_COMMAND_MESSAGE, options ? { command, options } : { command }),
     );
     const error = mrpCommandError(what, reply);
@@ -343,7 +338,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
       this.sendHid(key, true);
       if (hold) await this.delay(this.options.holdMs ?? MRP_HOLD_MS);
       this.sendHid(key, false);
-      if (flush) await this.connection.request(createMrpMessage(MrpMessageType.GENERIC_MESSAGE));
+      if (flush) await this.exchange.request(createMrpMessage(MrpMessageType.GENERIC_MESSAGE));
     };
     switch (action) {
       case 'single':
@@ -362,7 +357,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
   }
 
   private sendHid(key: MrpHidKey, down: boolean): void {
-    this.connection.send(createMrpMessage(MrpMessageType.SEND_HID_EVENT_MESSAGE, { hidEventData: mrpHidKeyEventData(key, down) }));
+    this.exchange.send(createMrpMessage(MrpMessageType.SEND_HID_EVENT_MESSAGE, { hidEventData: mrpHidKeyEventData(key, down) }));
   }
 
   async nowPlaying(): Promise<NowPlaying> {
@@ -403,7 +398,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
       }
     }
 
-    const reply = await this.connection.request(
+    const reply = await this.exchange.request(
       createMrpMessage(MrpMessageType.PLAYBACK_QUEUE_REQUEST_MESSAGE, {
         location: player.location,
         length: 1,
@@ -437,7 +432,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     }
     const field: 'position' | 'shuffle' | 'repeat' = name;
     const message = mrpPropertyCommand(field, checked as PropertyValues[typeof field]);
-    const reply = await this.connection.request(createMrpMessage(MrpMessageType.SEND_COMMAND_MESSAGE, message));
+    const reply = await this.exchange.request(createMrpMessage(MrpMessageType.SEND_COMMAND_MESSAGE, message));
     const error = mrpCommandError(`set ${field}`, reply);
     if (error) throw error;
     // The device reports the new value in a later SET_STATE; wait a little for it.
@@ -481,7 +476,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
   // -------------------------------------------------------------------------------------
 
   private assertConnected(): void {
-    if (this.phase === 'closed') throw this.connection.connection.error ?? new ClosedError('the MRP session was closed');
+    if (this.phase === 'closed') throw this.exchange.error ?? new ClosedError('the MRP session was closed');
     if (this.phase !== 'connected') throw new ClosedError('the MRP session is not connected (call connect() first)');
   }
 
@@ -666,4 +661,21 @@ export function mrpCommandError(what: string, reply: MrpDecodedMessage): AtvErro
   return new NotSupportedError(message);
 }
 
-export const createMrpSession: SessionFactory = (context) => new MrpSession(context);
+/**
+ * An MRP session over MRP's own TCP port (Apple TV 4/4K up to tvOS 14): pair-verify with the
+ * context's credentials, encryption, keep-alive and heartbeat.
+ */
+export function createMrpSession(context: SessionContext, options: MrpTcpSessionOptions = {}): MrpSession {
+  if (!context.service.enabled) {
+    throw new NotSupportedError(`${context.config.name}: ${context.service.disabledReason ?? 'the MRP service is disabled'}`);
+  }
+  const transport = new MrpTcpTransport({
+    host: context.config.address,
+    port: context.service.port,
+    timeout: context.timeout,
+    credentials: context.credentials,
+    logger: context.logger,
+    ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
+  });
+  return new MrpSession(context, transport, options);
+}

@@ -1,10 +1,76 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../../../lib/errors';
-import { CompanionSessionCipher, HapFramedCipher, MrpSessionCipher } from '../../../lib/hap/channel';
+import { CounterNonceCipher } from '../../../lib/hap/channel';
 import { chacha20Poly1305Open, chacha20Poly1305Seal, randomKeyBytes } from '../../../lib/hap/keys';
 import type { HapCipherKeys } from '../../../lib/hap/pair-verify';
+import { COMPANION_FRAMES, FrameCodec, HAP_BLOCKS, type FrameFormat } from '../../../lib/support/frames';
 import { mrpConnection, protoFields, readCapture, readKeys, splitCompanionFrames, stream } from './captures';
+
+/** MRP seals each frame body whole with this layout (the varint framing is the channel's). */
+class MrpSessionCipher {
+  private readonly cipher: CounterNonceCipher;
+  constructor(keys: HapCipherKeys) {
+    this.cipher = new CounterNonceCipher(keys, 'zeros-then-counter');
+  }
+  encrypt(plain: Buffer): Buffer {
+    return this.cipher.seal(plain);
+  }
+  decrypt(sealed: Buffer): Buffer {
+    return this.cipher.open(sealed);
+  }
+}
+
+/** An encrypted FrameCodec of `format`, as one end of the shared channel uses it. */
+function sealedCodec(format: FrameFormat, keys: HapCipherKeys, layout: 'zeros-then-counter' | 'counter-then-zeros'): FrameCodec {
+  const codec = new FrameCodec(format);
+  codec.switchTo(format, new CounterNonceCipher(keys, layout));
+  return codec;
+}
+
+/** AirPlay's HAP blocks: a byte stream in, sealed blocks out, and back. */
+class HapFramedCipher {
+  private readonly codec: FrameCodec;
+  constructor(keys: HapCipherKeys) {
+    this.codec = sealedCodec(HAP_BLOCKS, keys, 'zeros-then-counter');
+  }
+  get bufferedBytes(): number {
+    return this.codec.bufferedBytes;
+  }
+  encrypt(data: Buffer): Buffer {
+    return this.codec.encode(data);
+  }
+  decrypt(chunk: Buffer): Buffer {
+    const out: Buffer[] = [];
+    this.codec.push(chunk, (f) => out.push(f.payload));
+    return Buffer.concat(out);
+  }
+}
+
+/** Companion frames: type + u24 length, header as AAD. */
+class CompanionSessionCipher {
+  private readonly codec: FrameCodec;
+  constructor(keys: HapCipherKeys) {
+    this.codec = sealedCodec(COMPANION_FRAMES, keys, 'counter-then-zeros');
+  }
+  encryptFrame(type: number, payload: Buffer): Buffer {
+    return this.codec.encode(payload, type);
+  }
+  /** The payloads of the frames completed by these bytes. */
+  decrypt(bytes: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    this.codec.push(bytes, (f) => out.push(f.payload));
+    return out;
+  }
+  decryptFrame(header: Buffer, body: Buffer): Buffer {
+    const [payload] = this.decrypt(Buffer.concat([header, body]));
+    if (!payload) throw new Error('the frame is incomplete');
+    return payload;
+  }
+  get bufferedBytes(): number {
+    return this.codec.bufferedBytes;
+  }
+}
 
 const k1 = randomKeyBytes(32);
 const k2 = randomKeyBytes(32);
@@ -91,8 +157,15 @@ describe('HAP session ciphers', () => {
 
     it('rejects an oversized length and garbage with a ProtocolError, then stays failed', () => {
       const receiver = new HapFramedCipher(accessory);
-      assert.throws(() => receiver.decrypt(Buffer.from('GET / HTTP/1.1\r\n')), (err: unknown) => err instanceof ProtocolError && /more than the 1024 allowed/.test(err.message));
-      assert.throws(() => receiver.decrypt(new HapFramedCipher(controller).encrypt(Buffer.from('ok'))), /unusable after an earlier error/);
+      let first: unknown;
+      assert.throws(
+        () => receiver.decrypt(Buffer.from('GET / HTTP/1.1\r\n')),
+        (err: unknown) => {
+          first = err;
+          return err instanceof ProtocolError && /more than the 1024 allowed/.test(err.message);
+        },
+      );
+      assert.throws(() => receiver.decrypt(new HapFramedCipher(controller).encrypt(Buffer.from('ok'))), (err: unknown) => err === first);
     });
 
     it('rejects a tampered length (AAD) or tag', () => {
@@ -127,9 +200,14 @@ describe('HAP session ciphers', () => {
       const next = a.encryptFrame(0x08, Buffer.from('more'));
       const wrongType = Buffer.from(next.subarray(0, 4));
       wrongType[0] = 0x07;
-      assert.throws(() => b.decryptFrame(wrongType, next.subarray(4)), decryptFailed);
-      assert.throws(() => b.decryptFrame(next.subarray(0, 4), next.subarray(5)), /announces 20 bytes but 19/);
-      assert.equal(b.decryptFrame(next.subarray(0, 4), next.subarray(4)).toString(), 'more');
+      // The same frame with another type in its header (the AAD), at the right counter: refused.
+      const tampered = new CompanionSessionCipher(accessory);
+      assert.equal(tampered.decryptFrame(header, frame.subarray(4)).toString(), 'payload');
+      assert.throws(() => tampered.decryptFrame(wrongType, next.subarray(4)), decryptFailed);
+      // A body shorter than its header announces (20 bytes) is no frame yet: nothing is opened.
+      assert.deepEqual(b.decrypt(next.subarray(0, next.length - 1)), []);
+      assert.equal(b.bufferedBytes, 4 + 19);
+      assert.equal(b.decrypt(next.subarray(next.length - 1))[0]?.toString(), 'more');
     });
   });
 

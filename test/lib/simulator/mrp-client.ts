@@ -4,11 +4,13 @@
  * against the protocol rather than against another piece of our own stack.
  */
 import { connect, type Socket } from 'node:net';
-import { MrpSessionCipher } from '../../../lib/hap/channel';
+import { ProtocolError } from '../../../lib/errors';
+import { CounterNonceCipher } from '../../../lib/hap/channel';
 import type { HapCredentials } from '../../../lib/hap/credentials';
 import { PairSetupClient } from '../../../lib/hap/pair-setup';
 import { deriveChannelKeys, PairVerifyClient } from '../../../lib/hap/pair-verify';
-import { encodeMrpFrame, MrpFrameDecoder } from '../../../lib/protocols/mrp/framing';
+import { FramedChannel } from '../../../lib/support/channel';
+import { VARINT_FRAMES } from '../../../lib/support/frames';
 import {
   createMrpMessage,
   decodeMrpMessage,
@@ -19,7 +21,7 @@ import {
   type MrpMessage,
 } from '../../../lib/protocols/mrp/messages';
 import { MrpConnectionState } from '../../../lib/protocols/mrp/proto-types';
-import { MRP_CLIENT_UPDATES_CONFIG } from '../../../lib/protocols/mrp/protocol';
+import { MRP_CLIENT_UPDATES_CONFIG } from '../../../lib/protocols/mrp/exchange';
 
 const DEFAULT_WAIT_MS = 3000;
 
@@ -38,8 +40,7 @@ export class MrpTestClient {
   readonly closed: Promise<void>;
   /** Every message received, in order (also those already taken by `next`). */
   readonly received: MrpDecodedMessage[] = [];
-  private readonly decoder = new MrpFrameDecoder();
-  private cipher: MrpSessionCipher | null = null;
+  private readonly channel: FramedChannel;
   private readonly inbox: MrpDecodedMessage[] = [];
   private readonly waiters = new Set<Waiter>();
   private isClosed = false;
@@ -48,9 +49,10 @@ export class MrpTestClient {
 
   private constructor(socket: Socket) {
     this.socket = socket;
-    socket.setNoDelay(true);
+    this.channel = new FramedChannel(socket, { endpoint: 'MRP test client', format: VARINT_FRAMES });
     this.closed = new Promise((resolve) => {
-      socket.on('close', () => {
+      this.channel.on('closed', (reason) => {
+        if (reason instanceof ProtocolError) this.failure = reason;
         this.isClosed = true;
         for (const w of this.waiters) {
           clearTimeout(w.timer);
@@ -60,8 +62,7 @@ export class MrpTestClient {
         resolve();
       });
     });
-    socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    this.channel.on('frame', ({ payload }) => this.receive(payload));
   }
 
   static connect(port: number): Promise<MrpTestClient> {
@@ -79,32 +80,30 @@ export class MrpTestClient {
   }
 
   get encrypted(): boolean {
-    return this.cipher !== null;
+    return this.channel.encrypted;
   }
 
-  private receive(chunk: Buffer): void {
+  private receive(frame: Buffer): void {
+    let message: MrpDecodedMessage;
     try {
-      for (const frame of this.decoder.push(chunk)) {
-        const message = decodeMrpMessage(this.cipher === null ? frame : this.cipher.decrypt(frame));
-        this.received.push(message);
-        const waiter = [...this.waiters].find((w) => w.match(message));
-        if (waiter === undefined) {
-          this.inbox.push(message);
-        } else {
-          this.waiters.delete(waiter);
-          clearTimeout(waiter.timer);
-          waiter.resolve(message);
-        }
-      }
+      message = decodeMrpMessage(frame);
     } catch (err) {
-      this.failure = err as Error;
-      this.socket.destroy();
+      this.channel.abort(err instanceof ProtocolError ? err : new ProtocolError(String(err)));
+      return;
+    }
+    this.received.push(message);
+    const waiter = [...this.waiters].find((w) => w.match(message));
+    if (waiter === undefined) {
+      this.inbox.push(message);
+    } else {
+      this.waiters.delete(waiter);
+      clearTimeout(waiter.timer);
+      waiter.resolve(message);
     }
   }
 
   send(message: MrpMessage): void {
-    const plain = encodeMrpMessage(message);
-    this.socket.write(encodeMrpFrame(this.cipher === null ? plain : this.cipher.encrypt(plain)));
+    if (this.channel.isOpen) this.channel.send(encodeMrpMessage(message));
   }
 
   /** The next message matching `match` (already received or still to come). */
@@ -215,7 +214,7 @@ export class MrpTestClient {
     for (;;) {
       const step = client.handle(reply);
       if (step.kind === 'verified') {
-        this.cipher = new MrpSessionCipher(deriveChannelKeys(step.sharedSecret, 'mrp'));
+        this.channel.switchTo(VARINT_FRAMES, new CounterNonceCipher(deriveChannelKeys(step.sharedSecret, 'mrp'), 'zeros-then-counter'));
         return;
       }
       reply = await this.pairingExchange(step.message, false);

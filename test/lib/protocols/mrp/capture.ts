@@ -1,11 +1,11 @@
 /**
  * The pyatv 0.16.1 MRP captures (test/fixtures/pyatv-0.16.1, see its README) as decoded
- * frames: each direction's chunks concatenated, cut with our MrpFrameDecoder, and from the end of
+ * frames: each direction's chunks concatenated, cut with our MRP frame codec, and from the end of
  * pair-verify on decrypted with lib/hap's MRP session cipher and the keys in keys.json.
  */
 import { decodeTlv8, Tlv8Type } from '../../../../lib/codecs/tlv8';
-import { MrpSessionCipher } from '../../../../lib/hap/channel';
-import { MrpFrameDecoder } from '../../../../lib/protocols/mrp/framing';
+import { CounterNonceCipher } from '../../../../lib/hap/channel';
+import { mrpFrameCodec } from '../../../../lib/protocols/mrp/framing';
 import { decodeMrpMessage, MrpMessageType, type MrpDecodedMessage, type MrpMessage } from '../../../../lib/protocols/mrp/messages';
 import { readCapture, readKeys, type Direction } from '../../../support/pyatv-captures';
 
@@ -34,18 +34,18 @@ export function pairingState(message: MrpMessage): number | undefined {
  */
 export function capturedFrames(name: string, dir: Direction): CapturedFrame[] {
   const chunks = readCapture(name);
-  const decoder = new MrpFrameDecoder();
+  const decoder = mrpFrameCodec();
   const wires: Buffer[] = [];
-  for (const chunk of chunks.filter((c) => c.dir === dir && c.conn === 1)) wires.push(...decoder.push(chunk.bytes));
-  if (decoder.pendingBytes !== 0) throw new Error(`${name} ${dir}: ${decoder.pendingBytes} bytes left after the last frame`);
+  for (const chunk of chunks.filter((c) => c.dir === dir && c.conn === 1)) decoder.push(chunk.bytes, (frame) => wires.push(frame.payload));
+  if (decoder.bufferedBytes !== 0) throw new Error(`${name} ${dir}: ${decoder.bufferedBytes} bytes left after the last frame`);
 
   const keys = readKeys().session_keys[name];
-  let cipher: MrpSessionCipher | undefined;
+  let cipher: CounterNonceCipher | undefined;
   let verifying = false;
   const frames: CapturedFrame[] = [];
   for (const [index, wire] of wires.entries()) {
     const encrypted = cipher !== undefined;
-    const plaintext = cipher ? cipher.decrypt(wire) : wire;
+    const plaintext = cipher ? cipher.open(wire) : wire;
     const message = decodeMrpMessage(plaintext);
     frames.push({ dir, index, encrypted, wire, plaintext, message });
 
@@ -60,7 +60,7 @@ export function capturedFrames(name: string, dir: Direction): CapturedFrame[] {
       const write = Buffer.from(keys.client_write_key_client_to_device, 'hex');
       const read = Buffer.from(keys.client_read_key_device_to_client, 'hex');
       // Opening the client's frames needs the device's point of view (it decrypts with the client's write key).
-      cipher = new MrpSessionCipher(dir === 'c2s' ? { encryptKey: read, decryptKey: write } : { encryptKey: write, decryptKey: read });
+      cipher = new CounterNonceCipher(dir === 'c2s' ? { encryptKey: read, decryptKey: write } : { encryptKey: write, decryptKey: read }, 'zeros-then-counter');
     }
   }
   return frames;

@@ -18,7 +18,7 @@ import {
   MrpShuffleMode,
   MrpVolumeCapabilities,
 } from '../../../../lib/protocols/mrp/proto-types';
-import { mrpClientDeviceInfo } from '../../../../lib/protocols/mrp/protocol';
+import { mrpClientDeviceInfo } from '../../../../lib/protocols/mrp/exchange';
 import { capturedFrames, pairingState, readKeys, type CapturedFrame } from './capture';
 
 const SESSIONS = ['mrp-session-playing.jsonl', 'mrp-session-pause.jsonl', 'mrp-session-artwork_save.jsonl'] as const;

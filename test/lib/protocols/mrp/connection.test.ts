@@ -13,7 +13,7 @@ import { ed25519PublicKey } from '../../../../lib/hap/keys';
 import { formatHapCredentials, hapCredentials, parseFullHapCredentials } from '../../../../lib/hap/credentials';
 import { createMrpMessage, encodeMrpMessage, MrpMessageType } from '../../../../lib/protocols/mrp/messages';
 import { MrpConnectionState, MrpDeviceClass, MrpErrorCode } from '../../../../lib/protocols/mrp/proto-types';
-import { MrpSession } from '../../../../lib/protocols/mrp/session';
+import { createMrpSession, MrpSession } from '../../../../lib/protocols/mrp/session';
 import { capturedFrames } from './capture';
 import { FakeMrpDevice, PYATV_CLIENT_ID, PYATV_CREDENTIALS } from './fake-device';
 import { connected, mrpContext } from './helpers';
@@ -108,14 +108,14 @@ describe('MRP connection sequence (reference §4.4)', () => {
     cleanups.push(() => device.close());
     const real = parseFullHapCredentials(PYATV_CREDENTIALS);
     const otherDevice = formatHapCredentials(hapCredentials({ ...real, atvId: Buffer.from(randomUUID().toUpperCase()) }));
-    const session = new MrpSession(mrpContext(device.port, otherDevice));
+    const session = createMrpSession(mrpContext(device.port, otherDevice));
     await assert.rejects(session.connect(), (err: Error) => err instanceof AuthenticationError && /different device/.test(err.message));
     await device.socketsClosed();
     await session.close();
 
     // A key that is not the device's: its signature does not verify.
     const wrongKey = formatHapCredentials(hapCredentials({ ...real, ltpk: ed25519PublicKey(Buffer.alloc(32, 7)) }));
-    const second = new MrpSession(mrpContext(device.port, wrongKey));
+    const second = createMrpSession(mrpContext(device.port, wrongKey));
     await assert.rejects(second.connect(), (err: Error) => err instanceof AuthenticationError && /signature/.test(err.message));
     await device.socketsClosed();
   });
@@ -123,7 +123,7 @@ describe('MRP connection sequence (reference §4.4)', () => {
   it('a device that does not know us answers M4 with an error: AuthenticationError "pair again"', async () => {
     const device = await FakeMrpDevice.start({ controllers: new Map() });
     cleanups.push(() => device.close());
-    const session = new MrpSession(mrpContext(device.port));
+    const session = createMrpSession(mrpContext(device.port));
     await assert.rejects(session.connect(), (err: Error) => err instanceof AuthenticationError && /pair again/.test(err.message));
     await device.socketsClosed();
     assert.equal(device.last.received.at(-1)?.message.type, MrpMessageType.CRYPTO_PAIRING_MESSAGE, 'nothing sent after the refusal');
@@ -135,7 +135,7 @@ describe('MRP connection sequence (reference §4.4)', () => {
     device.on(MrpMessageType.CLIENT_UPDATES_CONFIG_MESSAGE, (conn, m) =>
       conn.reply(m, { ...createMrpMessage(MrpMessageType.UNKNOWN_MESSAGE), errorCode: MrpErrorCode.DeviceNotPaired }),
     );
-    const session = new MrpSession(mrpContext(device.port, null));
+    const session = createMrpSession(mrpContext(device.port, null));
     await assert.rejects(session.connect(), (err: Error) => err instanceof AuthenticationError && /pair MRP with it first/.test(err.message));
     await device.socketsClosed();
   });
@@ -143,7 +143,7 @@ describe('MRP connection sequence (reference §4.4)', () => {
   it('credentials that are not HAP credentials are refused before connecting', async () => {
     const device = await FakeMrpDevice.start();
     cleanups.push(() => device.close());
-    const session = new MrpSession(mrpContext(device.port, 'not:credentials'));
+    const session = createMrpSession(mrpContext(device.port, 'not:credentials'));
     await assert.rejects(session.connect(), /credentials/);
     assert.equal(device.connections.length, 0);
   });
@@ -152,7 +152,7 @@ describe('MRP connection sequence (reference §4.4)', () => {
     const device = await FakeMrpDevice.start();
     const port = device.port;
     await device.close();
-    const session = new MrpSession(mrpContext(port));
+    const session = createMrpSession(mrpContext(port));
     await assert.rejects(session.connect(), (err: Error & { code?: string }) => err.code === 'UNREACHABLE' && err.message.includes(`127.0.0.1:${port}`));
   });
 
@@ -160,7 +160,7 @@ describe('MRP connection sequence (reference §4.4)', () => {
     const device = await FakeMrpDevice.start();
     cleanups.push(() => device.close());
     device.on(MrpMessageType.DEVICE_INFO_MESSAGE, () => undefined);
-    const session = new MrpSession(mrpContext(device.port, null, 150));
+    const session = createMrpSession(mrpContext(device.port, null, 150));
     await assert.rejects(session.connect(), (err: Error) => err instanceof TimeoutError && /DEVICE_INFO_MESSAGE/.test(err.message));
     await device.socketsClosed();
   });
@@ -284,7 +284,7 @@ describe('hostile input closes the connection with a ProtocolError, never a cras
     const device = await FakeMrpDevice.start();
     cleanups.push(() => device.close());
     device.on(MrpMessageType.DEVICE_INFO_MESSAGE, (conn) => conn.sendRaw(Buffer.concat([encodeVarint(3), Buffer.from([0x00, 0x00, 0x00])])));
-    const session = new MrpSession(mrpContext(device.port));
+    const session = createMrpSession(mrpContext(device.port));
     await assert.rejects(session.connect(), ProtocolError);
     await device.socketsClosed();
   });
@@ -293,7 +293,7 @@ describe('hostile input closes the connection with a ProtocolError, never a cras
     const device = await FakeMrpDevice.start();
     cleanups.push(() => device.close());
     device.on(MrpMessageType.DEVICE_INFO_MESSAGE, (conn, m) => conn.ack(m));
-    const session = new MrpSession(mrpContext(device.port));
+    const session = createMrpSession(mrpContext(device.port));
     await assert.rejects(session.connect(), /is this port an MRP service/);
   });
 
@@ -303,7 +303,7 @@ describe('hostile input closes the connection with a ProtocolError, never a cras
     device.on(MrpMessageType.CRYPTO_PAIRING_MESSAGE, (conn) =>
       conn.send(createMrpMessage(MrpMessageType.CRYPTO_PAIRING_MESSAGE, { pairingData: Buffer.from([0x06, 0x05, 0x01]) })),
     );
-    const session = new MrpSession(mrpContext(device.port));
+    const session = createMrpSession(mrpContext(device.port));
     await assert.rejects(session.connect(), ProtocolError);
   });
 
@@ -324,7 +324,7 @@ describe('hostile input closes the connection with a ProtocolError, never a cras
       }
       process.nextTick(() => conn.socket.uncork());
     });
-    const session = new MrpSession(mrpContext(device.port));
+    const session = createMrpSession(mrpContext(device.port));
     cleanups.push(() => session.close());
     await session.connect();
     assert.ok(session.state.clients.has('com.example.same-segment'));
@@ -397,7 +397,7 @@ describe('replies are matched by identifier before dispatch by type', () => {
         conn.send = send;
       }
     });
-    const session = new MrpSession(mrpContext(device.port, PYATV_CREDENTIALS, 1000));
+    const session = createMrpSession(mrpContext(device.port, PYATV_CREDENTIALS, 1000));
     cleanups.push(() => session.close());
     await session.connect();
     const replies = device.last.received.filter((r) => r.message.type === MrpMessageType.CRYPTO_PAIRING_MESSAGE);

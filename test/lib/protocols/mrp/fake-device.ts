@@ -13,12 +13,12 @@
  */
 import net, { type AddressInfo } from 'node:net';
 import { decodeTlv8, Tlv8Type, tlv8Uint } from '../../../../lib/codecs/tlv8';
-import { MrpSessionCipher } from '../../../../lib/hap/channel';
+import { CounterNonceCipher } from '../../../../lib/hap/channel';
 import { ed25519PublicKey } from '../../../../lib/hap/keys';
 import { PairSetupServer, type PairSetupServerOptions } from '../../../../lib/hap/pair-setup';
 import { deriveChannelKeys, PairVerifyServer } from '../../../../lib/hap/pair-verify';
 import { parseFullHapCredentials } from '../../../../lib/hap/credentials';
-import { encodeMrpFrame, MrpFrameDecoder } from '../../../../lib/protocols/mrp/framing';
+import { encodeMrpFrame, mrpFrameCodec } from '../../../../lib/protocols/mrp/framing';
 import {
   createMrpMessage,
   decodeMrpMessage,
@@ -93,8 +93,9 @@ export interface FakeMrpDeviceOptions {
 
 export class FakeConnection {
   readonly received: Received[] = [];
-  private readonly decoder = new MrpFrameDecoder();
-  private cipher: MrpSessionCipher | null = null;
+  /** Cuts frames only: the fake seals and opens bodies itself, so it can also send plain ones mid-session. */
+  private readonly decoder = mrpFrameCodec();
+  private cipher: CounterNonceCipher | null = null;
   private mode: 'setup' | 'verify' | null = null;
   private readonly verifier: PairVerifyServer;
   private readonly opened = Date.now();
@@ -148,7 +149,7 @@ export class FakeConnection {
   /** Sends a frame body: encrypted once the session cipher is on, unless `plain`. */
   sendFrame(body: Buffer, plain = false): void {
     if (this.closed) return;
-    this.socket.write(encodeMrpFrame(this.cipher && !plain ? this.cipher.encrypt(body) : body));
+    this.socket.write(encodeMrpFrame(this.cipher && !plain ? this.cipher.seal(body) : body));
   }
 
   /** Raw bytes, no framing. */
@@ -166,7 +167,7 @@ export class FakeConnection {
   }
 
   enableCipher(shared: Buffer): void {
-    this.cipher = new MrpSessionCipher(deriveChannelKeys(shared, 'mrp', { role: 'accessory' }));
+    this.cipher = new CounterNonceCipher(deriveChannelKeys(shared, 'mrp', { role: 'accessory' }), 'zeros-then-counter');
   }
 
   destroy(): void {
@@ -174,9 +175,9 @@ export class FakeConnection {
   }
 
   private onData(chunk: Buffer): void {
-    let frames: Buffer[];
+    const frames: Buffer[] = [];
     try {
-      frames = this.decoder.push(chunk);
+      this.decoder.push(chunk, (frame) => frames.push(frame.payload));
     } catch {
       this.socket.destroy();
       return;
@@ -186,7 +187,7 @@ export class FakeConnection {
       let plaintext: Buffer;
       let message: MrpDecodedMessage;
       try {
-        plaintext = this.cipher ? this.cipher.decrypt(frame) : frame;
+        plaintext = this.cipher ? this.cipher.open(frame) : frame;
         message = decodeMrpMessage(plaintext);
       } catch {
         this.socket.destroy();

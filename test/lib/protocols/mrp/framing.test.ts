@@ -2,10 +2,27 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeVarint } from '../../../../lib/codecs/varint';
 import { ProtocolError, InvalidArgumentError } from '../../../../lib/errors';
-import { encodeMrpFrame, MrpFrameDecoder, MRP_MAX_FRAME_BYTES } from '../../../../lib/protocols/mrp/framing';
+import { encodeMrpFrame, mrpFrameCodec, MRP_MAX_FRAME_BYTES } from '../../../../lib/protocols/mrp/framing';
+import type { FrameCodec } from '../../../../lib/support/frames';
 import { readCapture, stream } from './capture';
 
 const hex = (frames: Buffer[]): string[] => frames.map((f) => f.toString('hex'));
+
+/** The MRP frame decoder as the transports use it: the shared codec with varint framing. */
+class MrpFrameDecoder {
+  private readonly codec: FrameCodec;
+  constructor(max?: number) {
+    this.codec = mrpFrameCodec(max);
+  }
+  get pendingBytes(): number {
+    return this.codec.bufferedBytes;
+  }
+  push(chunk: Uint8Array): Buffer[] {
+    const frames: Buffer[] = [];
+    this.codec.push(chunk, (f) => frames.push(f.payload));
+    return frames;
+  }
+}
 
 describe('MRP framing', () => {
   it('prefixes the payload with its varint length', () => {

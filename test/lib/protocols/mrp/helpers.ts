@@ -1,6 +1,6 @@
 /** Shared bits of the MRP client tests. */
 import type { DeviceConfig, ServiceInfo, SessionContext } from '../../../../lib/device/interfaces';
-import { MrpSession, type MrpSessionOptions } from '../../../../lib/protocols/mrp/session';
+import { createMrpSession, MrpSession, type MrpSessionOptions } from '../../../../lib/protocols/mrp/session';
 import { FakeMrpDevice, PYATV_CREDENTIALS, type FakeMrpDeviceOptions } from './fake-device';
 
 export { sleep } from '../../../support/wait';
@@ -52,7 +52,7 @@ export async function connected(
 ): Promise<Harness> {
   const device = await FakeMrpDevice.start(options.device);
   cleanups.push(() => device.close());
-  const session = new MrpSession(
+  const session = createMrpSession(
     mrpContext(device.port, options.credentials === undefined ? PYATV_CREDENTIALS : options.credentials, options.timeout),
     { holdMs: 50, ...options.session },
   );

@@ -12,7 +12,7 @@ import { ed25519PublicKey } from '../../../../lib/hap/keys';
 import { parseFullHapCredentials } from '../../../../lib/hap/credentials';
 import { createMrpMessage, MrpMessageType } from '../../../../lib/protocols/mrp/messages';
 import { MrpPairing } from '../../../../lib/protocols/mrp/pairing';
-import { MrpSession } from '../../../../lib/protocols/mrp/session';
+import { createMrpSession } from '../../../../lib/protocols/mrp/session';
 import { FAKE_DEVICE_ID, FAKE_DEVICE_SEED, FakeMrpDevice } from './fake-device';
 import { mrpConfig, mrpContext } from './helpers';
 
@@ -63,7 +63,7 @@ describe('MrpPairing', () => {
     assert.ok(conn.received.every((r) => !r.encrypted));
     await d.socketsClosed();
 
-    const session = new MrpSession(mrpContext(d.port, credentials));
+    const session = createMrpSession(mrpContext(d.port, credentials));
     cleanups.push(() => session.close());
     await session.connect();
     assert.ok(d.last.received.at(-1)!.encrypted, 'the new credentials switched on encryption');

@@ -24,7 +24,7 @@ import {
   type MrpSetStateMessage,
 } from '../../../../lib/protocols/mrp/proto-types';
 import { MRP_COCOA_EPOCH_OFFSET } from '../../../../lib/protocols/mrp/player-state';
-import { createMrpSession, MRP_COMMAND_ACTIONS, MrpSession } from '../../../../lib/protocols/mrp/session';
+import { createMrpSession, MRP_COMMAND_ACTIONS } from '../../../../lib/protocols/mrp/session';
 import { CAPTURED_ARTWORK, CAPTURED_SET_STATE, FAKE_DEVICE_UID, FakeMrpDevice, type FakeConnection, type Received } from './fake-device';
 import { connected, mrpContext } from './helpers';
 import { sleep, until } from '../../../support/wait';
@@ -636,7 +636,7 @@ describe('MrpSession', () => {
   it('a second connect() while the first is under way waits for that attempt (one connection)', async () => {
     const device = await FakeMrpDevice.start();
     cleanups.push(() => device.close());
-    const session = new MrpSession(mrpContext(device.port), { holdMs: 50 });
+    const session = createMrpSession(mrpContext(device.port), { holdMs: 50 });
     cleanups.push(() => session.close());
     const first = session.connect();
     const second = session.connect();
@@ -654,7 +654,7 @@ describe('MrpSession', () => {
     const device = await FakeMrpDevice.start();
     cleanups.push(() => device.close());
     const warnings: string[] = [];
-    const session = new MrpSession({ ...mrpContext(device.port), logger: { debug() {}, warn: (m) => warnings.push(m) } }, { holdMs: 50 });
+    const session = createMrpSession({ ...mrpContext(device.port), logger: { debug() {}, warn: (m) => warnings.push(m) } }, { holdMs: 50 });
     cleanups.push(() => session.close());
     await session.connect();
     const states: NowPlaying[] = [];

@@ -1,5 +1,5 @@
 /**
- * MRP message exchange over an MrpConnection (reference §4.3, §4.4, §4.1 heartbeat):
+ * MRP message exchange over an `MrpTransport` (direct TCP or the AirPlay tunnel):
  *  - request/response: a request gets a fresh `identifier` and waits (with a timeout naming
  *    the message) for the reply carrying it, whatever the reply's type. The device answers
  *    some requests with a bare type-0 message that only echoes the identifier, and answers an
@@ -8,21 +8,21 @@
  *  - crypto pairing replies carry no identifier and are matched by type (one exchange at a
  *    time);
  *  - everything else is a push, dispatched to the listeners of its type;
- *  - the connection sequence: DEVICE_INFO first, pair-verify when we have credentials,
- *    SET_CONNECTION_STATE as the first encrypted message, CLIENT_UPDATES_CONFIG,
- *    GET_KEYBOARD_SESSION;
- *  - the heartbeat: a GENERIC_MESSAGE every 30 s, one immediate retry, then the connection
- *    is given up.
+ *  - the connection sequence (pyatv's `MrpExchange.start`): DEVICE_INFO first, then whatever
+ *    the transport needs to authenticate (direct TCP: pair-verify), SET_CONNECTION_STATE as
+ *    the first message after it, CLIENT_UPDATES_CONFIG, GET_KEYBOARD_SESSION;
+ *  - the heartbeat, on transports that need one: a GENERIC_MESSAGE when the device has been
+ *    silent for a while, one immediate retry, then the transport is given up.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { decodeTlv8 } from '../../codecs/tlv8';
 import { DEFAULT_CLIENT_NAME } from '../../device/interfaces';
-import { AtvError, AuthenticationError, ClosedError, ConnectionLostError, ProtocolError, TimeoutError } from '../../errors';
-import type { HapCredentials } from '../../hap/credentials';
-import { deriveChannelKeys, PairVerifyClient } from '../../hap/pair-verify';
+import { AtvError, AuthenticationError, ClosedError, ConnectionLostError, ProtocolError } from '../../errors';
+import type { HapExchange, HapExchangeStep } from '../../hap/pairing';
 import { silentLogger, type Logger } from '../../log';
-import { MrpConnection } from './connection';
+import { RequestTable } from '../../support/requests';
+import type { MrpTransport } from './transport';
 import {
   createMrpMessage,
   mrpMessageTypeName,
@@ -73,21 +73,17 @@ export function mrpClientDeviceInfo(name: string, uniqueIdentifier: string): Mrp
   };
 }
 
-export interface MrpProtocolOptions {
-  host: string;
-  port: number;
-  /** Per-request timeout in ms (also the connect timeout). */
+export interface MrpExchangeOptions {
+  /** Per-request timeout in ms. */
   timeout: number;
   logger?: Logger;
   /** The name the device shows for us (default DEFAULT_CLIENT_NAME). */
   name?: string;
-  /** Heartbeat period in ms (default 30 s). */
+  /** Heartbeat period in ms (default 30 s); only on transports that need one. */
   heartbeatInterval?: number;
-  /** Largest frame accepted from the device. */
-  maxFrameBytes?: number;
 }
 
-export interface MrpProtocolEvents {
+export interface MrpExchangeEvents {
   /**
    * The device's DEVICE_INFO reply, as soon as it arrives: pushes about volume name the
    * output device it names, and they start before the connection sequence is over.
@@ -99,43 +95,31 @@ export interface MrpProtocolEvents {
   closed: [error: AtvError | null];
 }
 
-interface Pending {
-  resolve: (message: MrpDecodedMessage) => void;
-  reject: (error: AtvError) => void;
-  timer: NodeJS.Timeout;
-  /** Runs synchronously on the reply, before the next frame is read (see pairVerify). */
-  onReply?: (message: MrpDecodedMessage) => void;
-}
-
 export interface MrpRequestOptions {
   /** Override the per-request timeout (ms). */
   timeout?: number;
 }
 
-export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
-  readonly connection: MrpConnection;
-  private readonly options: MrpProtocolOptions;
+export class MrpExchange extends EventEmitter<MrpExchangeEvents> {
+  readonly transport: MrpTransport;
+  private readonly options: MrpExchangeOptions;
   private readonly logger: Logger;
-  private readonly byIdentifier = new Map<string, Pending>();
-  private readonly byType = new Map<number, Pending>();
+  private readonly byIdentifier: RequestTable<string, MrpDecodedMessage>;
+  private readonly byType: RequestTable<number, MrpDecodedMessage>;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeatRunning = false;
   private closed = false;
   private info: MrpDeviceInfoMessage | null = null;
 
-  constructor(options: MrpProtocolOptions) {
+  constructor(transport: MrpTransport, options: MrpExchangeOptions) {
     super();
+    this.transport = transport;
     this.options = options;
     this.logger = options.logger ?? silentLogger;
-    this.connection = new MrpConnection({
-      host: options.host,
-      port: options.port,
-      timeout: options.timeout,
-      logger: this.logger,
-      ...(options.maxFrameBytes !== undefined && { maxFrameBytes: options.maxFrameBytes }),
-    });
-    this.connection.on('message', (message) => this.route(message));
-    this.connection.on('closed', (error) => this.onClosed(error));
+    this.byIdentifier = new RequestTable(transport.endpoint);
+    this.byType = new RequestTable(transport.endpoint);
+    transport.on('message', (message) => this.route(message));
+    transport.on('closed', (error) => this.onClosed(error));
   }
 
   /** The device's DEVICE_INFO reply (null before the exchange). */
@@ -144,40 +128,47 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
   }
 
   get endpoint(): string {
-    return this.connection.endpoint;
+    return this.transport.endpoint;
   }
 
   get isOpen(): boolean {
-    return this.connection.isOpen;
+    return this.transport.isOpen;
   }
 
-  /** TCP connect only. */
-  async connect(): Promise<void> {
+  /** Why the connection ended, when it did not end by close(). */
+  get error(): AtvError | null {
+    return this.transport.error;
+  }
+
+  /** Opens the transport only. */
+  async open(): Promise<void> {
     if (this.closed) throw new ClosedError(`${this.endpoint}: the connection was closed`);
-    await this.connection.connect();
+    await this.transport.open();
   }
 
   /**
-   * The whole connection sequence of reference §4.4: DEVICE_INFO, pair-verify (with
-   * credentials), SET_CONNECTION_STATE, CLIENT_UPDATES_CONFIG, GET_KEYBOARD_SESSION.
-   * Resolves with the device's DEVICE_INFO.
+   * The whole connection sequence: DEVICE_INFO, the transport's authentication,
+   * SET_CONNECTION_STATE, CLIENT_UPDATES_CONFIG, GET_KEYBOARD_SESSION; then the heartbeat
+   * when the transport needs it. Resolves with the device's DEVICE_INFO.
    */
-  async start(credentials: HapCredentials | null): Promise<MrpDeviceInfoMessage> {
-    await this.connect();
-    const info = await this.exchangeDeviceInfo(credentials ? credentials.clientId.toString('utf8') : randomUUID());
-    if (credentials) await this.pairVerify(credentials);
-    // Must be the first encrypted message: the device ignores us otherwise.
+  async start(): Promise<MrpDeviceInfoMessage> {
+    await this.open();
+    const info = await this.exchangeDeviceInfo(this.transport.pairingId ?? randomUUID());
+    const verified = await this.transport.secure(this.pairingExchange);
+    // Must be the first message after pair-verify (the first encrypted one): the device ignores us otherwise.
     this.send(createMrpMessage(MrpMessageType.SET_CONNECTION_STATE_MESSAGE, { state: MrpConnectionState.Connected }));
     const subscribed = await this.request(createMrpMessage(MrpMessageType.CLIENT_UPDATES_CONFIG_MESSAGE, MRP_CLIENT_UPDATES_CONFIG));
-    this.checkPaired(subscribed, credentials !== null);
+    this.checkPaired(subscribed, verified);
     // pyatv sends it without the (string) extension; the device answers with a KEYBOARD_MESSAGE.
     await this.request(createMrpMessage(MrpMessageType.GET_KEYBOARD_SESSION_MESSAGE));
+    if (this.transport.needsHeartbeat) this.startHeartbeat();
     return info;
   }
 
   /**
-   * pyatv never saw an MRP device insist on pairing (reference §4.4), but a device that does
-   * says DeviceNotPaired; without this check the session would look connected and stay empty.
+   * pyatv never saw an MRP device insist on pairing (its MRP code says pairing "has never
+   * been enforced"), but a device that does says DeviceNotPaired; without this check the
+   * session would look connected and stay empty.
    */
   private checkPaired(reply: MrpDecodedMessage, verified: boolean): void {
     if (reply.errorCode !== MrpErrorCode.DeviceNotPaired) return;
@@ -201,42 +192,32 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
   }
 
   /**
-   * HAP pair-verify (reference §4.6) with stored credentials; on success both directions
-   * switch to the session cipher. The cipher is switched on synchronously as the device's M4
-   * is read, because the device may send its first encrypted frame in the same TCP segment.
+   * HAP pairing over MRP: one CRYPTO_PAIRING_MESSAGE carrying the TLV8, answered by one
+   * without an identifier (matched by type). A pair-setup's first message says so with
+   * state 2; every other message has state 0.
    */
-  async pairVerify(credentials: HapCredentials): Promise<void> {
-    const verifier = new PairVerifyClient(credentials);
-    const m2 = await this.exchangePairing(verifier.m1(), false);
-    const step = verifier.handle(m2);
-    if (step.kind !== 'send') throw new ProtocolError(`${this.endpoint}: pair-verify ended early`);
-    await this.exchangePairing(step.message, false, (m4) => {
-      const done = verifier.handle(m4);
-      if (done.kind !== 'verified') throw new ProtocolError(`${this.endpoint}: pair-verify did not complete`);
-      this.connection.enableEncryption(deriveChannelKeys(done.sharedSecret, 'mrp'));
-    });
-  }
-
-  /**
-   * Sends one CRYPTO_PAIRING_MESSAGE carrying `tlv` and resolves with the pairingData of the
-   * device's answer. `first` marks the first message of a pair-setup (state 2, §4.5).
-   */
-  async exchangePairing(tlv: Buffer, first: boolean, onReply?: (tlv: Buffer) => void): Promise<Buffer> {
+  readonly pairingExchange: HapExchange = async (tlv: Buffer, step: HapExchangeStep): Promise<Buffer> => {
     const message = createMrpMessage(MrpMessageType.CRYPTO_PAIRING_MESSAGE, {
       pairingData: tlv,
       status: 0,
       isRetrying: false,
       isUsingSystemPairing: false,
-      state: first ? 2 : 0,
+      state: step.phase === 'setup' && step.state === 1 ? 2 : 0,
     });
-    const reply = await this.requestByType(message, MrpMessageType.CRYPTO_PAIRING_MESSAGE, {}, onReply && ((m) => onReply(pairingDataOf(m, this.endpoint))));
+    const onReply = step.onReply;
+    const reply = await this.requestByType(
+      message,
+      MrpMessageType.CRYPTO_PAIRING_MESSAGE,
+      {},
+      onReply && ((m) => onReply(pairingDataOf(m, this.endpoint))),
+    );
     return pairingDataOf(reply, this.endpoint);
-  }
+  };
 
   /** Sends a message that expects no reply. */
   send(message: MrpMessage): void {
     if (this.closed) throw new ClosedError(`${this.endpoint}: the connection was closed`);
-    this.connection.send(message);
+    this.transport.send(message);
   }
 
   /** Sends a request with a fresh identifier and resolves with the device's reply to it. */
@@ -260,69 +241,28 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
   }
 
   private wait<K>(
-    table: Map<K, Pending>,
+    table: RequestTable<K, MrpDecodedMessage>,
     key: K,
     message: MrpMessage,
     options: MrpRequestOptions,
     onReply?: (message: MrpDecodedMessage) => void,
   ): Promise<MrpDecodedMessage> {
-    if (this.closed) return Promise.reject(this.connection.error ?? new ClosedError(`${this.endpoint}: the connection was closed`));
-    const what = mrpMessageTypeName(message.type);
-    const timeout = options.timeout ?? this.options.timeout;
-    return new Promise<MrpDecodedMessage>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        table.delete(key);
-        reject(new TimeoutError(`${this.endpoint}: no answer to ${what} within ${timeout} ms`));
-      }, timeout);
-      timer.unref();
-      const pending: Pending = {
-        resolve,
-        reject,
-        timer,
-        ...(onReply && { onReply }),
-      };
-      table.set(key, pending);
-      try {
-        this.connection.send(message);
-      } catch (err) {
-        clearTimeout(timer);
-        table.delete(key);
-        reject(err instanceof AtvError ? err : new ProtocolError(String(err)));
-      }
+    if (this.closed) return Promise.reject(this.transport.error ?? new ClosedError(`${this.endpoint}: the connection was closed`));
+    return table.request(key, () => this.transport.send(message), {
+      timeout: options.timeout ?? this.options.timeout,
+      what: mrpMessageTypeName(message.type),
+      ...(onReply && { onReply }),
     });
   }
 
   private route(message: MrpDecodedMessage): void {
     // An empty identifier is none (as pyatv reads it): such a reply is matched by its type.
-    const identifier = message.identifier || undefined;
-    const pending = identifier !== undefined ? this.byIdentifier.get(identifier) : undefined;
-    if (pending) {
-      this.byIdentifier.delete(identifier!);
-      this.settle(pending, message);
-      return;
-    }
-    const byType = identifier === undefined ? this.byType.get(message.type) : undefined;
-    if (byType) {
-      this.byType.delete(message.type);
-      this.settle(byType, message);
-      return;
-    }
-    this.emit('message', message);
-  }
-
-  private settle(pending: Pending, message: MrpDecodedMessage): void {
-    clearTimeout(pending.timer);
     // A reply's errorCode is left to the caller: pyatv ignores it, and which replies a real
     // device marks (and whether that means failure) is not documented.
-    if (pending.onReply) {
-      try {
-        pending.onReply(message);
-      } catch (err) {
-        pending.reject(err instanceof AtvError ? err : new ProtocolError(String(err), { cause: err }));
-        return;
-      }
-    }
-    pending.resolve(message);
+    const identifier = message.identifier || undefined;
+    if (identifier !== undefined && this.byIdentifier.settle(identifier, message)) return;
+    if (identifier === undefined && this.byType.settle(message.type, message)) return;
+    this.emit('message', message);
   }
 
   /**
@@ -369,12 +309,12 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
 
   /** Ends the connection with `error` (reported through `closed`). */
   fail(error: AtvError): void {
-    this.connection.abort(error);
+    this.transport.abort(error);
   }
 
   /** Ends the connection, rejecting every request in flight. Safe to call twice. */
   close(): void {
-    this.connection.close();
+    this.transport.close();
   }
 
   private onClosed(error: AtvError | null): void {
@@ -383,13 +323,8 @@ export class MrpProtocol extends EventEmitter<MrpProtocolEvents> {
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = null;
     const reason = error ?? new ClosedError(`${this.endpoint}: the connection was closed`);
-    for (const table of [this.byIdentifier, this.byType] as Map<unknown, Pending>[]) {
-      for (const pending of table.values()) {
-        clearTimeout(pending.timer);
-        pending.reject(reason);
-      }
-      table.clear();
-    }
+    this.byIdentifier.rejectAll(reason);
+    this.byType.rejectAll(reason);
     this.emit('closed', error);
   }
 }
