@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { connect, type Device } from '../lib/device/facade';
+import { connect, type Device } from '../lib/core/facade';
 import type { DeviceConfig, Protocol } from '../lib/device/interfaces';
 import type { NowPlaying } from '../lib/device/state';
 import type { Simulator } from '../lib/simulator';

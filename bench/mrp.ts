@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pair } from '../lib/device/pairing';
+import { pair } from '../lib/core/pairing';
 import { CounterNonceCipher } from '../lib/hap/channel';
 import { encodeMrpFrame, mrpFrameCodec } from '../lib/protocols/mrp/framing';
 import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType } from '../lib/protocols/mrp/messages';

@@ -18,7 +18,7 @@
  * tested with a fake device.
  */
 import { AtvError, ClosedError } from '../lib/errors';
-import type { Device } from '../lib/device/facade';
+import type { Device } from '../lib/core/facade';
 import { PROTOCOLS, type DeviceConfig, type Protocol } from '../lib/device/interfaces';
 import type { Logger } from '../lib/log';
 import type { NowPlaying } from '../lib/device/state';

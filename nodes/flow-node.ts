@@ -5,7 +5,7 @@
  * and never escapes into the runtime.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
-import type { Device } from '../lib/device/facade';
+import type { Device } from '../lib/core/facade';
 import { AtvError, InvalidArgumentError, NotSupportedError } from '../lib/errors';
 import { getLink, type DeviceLink, type LinkListener, type Translate } from './connections';
 

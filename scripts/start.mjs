@@ -286,7 +286,7 @@ function demoFlow(sim, link) {
  * printed, never in a file of ours.
  */
 async function pairOverMrp(sim) {
-  const { pair } = require(join(root, 'dist', 'lib', 'device', 'pairing.js'));
+  const { pair } = require(join(root, 'dist', 'lib', 'core', 'pairing.js'));
   const pairing = pair('mrp', { config: sim.config(), name: 'Node-RED demo', timeout: 10_000 });
   try {
     await pairing.begin();

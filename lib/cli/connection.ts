@@ -5,7 +5,7 @@
  * the shell history. Nothing here knows a protocol: the facade picks one per call.
  */
 import { manualConfig } from '../device/config';
-import { Device } from '../device/facade';
+import { Device } from '../core/facade';
 import { PROTOCOLS, type Credentials, type DeviceConfig, type Protocol } from '../device/interfaces';
 import { DEFAULT_SCAN_TIMEOUT, scan } from '../discovery/scan';
 import { UnreachableError } from '../errors';

@@ -3,6 +3,7 @@
  * these names to their own wire actions (DACP paths, MRP commands and HID usages, ...);
  * the CLI's help, the Node-RED command node's dropdown and input parsing all read this table.
  */
+import { InvalidArgumentError } from '../errors';
 
 export type CommandGroup = 'transport' | 'navigation' | 'arrow' | 'volume' | 'power';
 
@@ -47,6 +48,14 @@ export const COMMANDS = [
 ] as const satisfies readonly CommandSpec[];
 
 export type CommandName = (typeof COMMANDS)[number]['name'];
+/** Commands the Power capability carries out (turn on, turn off). */
+export type PowerCommandName = Extract<(typeof COMMANDS)[number], { group: 'power' }>['name'];
+/** Commands a RemoteControl sends. */
+export type RemoteCommandName = Exclude<CommandName, PowerCommandName>;
+
+export function isPowerCommand(name: CommandName): name is PowerCommandName {
+  return COMMANDS.some((c) => c.name === name && c.group === 'power');
+}
 
 export const COMMAND_NAMES: readonly CommandName[] = COMMANDS.map((c) => c.name);
 
@@ -72,4 +81,57 @@ export interface CommandOptions {
   action?: InputAction;
   /** Seconds to skip for `skipForward`/`skipBackward`. */
   interval?: number;
+}
+
+/** A command checked where it entered (a node, the CLI, the facade): the layers below trust it. */
+export interface CommandRequest {
+  readonly command: CommandName;
+  readonly action: InputAction;
+  /** Seconds to skip (skip commands only). */
+  readonly interval?: number;
+}
+
+/** What is wrong with a requested command, so each entry point can say it in its own words. */
+export type CommandProblem =
+  | { readonly kind: 'unknown-command'; readonly given: string }
+  | { readonly kind: 'unknown-action'; readonly given: string }
+  | { readonly kind: 'not-a-button'; readonly command: CommandName; readonly action: InputAction }
+  | { readonly kind: 'bad-interval'; readonly command: CommandName; readonly takesInterval: boolean };
+
+function problemText(problem: CommandProblem): string {
+  switch (problem.kind) {
+    case 'unknown-command':
+      return `unknown command "${problem.given.slice(0, 40)}"; known commands: ${COMMANDS.map((c) => c.name).join(', ')}`;
+    case 'unknown-action':
+      return `unknown action "${problem.given.slice(0, 20)}"; use single, double or hold`;
+    case 'not-a-button':
+      return `"${problem.command}" is not a button: it takes no ${problem.action} press`;
+    case 'bad-interval':
+      return problem.takesInterval ? 'the skip interval must be a positive number of seconds' : `"${problem.command}" takes no interval`;
+  }
+}
+
+/** A command that cannot be sent as asked; `problem` says why. */
+export class CommandError extends InvalidArgumentError {
+  constructor(readonly problem: CommandProblem) {
+    super(problemText(problem));
+  }
+}
+
+/**
+ * Checks a command as a user gave it (`play_pause`, `PlayPause`, an action, an interval) and
+ * returns the request the facade sends; a CommandError says what is wrong.
+ */
+export function checkCommand(name: unknown, options: { action?: unknown; interval?: unknown } = {}): CommandRequest {
+  const spec = typeof name === 'string' ? findCommand(name) : undefined;
+  if (!spec) throw new CommandError({ kind: 'unknown-command', given: String(name) });
+  const action = options.action ?? 'single';
+  if (!isInputAction(action)) throw new CommandError({ kind: 'unknown-action', given: String(action) });
+  if (action !== 'single' && !spec.button) throw new CommandError({ kind: 'not-a-button', command: spec.name, action });
+  if (options.interval === undefined) return { command: spec.name, action };
+  const interval = options.interval;
+  if (!spec.interval || typeof interval !== 'number' || !(Number.isFinite(interval) && interval > 0)) {
+    throw new CommandError({ kind: 'bad-interval', command: spec.name, takesInterval: spec.interval === true });
+  }
+  return { command: spec.name, action, interval };
 }

@@ -4,9 +4,9 @@
  * call to the best session that can serve it. Discovery produces `DeviceConfig`s; the
  * facade consumes them. Nothing here knows a byte of any protocol.
  */
-import type { CommandName, CommandOptions } from './commands';
-import type { PropertyName, PropertyValues } from './properties';
-import type { NowPlaying } from './state';
+import type { CommandName, CommandOptions, RemoteCommandName } from './commands';
+import type { PlayerPropertyName, PropertyValues } from './properties';
+import type { AppInfo, NowPlaying } from './state';
 
 export const PROTOCOLS = ['mrp', 'dmap', 'companion', 'airplay', 'raop'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -43,6 +43,47 @@ export interface ServiceInfo {
   credentials: string | null;
   /** The raw TXT record (keys as advertised). */
   properties: Record<string, string>;
+}
+
+/** A TXT record as key/values (keys as advertised; read them case-insensitively). */
+export type Txt = Readonly<Record<string, string>>;
+
+/** What else on the same host bears on a service's pairing (RAOP inherits AirPlay's access control). */
+export interface PairingContext {
+  airplayTxt?: Txt;
+}
+
+/**
+ * One DNS-SD service type: which protocol it is an endpoint of, and how its instance name
+ * and TXT record yield the device's identity, its pairing requirement and whether it is
+ * usable (pyatv's `service_info` of each protocol and `helpers.get_unique_id`).
+ */
+export interface ServiceTypeSpec {
+  /** e.g. `_mediaremotetv._tcp` (without `.local`). */
+  readonly type: string;
+  /** The protocol this service is an endpoint of; null for info-only services. */
+  readonly protocol: Protocol | null;
+  /** What the service is, for humans. */
+  readonly description: string;
+  /** How the unique id is derived (documentation of `uniqueId`). */
+  readonly uniqueIdSource: string;
+  /** TXT keys we read (case-insensitive). */
+  readonly txtKeys: readonly string[];
+  /** The service's unique id, or null. */
+  uniqueId(instance: string, txt: Txt): string | null;
+  /** The device name this service announces, or null. */
+  deviceName(instance: string, txt: Txt): string | null;
+  /**
+   * The name shared with `_device-info`/`_sleep-proxy` instances of the same device (used
+   * to place TXT-only records whose responder address is not the device's own).
+   */
+  sharedName(instance: string): string | null;
+  /** The pairing requirement (default: unsupported). */
+  pairing?(txt: Txt, context: PairingContext): PairingRequirement;
+  /** Why the service is unusable, or null when it is usable. */
+  disabledReason?(txt: Txt): string | null;
+  /** Credentials the service brings itself (DMAP's Home Sharing `hG`), or null. */
+  credentials?(txt: Txt): string | null;
 }
 
 export interface DeviceInfo {
@@ -86,6 +127,12 @@ export const FEATURES = [
   'volume',
   'setVolume',
   'powerState',
+  'appList',
+  'launchApp',
+  'accountList',
+  'switchAccount',
+  'textInput',
+  'playUrl',
 ] as const;
 export type FeatureName = (typeof FEATURES)[number] | CommandName;
 
@@ -102,7 +149,31 @@ export interface ArtworkRequest {
   height?: number;
 }
 
+/** The largest artwork edge one may ask for, in pixels. */
+export const ARTWORK_MAX_EDGE = 4096;
+
+/** Whether `value` is an artwork size one may ask for: whole pixels from 1 to ARTWORK_MAX_EDGE. */
+export function isArtworkEdge(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= ARTWORK_MAX_EDGE;
+}
+
 export type PowerState = 'on' | 'off' | 'unknown';
+
+/** A user account of the device (Apple TV profiles). */
+export interface UserAccount {
+  id: string;
+  name: string;
+}
+
+/** Whether a text field has the focus on screen (something can be typed). */
+export type TextFocusState = 'focused' | 'unfocused' | 'unknown';
+
+export interface PlayUrlOptions {
+  /** Where to start, in seconds. */
+  position?: number;
+  /** Ends the playback (and the call) early. */
+  signal?: AbortSignal;
+}
 
 /** Events a session (and, relayed, the facade) emits. */
 export interface SessionEvents {
@@ -110,6 +181,10 @@ export interface SessionEvents {
   nowPlaying: [state: NowPlaying];
   volume: [level: number];
   power: [state: PowerState];
+  /** The app in the foreground changed (where the protocol tells, e.g. Companion). */
+  app: [app: AppInfo | null];
+  /** A text field got or lost the focus (Companion). */
+  textFocus: [state: TextFocusState];
   /** The session's connection dropped; the session is unusable afterwards. */
   connectionLost: [error: Error];
   /** A push-update round failed but the session lives on (it will retry). */
@@ -122,28 +197,103 @@ export interface SessionEmitter {
   once<E extends keyof SessionEvents>(event: E, listener: (...args: SessionEvents[E]) => void): this;
 }
 
+// -----------------------------------------------------------------------------------------
+// Capabilities: what a session can be asked. Arguments reach them checked (by the facade or
+// the node that took them in); a capability trusts its types.
+
+/** Buttons, transport commands and the player's settings. */
+export interface RemoteControl {
+  sendCommand(command: RemoteCommandName, options: CommandOptions): Promise<void>;
+  /** Sets position, shuffle or repeat; resolves with the value the device reports afterwards. */
+  setProperty<N extends PlayerPropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]>;
+}
+
+/** What plays: the now-playing state, its artwork, and pushed changes. */
+export interface Metadata {
+  nowPlaying(): Promise<NowPlaying>;
+  artwork(request: ArtworkRequest): Promise<Artwork | null>;
+  /** Starts delivering `nowPlaying` events (idempotent). */
+  startPushUpdates(): void;
+  stopPushUpdates(): void;
+}
+
+/** Absolute volume, 0 to 100. */
+export interface Audio {
+  /** The volume the device reports, or null when it does not say. */
+  getVolume(): Promise<number | null>;
+  /** Sets the volume; resolves with the level the device reports afterwards. */
+  setVolume(level: number): Promise<number>;
+}
+
+export interface Power {
+  powerState(): PowerState;
+  turnOn(): Promise<void>;
+  turnOff(): Promise<void>;
+}
+
+export interface Apps {
+  /** Installed apps that can be launched. */
+  appList(): Promise<AppInfo[]>;
+  /** Launches an app by bundle id, or opens a URL (a deep link). */
+  launchApp(bundleIdOrUrl: string): Promise<void>;
+  /** The app in the foreground, where known. */
+  currentApp(): AppInfo | null;
+}
+
+export interface Accounts {
+  accountList(): Promise<UserAccount[]>;
+  switchAccount(id: string): Promise<void>;
+}
+
+/** The on-screen text field. */
+export interface Keyboard {
+  textFocusState(): TextFocusState;
+  textGet(): Promise<string | null>;
+  textSet(text: string): Promise<void>;
+  textAppend(text: string): Promise<void>;
+  textClear(): Promise<void>;
+}
+
+export interface Stream {
+  /** Plays a media URL; resolves when playback ends. */
+  playUrl(url: string, options: PlayUrlOptions): Promise<void>;
+}
+
+export interface CapabilityMap {
+  remoteControl: RemoteControl;
+  metadata: Metadata;
+  audio: Audio;
+  power: Power;
+  apps: Apps;
+  accounts: Accounts;
+  keyboard: Keyboard;
+  stream: Stream;
+}
+export type Capability = keyof CapabilityMap;
+export const CAPABILITIES = ['remoteControl', 'metadata', 'audio', 'power', 'apps', 'accounts', 'keyboard', 'stream'] as const satisfies readonly Capability[];
+
+/** The capabilities a session offers (each may be the session itself). */
+export type SessionCapabilities = { readonly [C in Capability]?: CapabilityMap[C] };
+
 /**
- * One protocol's connection to a device. Optional methods are what the protocol can do at
- * all; `feature()` says what it can do right now. The facade never calls a method the session
- * lacks, and skips a session whose `feature()` says `unsupported` for the call.
+ * One protocol's connection to a device. `capabilities` says what the protocol can do at
+ * all; `feature()` says what it can do right now. The facade relays each call to the best
+ * session offering the capability, and skips one whose `feature()` says `unsupported`.
  */
 export interface ProtocolSession extends SessionEmitter {
   readonly protocol: Protocol;
+  /** The protocol this session's messages travel inside, when not its own port (MRP through the AirPlay tunnel: 'airplay'). */
+  readonly via?: Protocol;
+  readonly capabilities: SessionCapabilities;
   connect(): Promise<void>;
   /** Ends everything: sockets, long polls, timers. Safe to call twice. */
   close(): Promise<void>;
   feature(name: FeatureName): FeatureState;
-
-  sendCommand?(command: CommandName, options: CommandOptions): Promise<void>;
-  nowPlaying?(): Promise<NowPlaying>;
-  artwork?(request: ArtworkRequest): Promise<Artwork | null>;
-  /** Sets a property and resolves with the value the device reports afterwards. */
-  setProperty?<N extends PropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]>;
-  getProperty?<N extends PropertyName>(name: N): Promise<PropertyValues[N] | null>;
-  /** Starts delivering `nowPlaying` events (idempotent). */
-  startPushUpdates?(): void;
-  stopPushUpdates?(): void;
-  powerState?(): PowerState;
+  /**
+   * Sessions this one opened on its own connection (the MRP session inside the AirPlay
+   * tunnel), known once connect() resolved; they end with it.
+   */
+  readonly innerSessions?: readonly ProtocolSession[];
 }
 
 /** Credentials per protocol, in each protocol's string format. */

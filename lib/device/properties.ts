@@ -14,6 +14,8 @@ export interface PropertyValues {
   volume: number;
 }
 export type PropertyName = keyof PropertyValues;
+/** The properties of the player (RemoteControl); volume belongs to Audio. */
+export type PlayerPropertyName = Exclude<PropertyName, 'volume'>;
 
 export interface PropertySpec<N extends PropertyName = PropertyName> {
   readonly name: N;
@@ -98,4 +100,24 @@ export function isPropertyName(value: unknown): value is PropertyName {
 /** Validates and converts `input` for property `name`. */
 export function parsePropertyValue<N extends PropertyName>(name: N, input: unknown): PropertyValues[N] {
   return PROPERTIES[name].parse(input);
+}
+
+/** A property value checked where it entered: the layers below trust it. */
+export interface PropertyRequest<N extends PropertyName = PropertyName> {
+  readonly name: N;
+  readonly value: PropertyValues[N];
+}
+
+/** A property name as a user gave it, checked; InvalidArgumentError lists the known ones. */
+export function checkPropertyName(name: unknown): PropertyName {
+  if (!isPropertyName(name)) {
+    throw new InvalidArgumentError(`unknown property "${String(name).slice(0, 40)}"; known: ${PROPERTY_NAMES.join(', ')}`);
+  }
+  return name;
+}
+
+/** Checks a property name and a loosely typed value; InvalidArgumentError says what is wrong. */
+export function checkProperty(name: unknown, value: unknown): PropertyRequest {
+  const checked = checkPropertyName(name);
+  return { name: checked, value: parsePropertyValue(checked, value) } as PropertyRequest;
 }

@@ -15,7 +15,7 @@ import { isIPv4 } from 'node:net';
 import { ClosedError, InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { decodePacket, MDNS_ADDRESS, MDNS_PORT, questionClass } from './dns';
-import { encodeTxt } from './services';
+import { encodeTxt } from './txt';
 import { closeMulticast, closeUdp, isOnLocalLink, localIPv4Addresses, openMulticast, openMulticastSender, openUdp, type MulticastDns } from './transport';
 import type { AdvertisedService, AdvertiserOptions } from './types';
 

@@ -5,7 +5,7 @@
  */
 import * as dnsPacket from 'dns-packet';
 import { isIPv4 } from 'node:net';
-import { decodeTxt, isLinkLocalIPv4 } from './services';
+import { decodeTxt, isLinkLocalIPv4 } from './txt';
 import type { ServiceRecord } from './types';
 
 export const MDNS_ADDRESS = '224.0.0.251';

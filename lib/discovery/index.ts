@@ -3,29 +3,14 @@ export * from './types';
 export {
   SERVICE_TYPES,
   SERVICE_TYPE_NAMES,
-  MODELS,
-  INTERNAL_MODEL_NAMES,
-  TVOS_BUILDS,
-  OPERATING_SYSTEMS,
-  MUSIC_APP_MODEL,
-  AIRPLAY_STATUS_FLAGS,
-  COMPANION_FLAGS,
-  airplayFeatures,
-  requiresPassword,
-  txtValue,
-  lookupModel,
-  lookupOsVersion,
   pairingRequirement,
-  mrpDisabledReason,
   serviceTypeSpec,
   serviceTypesFor,
   uniqueIdOf,
   devicesFromRecords,
   deviceMatches,
-  type DiscoveryServiceType,
-  type ServiceTypeSpec,
-  type ModelInfo,
 } from './services';
+export { txtValue, decodeTxt, encodeTxt } from './txt';
 export { scan, browseServices, scanTypes, DEFAULT_SCAN_TIMEOUT, type ScanOptions } from './scan';
 export {
   DeviceBrowser,

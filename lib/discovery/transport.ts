@@ -10,7 +10,7 @@ import makeMdns from 'multicast-dns';
 import { UnreachableError } from '../errors';
 import type { Logger } from '../log';
 import { MDNS_PORT } from './dns';
-import { isLinkLocalIPv4 } from './services';
+import { isLinkLocalIPv4 } from './txt';
 
 export type MulticastDns = makeMdns.MulticastDNS;
 

@@ -130,6 +130,8 @@ export interface HapPairingChannel {
 }
 
 export interface HapPairingOptions {
+  /** What shows the PIN, for messages (default 'device'; MRP: 'Apple TV'). */
+  screen?: string;
   /** The PIN, when already known (otherwise setPin before finish). */
   pin?: string;
   /** Payload of the Name item of M5 (AirPlay and Companion send OPACK `{name}`). */
@@ -188,7 +190,7 @@ export class HapPairingSession {
   /** The PIN shown on the device (4 digits). */
   setPin(pin: string): void {
     if (typeof pin !== 'string' || !/^\s*\d{4}\s*$/.test(pin)) {
-      throw new InvalidArgumentError('the PIN is the 4 digits shown on the device');
+      throw new InvalidArgumentError(`the PIN is the 4 digits shown on the ${this.options.screen ?? 'device'}`);
     }
     this.pin = normalizeHapPin(pin);
   }
@@ -199,7 +201,7 @@ export class HapPairingSession {
     if (this.phase !== 'begun' || this.setup === null || this.exchange === null) {
       throw new InvalidArgumentError('call begin() and wait for the PIN before finish()');
     }
-    if (this.pin === undefined) throw new InvalidArgumentError('enter the PIN shown on the device (setPin) before finish()');
+    if (this.pin === undefined) throw new InvalidArgumentError(`enter the PIN shown on the ${this.options.screen ?? 'device'} (setPin) before finish()`);
     this.phase = 'finishing';
     try {
       const credentials = await this.setup.finish(this.pin);

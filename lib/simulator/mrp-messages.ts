@@ -4,7 +4,7 @@
  * artwork answer of a playback-queue request, and how a HID event's bytes are read back.
  * No I/O here; `mrp.ts` sends these.
  */
-import { INTERNAL_MODEL_NAMES } from '../discovery/services';
+import { INTERNAL_MODEL_NAMES } from '../device/models';
 import { DecodeError } from '../errors';
 import {
   decodeMrpHidEvent,

@@ -7,7 +7,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { manualConfig, type ManualService } from '../../lib/device/config';
-import { Device } from '../../lib/device/facade';
+import { Device } from '../../lib/core/facade';
 import { PROTOCOLS, type Credentials, type DeviceConfig } from '../../lib/device/interfaces';
 import { AtvError, InvalidArgumentError } from '../../lib/errors';
 import { parseFullHapCredentials } from '../../lib/hap/credentials';

@@ -4,7 +4,7 @@
  * deploy, and on demand when a message arrives.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import type { Device } from '../../lib/device/facade';
+import type { Device } from '../../lib/core/facade';
 import { changedFields, NOW_PLAYING_FIELDS, type NowPlaying, type NowPlayingField } from '../../lib/device/state';
 import type { DeviceLink } from '../connections';
 import { attachToDevice, onInput, withDevice } from '../flow-node';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { manualConfig } from '../../lib/device/config';
-import { Device } from '../../lib/device/facade';
+import { Device } from '../../lib/core/facade';
 import type { DeviceConfig, Protocol } from '../../lib/device/interfaces';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../lib/simulator';
 import { REPO_ROOT } from '../support/paths';

@@ -5,7 +5,7 @@
  */
 import type { Node, NodeMessage } from 'node-red';
 import helper from 'node-red-node-test-helper';
-import { pair } from '../../lib/device/pairing';
+import { pair } from '../../lib/core/pairing';
 import { Simulator, DEMO_DMAP_CREDENTIALS, type SimulatorOptions, type DmapSimulatorServer, type MrpSimulatorServer } from '../../lib/simulator';
 import artworkNode from '../../nodes/atvlink-artwork/atvlink-artwork';
 import commandNode from '../../nodes/atvlink-command/atvlink-command';

@@ -5,7 +5,8 @@
  * one, it is read from `--pin` or stdin.
  */
 import type { PairingSession } from '../../device/interfaces';
-import { PAIRING_FACTORIES, pair, type PairOptions } from '../../device/pairing';
+import { pair, type PairOptions } from '../../core/pairing';
+import { pairableProtocols, protocolDescriptor } from '../../protocols/table';
 import { InvalidArgumentError, PairingError } from '../../errors';
 import { DMAP_PAIRING_TIMEOUT, DmapPairing } from '../../protocols/dmap/pairing';
 import { MRP_PAIRING_TIMEOUT } from '../../protocols/mrp/pairing';
@@ -17,7 +18,7 @@ import { EXIT } from '../exit-codes';
 /** The name a device lists us under unless `--name` says otherwise. */
 export const CLI_REMOTE_NAME = 'atvlink';
 
-const pairable = (): string => Object.keys(PAIRING_FACTORIES).join(', ');
+const pairable = (): string => pairableProtocols().join(', ');
 
 /** What to do on the device, per protocol where we show the PIN. */
 const PIN_INSTRUCTIONS: Partial<Record<string, (name: string) => string[]>> = {
@@ -130,8 +131,9 @@ export const pairCommand: CliCommand = {
     if (announce && protocol !== 'dmap') {
       throw new UsageError('--announce-port and --no-multicast are for DMAP pairing only', 'pair');
     }
-    // Only DMAP pairs without naming the device (it calls us); an unpairable protocol is pair()'s to refuse.
-    if (protocol !== 'dmap' && PAIRING_FACTORIES[protocol] !== undefined && !targetGiven(args)) {
+    // Only a protocol where we show the PIN pairs without naming the device (it calls us);
+    // an unpairable protocol is pair()'s to refuse.
+    if (protocolDescriptor(protocol).pairing === 'device-shows-pin' && protocolDescriptor(protocol).createPairing && !targetGiven(args)) {
       throw new UsageError(
         `${protocol.toUpperCase()} pairing needs the device: give --host ADDR --port N, or --id ID`,
         'pair',

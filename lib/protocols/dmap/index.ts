@@ -20,3 +20,5 @@ export {
   touchRemoteInstanceName,
 } from './pairing';
 export type { DmapPairingOptions } from './pairing';
+export { DMAP_SERVICES } from './service';
+export { DMAP_PROTOCOL } from './descriptor';

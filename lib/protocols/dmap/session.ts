@@ -12,16 +12,20 @@ import type { CommandName, CommandOptions } from '../../device/commands';
 import type {
   Artwork,
   ArtworkRequest,
+  Audio,
   FeatureName,
   FeatureState,
+  Metadata,
   ProtocolSession,
+  RemoteControl,
+  SessionCapabilities,
   SessionContext,
   SessionEvents,
   SessionFactory,
 } from '../../device/interfaces';
-import { parsePropertyValue, type PropertyName, type PropertyValues } from '../../device/properties';
+import type { PlayerPropertyName, PropertyValues } from '../../device/properties';
 import type { NowPlaying, RepeatState, ShuffleState } from '../../device/state';
-import { InvalidArgumentError, NotSupportedError } from '../../errors';
+import { NotSupportedError } from '../../errors';
 import type { Logger } from '../../log';
 import { emitContained } from '../../support/emit';
 import { dmapNumber, findDmap } from '../../codecs/dmap';
@@ -76,8 +80,9 @@ export interface DmapSessionOptions {
   maxBodySize?: number;
 }
 
-export class DmapSession extends EventEmitter<SessionEvents> implements ProtocolSession {
+export class DmapSession extends EventEmitter<SessionEvents> implements ProtocolSession, RemoteControl, Metadata, Audio {
   readonly protocol = 'dmap' as const;
+  readonly capabilities: SessionCapabilities = { remoteControl: this, metadata: this, audio: this };
   readonly client: DacpClient;
   private readonly push: DmapPushUpdater;
   private readonly skipInterval: number;
@@ -156,10 +161,15 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
       case 'setVolume':
         return 'unknown';
       case 'powerState':
+      case 'appList':
+      case 'launchApp':
+      case 'accountList':
+      case 'switchAccount':
+      case 'textInput':
+      case 'playUrl':
         return 'unsupported';
     }
     const action = DMAP_COMMAND_ACTIONS[name];
-    if (!action) return 'unsupported';
     switch (action.kind) {
       case 'unsupported':
         return 'unsupported';
@@ -179,7 +189,6 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
 
   async sendCommand(command: CommandName, options: CommandOptions = {}): Promise<void> {
     const action = DMAP_COMMAND_ACTIONS[command];
-    if (!action) throw new InvalidArgumentError(`unknown command ${JSON.stringify(String(command))}`);
     const times = options.action === 'double' ? 2 : 1;
     switch (action.kind) {
       case 'unsupported':
@@ -200,7 +209,6 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
   }
 
   private async skip(sign: 1 | -1, interval: number): Promise<void> {
-    if (!Number.isFinite(interval) || interval <= 0) throw new InvalidArgumentError(`skip interval must be a number of seconds above 0, got ${interval}`);
     const state = await this.nowPlaying();
     if (state.position === null) throw new NotSupportedError('cannot skip: the device reports no position for what is playing');
     let target = Math.max(0, state.position + sign * interval);
@@ -218,38 +226,36 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
     return this.client.artwork(request.width ?? 0, request.height ?? 0);
   }
 
-  async setProperty<N extends PropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
-    const checked = parsePropertyValue(name, value);
+  async setProperty<N extends PlayerPropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
     switch (name) {
       case 'position':
-        await this.client.setProperty('dacp.playingtime', Math.round((checked as number) * 1000));
+        await this.client.setProperty('dacp.playingtime', Math.round((value as number) * 1000));
         break;
       case 'shuffle':
-        await this.client.setProperty('dacp.shufflestate', SHUFFLE_VALUE[checked as ShuffleState]);
+        await this.client.setProperty('dacp.shufflestate', SHUFFLE_VALUE[value as ShuffleState]);
         break;
       case 'repeat':
-        await this.client.setProperty('dacp.repeatstate', REPEAT_VALUE[checked as RepeatState]);
+        await this.client.setProperty('dacp.repeatstate', REPEAT_VALUE[value as RepeatState]);
         break;
-      case 'volume': {
-        await this.client.setProperty('dmcp.volume', checked as number);
-        // Not every server answers getproperty; then the value we set is the best we know.
-        const reported = await this.readVolume().catch((err: unknown) => {
-          if (err instanceof NotSupportedError) return null;
-          throw err;
-        });
-        if (reported === null) this.learnVolume(checked as number);
-        return (reported ?? checked) as PropertyValues[N];
-      }
     }
-    const after = (await this.getProperty(name)) ?? checked;
+    // position, shuffle and repeat are now-playing fields of the same names.
+    const after = (await this.nowPlaying())[name] ?? value;
     return after as PropertyValues[N];
   }
 
-  async getProperty<N extends PropertyName>(name: N): Promise<PropertyValues[N] | null> {
-    if (name === 'volume') return (await this.readVolume()) as PropertyValues[N] | null;
-    const state = await this.nowPlaying();
-    // position, shuffle and repeat are now-playing fields of the same names.
-    return state[name as Exclude<PropertyName, 'volume'>] as PropertyValues[N] | null;
+  async setVolume(level: number): Promise<number> {
+    await this.client.setProperty('dmcp.volume', level);
+    // Not every server answers getproperty; then the value we set is the best we know.
+    const reported = await this.readVolume().catch((err: unknown) => {
+      if (err instanceof NotSupportedError) return null;
+      throw err;
+    });
+    if (reported === null) this.learnVolume(level);
+    return reported ?? level;
+  }
+
+  getVolume(): Promise<number | null> {
+    return this.readVolume();
   }
 
   private async readVolume(): Promise<number | null> {

@@ -15,3 +15,5 @@ export * from './artwork';
 export * from './volume';
 export * from './session';
 export * from './pairing';
+export * from './service';
+export * from './descriptor';

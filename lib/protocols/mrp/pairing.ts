@@ -92,6 +92,6 @@ export class MrpPairing extends HapPairingSession {
     if (!(service.port > 0)) {
       throw new InvalidArgumentError(`${options.config.name} is asleep (its MRP port is unknown): wake it and scan again`);
     }
-    super('mrp', new MrpPairingChannel(options, service.port), options.pin !== undefined ? { pin: options.pin } : {});
+    super('mrp', new MrpPairingChannel(options, service.port), { screen: 'Apple TV', ...(options.pin !== undefined && { pin: options.pin }) });
   }
 }

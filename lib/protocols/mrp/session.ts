@@ -14,14 +14,19 @@ import type { CommandName, CommandOptions, InputAction } from '../../device/comm
 import type {
   Artwork,
   ArtworkRequest,
+  Audio,
   FeatureName,
   FeatureState,
+  Metadata,
+  Power,
   PowerState,
   ProtocolSession,
+  RemoteControl,
+  SessionCapabilities,
   SessionContext,
   SessionEvents,
 } from '../../device/interfaces';
-import { parsePropertyValue, type PropertyName, type PropertyValues } from '../../device/properties';
+import type { PlayerPropertyName, PropertyValues } from '../../device/properties';
 import { changedFields, NOW_PLAYING_FIELDS, type NowPlaying } from '../../device/state';
 import {
   AtvError,
@@ -125,8 +130,9 @@ export interface MrpTcpSessionOptions extends MrpSessionOptions {
 
 type StateWaiter = (state: NowPlaying) => void;
 
-export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolSession {
+export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolSession, RemoteControl, Metadata, Audio, Power {
   readonly protocol = 'mrp' as const;
+  readonly capabilities: SessionCapabilities = { remoteControl: this, metadata: this, audio: this, power: this };
   /** The message exchange, for tools that want to send their own messages. */
   readonly exchange: MrpExchange;
   readonly state = new MrpPlayerState();
@@ -241,9 +247,15 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
       case 'volume':
       case 'setVolume':
         return this.volume.controllable && this.volume.absolute ? 'available' : 'unavailable';
+      case 'appList':
+      case 'launchApp':
+      case 'accountList':
+      case 'switchAccount':
+      case 'textInput':
+      case 'playUrl':
+        return 'unsupported';
     }
     const action = MRP_COMMAND_ACTIONS[name];
-    if (!action) return 'unsupported';
     switch (action.kind) {
       case 'key':
       case 'turnOn':
@@ -271,7 +283,6 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
 
   async sendCommand(command: CommandName, options: CommandOptions = {}): Promise<void> {
     const action = MRP_COMMAND_ACTIONS[command];
-    if (!action) throw new InvalidArgumentError(`unknown command ${JSON.stringify(String(command))}`);
     this.assertConnected();
     switch (action.kind) {
       case 'command':
@@ -281,9 +292,6 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
         await this.playPause();
         return;
       case 'skip': {
-        if (options.interval !== undefined && !(Number.isFinite(options.interval) && options.interval > 0)) {
-          throw new InvalidArgumentError(`skip interval must be a number of seconds above 0, got ${options.interval}`);
-        }
         const preferred = this.state.commandInfo(action.command)?.preferredIntervals?.[0];
         const interval = options.interval ?? (preferred !== undefined && preferred > 0 ? preferred : MRP_DEFAULT_SKIP_SECONDS);
         await this.mediaCommand(command, action.command, { skipInterval: interval });
@@ -351,8 +359,6 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
       case 'hold':
         await press(true);
         return;
-      default:
-        throw new InvalidArgumentError(`unknown action "${String(action)}"; use single, double or hold`);
     }
   }
 
@@ -423,14 +429,10 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     return artwork;
   }
 
-  async setProperty<N extends PropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
-    const checked = parsePropertyValue(name, value);
+  async setProperty<N extends PlayerPropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
     this.assertConnected();
-    if (name === 'volume') return (await this.volume.set(checked as number)) as PropertyValues[N];
-    if (name !== 'position' && name !== 'shuffle' && name !== 'repeat') {
-      throw new InvalidArgumentError(`unknown property ${JSON.stringify(String(name))}`);
-    }
-    const field: 'position' | 'shuffle' | 'repeat' = name;
+    const field: PlayerPropertyName = name;
+    const checked = value;
     const message = mrpPropertyCommand(field, checked as PropertyValues[typeof field]);
     const reply = await this.exchange.request(createMrpMessage(MrpMessageType.SEND_COMMAND_MESSAGE, message));
     const error = mrpCommandError(`set ${field}`, reply);
@@ -443,12 +445,14 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     return (reported ?? checked) as PropertyValues[N];
   }
 
-  async getProperty<N extends PropertyName>(name: N): Promise<PropertyValues[N] | null> {
+  async getVolume(): Promise<number | null> {
     this.assertConnected();
-    if (name === 'volume') return this.volume.level as PropertyValues[N] | null;
-    const state = this.state.nowPlaying(this.now());
-    // position, shuffle and repeat are now-playing fields of the same names.
-    return state[name as Exclude<PropertyName, 'volume'>] as PropertyValues[N] | null;
+    return this.volume.level;
+  }
+
+  async setVolume(level: number): Promise<number> {
+    this.assertConnected();
+    return this.volume.set(level);
   }
 
   /** Starts `nowPlaying` events; the current state is delivered first. */
@@ -465,6 +469,14 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
 
   stopPushUpdates(): void {
     this.pushActive = false;
+  }
+
+  turnOn(): Promise<void> {
+    return this.sendCommand('turnOn');
+  }
+
+  turnOff(): Promise<void> {
+    return this.sendCommand('turnOff');
   }
 
   powerState(): PowerState {

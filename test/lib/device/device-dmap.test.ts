@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { COMMANDS } from '../../../lib/device/commands';
-import { connect, type Device } from '../../../lib/device/facade';
+import { connect, type Device } from '../../../lib/core/facade';
 import { AuthenticationError, InvalidArgumentError, UnreachableError } from '../../../lib/errors';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../../lib/simulator';
 import type { NowPlaying } from '../../../lib/device/state';

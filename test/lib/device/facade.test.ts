@@ -3,13 +3,15 @@ import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { manualConfig } from '../../../lib/device/config';
 import type { CommandName, CommandOptions } from '../../../lib/device/commands';
-import { Device } from '../../../lib/device/facade';
+import { Device } from '../../../lib/core/facade';
 import type {
   Artwork,
   FeatureName,
   FeatureState,
+  PowerState,
   Protocol,
   ProtocolSession,
+  SessionCapabilities,
   SessionContext,
   SessionFactory,
 } from '../../../lib/device/interfaces';
@@ -19,6 +21,7 @@ import { AuthenticationError, InvalidArgumentError, NotSupportedError, Unreachab
 
 /** A protocol session that records calls; features are given per test. */
 class FakeSession extends EventEmitter implements ProtocolSession {
+  readonly capabilities: SessionCapabilities = { remoteControl: this, metadata: this, audio: this, power: this };
   readonly calls: string[] = [];
   closed = false;
   constructor(
@@ -58,8 +61,27 @@ class FakeSession extends EventEmitter implements ProtocolSession {
     this.calls.push(`set:${name}=${String(value)}`);
     return value;
   }
+  async setVolume(level: number): Promise<number> {
+    this.calls.push(`set:volume=${level}`);
+    return level;
+  }
+  async getVolume(): Promise<number | null> {
+    return null;
+  }
   startPushUpdates(): void {
     this.calls.push('push');
+  }
+  stopPushUpdates(): void {
+    this.calls.push('stop push');
+  }
+  powerState(): PowerState {
+    return 'unknown';
+  }
+  async turnOn(): Promise<void> {
+    this.calls.push('turnOn:single');
+  }
+  async turnOff(): Promise<void> {
+    this.calls.push('turnOff:single');
   }
 }
 
@@ -129,6 +151,7 @@ describe('Device facade', () => {
     await device.connect();
     await assert.rejects(device.command('explode'), (e: unknown) => e instanceof InvalidArgumentError && /known commands: play/.test(e.message));
     await assert.rejects(device.command('play', { action: 'hold' }), /not a button/);
+    await assert.rejects(device.command('up', { action: 'triple' as never }), /use single, double or hold/);
     await assert.rejects(device.command('skipForward', { interval: -3 }), /positive/);
     await assert.rejects(device.setProperty('volume', 101), /between 0 and 100/);
     await assert.rejects(device.setProperty('loudness' as PropertyName, 1), /unknown property/);

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { COMMANDS } from '../../../lib/device/commands';
-import { connect, type Device } from '../../../lib/device/facade';
-import { pair } from '../../../lib/device/pairing';
+import { connect, type Device } from '../../../lib/core/facade';
+import { pair } from '../../../lib/core/pairing';
 import type { NowPlaying } from '../../../lib/device/state';
 import { AuthenticationError, PairingError } from '../../../lib/errors';
 import { formatHapCredentials, parseFullHapCredentials } from '../../../lib/hap/credentials';

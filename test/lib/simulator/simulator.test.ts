@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import { describe, it } from 'node:test';
-import { connect } from '../../../lib/device/facade';
+import { connect } from '../../../lib/core/facade';
 import type { NowPlaying } from '../../../lib/device/state';
 import { scan } from '../../../lib/discovery/scan';
 import { ClosedError, InvalidArgumentError } from '../../../lib/errors';

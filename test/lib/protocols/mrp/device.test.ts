@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { connect, Device } from '../../../../lib/device/facade';
+import { connect, Device } from '../../../../lib/core/facade';
 import type { NowPlaying } from '../../../../lib/device/state';
-import { NotSupportedError } from '../../../../lib/errors';
+import { InvalidArgumentError, NotSupportedError } from '../../../../lib/errors';
 import { MrpMessageType } from '../../../../lib/protocols/mrp/messages';
 import { FakeMrpDevice, PYATV_CREDENTIALS } from './fake-device';
 import { mrpConfig, sleep } from './helpers';
@@ -39,6 +39,11 @@ describe('Device facade over MRP', () => {
     assert.equal(art?.mimeType, 'image/png');
     assert.equal(await device.getProperty('volume'), 50);
     assert.equal(await device.setProperty('volume', '35'), 35);
+    // Checked where it enters: nothing reaches the device.
+    const sent = fake.last.messages(MrpMessageType.SEND_COMMAND_MESSAGE).length;
+    await assert.rejects(device.setProperty('position', -5), InvalidArgumentError);
+    await assert.rejects(device.command('skipBackward', { interval: -1 }), InvalidArgumentError);
+    assert.equal(fake.last.messages(MrpMessageType.SEND_COMMAND_MESSAGE).length, sent);
 
     const events: NowPlaying[] = [];
     device.on('nowPlaying', (s) => events.push(s));

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { encodeTlv8, Tlv8ErrorCode, Tlv8Type } from '../../../../lib/codecs/tlv8';
-import { pair } from '../../../../lib/device/pairing';
+import { pair } from '../../../../lib/core/pairing';
 import { BackOffError, ClosedError, InvalidArgumentError, NotSupportedError, PairingError } from '../../../../lib/errors';
 import { ed25519PublicKey } from '../../../../lib/hap/keys';
 import { parseFullHapCredentials } from '../../../../lib/hap/credentials';

@@ -106,7 +106,6 @@ describe('MrpSession', () => {
       await until(() => session.state.commandInfo(MrpCommand.SkipBackward)?.preferredIntervals !== undefined);
       await session.sendCommand('skipBackward');
       assert.deepEqual(last(), { command: MrpCommand.SkipBackward, options: { skipInterval: 30 } });
-      await assert.rejects(session.sendCommand('skipBackward', { interval: -1 }), InvalidArgumentError);
     });
 
     it('playPause without TogglePlayPause: Pause while playing, Play while paused', async () => {
@@ -233,10 +232,6 @@ describe('MrpSession', () => {
       }
     });
 
-    it('unknown actions are refused', async () => {
-      const { session } = await connected(cleanups);
-      await assert.rejects(session.sendCommand('up', { action: 'triple' as never }), InvalidArgumentError);
-    });
   });
 
   describe('now playing (reference §4.7 derived state)', () => {
@@ -265,9 +260,8 @@ describe('MrpSession', () => {
       assert.equal((await session.nowPlaying()).position, 89);
       now += 1_000_000;
       assert.equal((await session.nowPlaying()).position, 215, 'never past the end');
-      assert.equal(await session.getProperty('position'), 215);
-      assert.equal(await session.getProperty('shuffle'), 'off');
-      assert.equal(await session.getProperty('repeat'), 'off');
+      assert.equal((await session.nowPlaying()).shuffle, 'off');
+      assert.equal((await session.nowPlaying()).repeat, 'off');
     });
 
     it('partial UPDATE_CONTENT_ITEM messages merge into the item; TV fields; a pause stops the clock', async () => {
@@ -521,17 +515,16 @@ describe('MrpSession', () => {
         command: MrpCommand.SeekToPlaybackPosition,
         options: { playbackPosition: 100 },
       });
-      await assert.rejects(session.setProperty('position', -5), InvalidArgumentError);
     });
   });
 
   describe('volume (reference §4.7)', () => {
     it('reads the level the device pushed and sets it with SET_VOLUME, confirmed by VOLUME_DID_CHANGE', async () => {
       const { device, session } = await connected(cleanups);
-      assert.equal(await session.getProperty('volume'), 50);
+      assert.equal(await session.getVolume(), 50);
       const levels: number[] = [];
       session.on('volume', (l) => levels.push(l));
-      assert.equal(await session.setProperty('volume', 30), 30);
+      assert.equal(await session.setVolume(30), 30);
       const sent = device.last.messages(MrpMessageType.SET_VOLUME_MESSAGE);
       assert.equal(sent.length, 1);
       assert.equal(sent[0]!.identifier, undefined, 'SET_VOLUME expects no reply');
@@ -539,7 +532,7 @@ describe('MrpSession', () => {
       assert.equal(payload.outputDeviceUID, FAKE_DEVICE_UID);
       assert.ok(Math.abs(payload.volume - 0.3) < 1e-6);
       assert.deepEqual(levels, [30]);
-      assert.equal(await session.getProperty('volume'), 30);
+      assert.equal(await session.getVolume(), 30);
       // A change for another output device is not ours.
       device.last.send(createMrpMessage(MrpMessageType.VOLUME_DID_CHANGE_MESSAGE, { volume: 0.9, outputDeviceUID: 'OTHER' }));
       device.last.send(createMrpMessage(MrpMessageType.VOLUME_DID_CHANGE_MESSAGE, { volume: 0.25, outputDeviceUID: FAKE_DEVICE_UID }));
@@ -550,7 +543,7 @@ describe('MrpSession', () => {
     it('an unconfirmed change is a TimeoutError', async () => {
       const { device, session } = await connected(cleanups, { session: { volumeConfirmTimeout: 80 } });
       device.on(MrpMessageType.SET_VOLUME_MESSAGE, () => undefined);
-      await assert.rejects(session.setProperty('volume', 10), (err: Error) => err instanceof TimeoutError && /volume/.test(err.message));
+      await assert.rejects(session.setVolume(10), (err: Error) => err instanceof TimeoutError && /volume/.test(err.message));
     });
 
     it('volumeUp/Down: the HID key (no flush) when relative, waiting for the level when also absolute', async () => {
@@ -567,7 +560,7 @@ describe('MrpSession', () => {
         { page: 12, usage: 0xe9, down: true },
         { page: 12, usage: 0xe9, down: false },
       ]);
-      assert.equal(await session.getProperty('volume'), 55);
+      assert.equal(await session.getVolume(), 55);
     });
 
     it('absolute only: volumeUp/Down step the level by 5', async () => {
@@ -591,7 +584,7 @@ describe('MrpSession', () => {
       device.last.send(createMrpMessage(MrpMessageType.VOLUME_CONTROL_AVAILABILITY_MESSAGE, { volumeControlAvailable: false, volumeCapabilities: 0 }));
       await until(() => session.feature('volumeUp') === 'unavailable');
       await assert.rejects(session.sendCommand('volumeUp'), NotSupportedError);
-      await assert.rejects(session.setProperty('volume', 20), (err: Error) => err instanceof NotSupportedError && /not available/.test(err.message));
+      await assert.rejects(session.setVolume(20), (err: Error) => err instanceof NotSupportedError && /not available/.test(err.message));
     });
   });
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect, type Device } from '../../../../lib/device/facade';
+import { connect, type Device } from '../../../../lib/core/facade';
 import type { NowPlaying } from '../../../../lib/device/state';
 import { AuthenticationError } from '../../../../lib/errors';
 import { parseFullHapCredentials } from '../../../../lib/hap/credentials';

@@ -1,42 +1,86 @@
 /**
  * The device facade: one protocol-independent API over every protocol session a device has.
- * Each call is relayed to the best session that can serve it (reference §1.2: protocols in
- * priority order, a feature that is `available` beats one that is merely not ruled out), so
- * adding a protocol never touches the callers (CLI, Node-RED nodes).
+ * Each call needs one capability (remote control, metadata, audio, power, apps, accounts,
+ * keyboard, stream) and is relayed to the best session offering it: the first by that
+ * capability's priority (pyatv's `core/facade.py`: MRP first, Companion first for power)
+ * that says the feature is `available`, else one that does not rule it out. Sessions come
+ * from the protocol table, so adding a protocol never touches the callers (CLI, nodes).
+ *
+ * Arguments are checked here, where they enter; the sessions trust them.
  */
 import { EventEmitter } from 'node:events';
-import {
-  AtvError,
-  ClosedError,
-  InvalidArgumentError,
-  NotSupportedError,
-  UnreachableError,
-} from '../errors';
+import { AtvError, ClosedError, InvalidArgumentError, NotSupportedError, UnreachableError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { emitContained } from '../support/emit';
-import { COMMANDS, findCommand, isInputAction, type CommandName, type CommandOptions } from './commands';
+import { checkCommand, COMMANDS, isPowerCommand, type CommandOptions, type CommandRequest } from '../device/commands';
 import type {
-  Artwork,
-  ArtworkRequest,
-  Credentials,
-  DeviceConfig,
-  FeatureName,
-  FeatureState,
-  PowerState,
-  Protocol,
-  ProtocolSession,
-  SessionEvents,
-  SessionFactory,
-} from './interfaces';
-import { FEATURES } from './interfaces';
-import { isPropertyName, parsePropertyValue, PROPERTY_NAMES, type PropertyName, type PropertyValues } from './properties';
-import { SESSION_FACTORIES } from './registry';
-import type { NowPlaying } from './state';
+  AppInfo,
+  NowPlaying,
+} from '../device/state';
+import {
+  ARTWORK_MAX_EDGE,
+  FEATURES,
+  isArtworkEdge,
+  type Artwork,
+  type ArtworkRequest,
+  type Capability,
+  type CapabilityMap,
+  type Credentials,
+  type DeviceConfig,
+  type FeatureName,
+  type FeatureState,
+  type PlayUrlOptions,
+  type PowerState,
+  type Protocol,
+  type ProtocolSession,
+  type SessionEvents,
+  type SessionFactory,
+  type TextFocusState,
+  type UserAccount,
+} from '../device/interfaces';
+import { checkProperty, checkPropertyName, type PropertyName, type PropertyRequest, type PropertyValues } from '../device/properties';
+import { PROTOCOL_TABLE } from '../protocols/table';
 
-/** Relay order for most calls (pyatv's default priorities). */
+/** Relay order for most capabilities (pyatv's default priorities). */
 export const DEFAULT_PRIORITIES: readonly Protocol[] = ['mrp', 'dmap', 'companion', 'airplay', 'raop'];
-/** Power is better served by Companion (reliable state, no phantom wake-ups). */
+/** Power is better served by Companion (a pushed state, no phantom wake-ups). */
 export const POWER_PRIORITIES: readonly Protocol[] = ['companion', 'mrp', 'dmap', 'airplay', 'raop'];
+
+/** The relay order of each capability. */
+export const CAPABILITY_PRIORITIES: { readonly [C in Capability]: readonly Protocol[] } = {
+  remoteControl: DEFAULT_PRIORITIES,
+  metadata: DEFAULT_PRIORITIES,
+  audio: DEFAULT_PRIORITIES,
+  power: POWER_PRIORITIES,
+  apps: DEFAULT_PRIORITIES,
+  accounts: DEFAULT_PRIORITIES,
+  keyboard: DEFAULT_PRIORITIES,
+  stream: ['airplay', 'raop', 'mrp', 'dmap', 'companion'],
+};
+
+/** The capability each feature belongs to. */
+const FEATURE_CAPABILITY: { readonly [F in (typeof FEATURES)[number]]: Capability } = {
+  nowPlaying: 'metadata',
+  pushUpdates: 'metadata',
+  artwork: 'metadata',
+  setPosition: 'remoteControl',
+  setShuffle: 'remoteControl',
+  setRepeat: 'remoteControl',
+  volume: 'audio',
+  setVolume: 'audio',
+  powerState: 'power',
+  appList: 'apps',
+  launchApp: 'apps',
+  accountList: 'accounts',
+  switchAccount: 'accounts',
+  textInput: 'keyboard',
+  playUrl: 'stream',
+};
+
+function capabilityOf(feature: FeatureName): Capability {
+  if ((FEATURES as readonly string[]).includes(feature)) return FEATURE_CAPABILITY[feature as (typeof FEATURES)[number]];
+  return COMMANDS.some((c) => c.name === feature && c.group === 'power') ? 'power' : 'remoteControl';
+}
 
 /** Which feature guards each settable property. */
 const PROPERTY_FEATURE: { readonly [N in PropertyName]: FeatureName } = {
@@ -54,8 +98,15 @@ export interface DeviceOptions {
   /** Per-request timeout in ms (default 10 000). */
   timeout?: number;
   logger?: Logger;
-  /** The protocol implementations (default: every protocol the library has). */
+  /** The protocol implementations (default: the protocol table's). */
   factories?: Partial<Record<Protocol, SessionFactory>>;
+}
+
+/** The session factories of the protocol table. */
+function tableFactories(): Partial<Record<Protocol, SessionFactory>> {
+  const factories: Partial<Record<Protocol, SessionFactory>> = {};
+  for (const d of PROTOCOL_TABLE) if (d.createSession) factories[d.protocol] = d.createSession;
+  return factories;
 }
 
 export interface DeviceEvents extends SessionEvents {
@@ -129,7 +180,7 @@ export class Device extends EventEmitter {
   private async openSessions(): Promise<void> {
     this.state = 'connecting';
     this.failures.clear();
-    const factories = this.options.factories ?? SESSION_FACTORIES;
+    const factories = this.options.factories ?? tableFactories();
     const wanted = this.options.protocols;
     const usable = this.config.services.filter(
       (s) => s.enabled && s.port > 0 && factories[s.protocol] && (!wanted || wanted.includes(s.protocol)),
@@ -186,8 +237,10 @@ export class Device extends EventEmitter {
           this.pending.delete(session);
         }
         // Listen at once: a session may drop while the others are still connecting.
-        this.sessions.push(session);
-        this.attach(session);
+        for (const opened of [session, ...(session.innerSessions ?? [])]) {
+          this.sessions.push(opened);
+          this.attach(opened);
+        }
       }),
     );
     if ((this.state as string) === 'closed') throw new ClosedError('the device was closed while connecting');
@@ -215,31 +268,23 @@ export class Device extends EventEmitter {
 
   /** Sends a command from THE command table; resolves once the device acknowledged it. */
   async command(name: string, options: CommandOptions = {}): Promise<void> {
-    const spec = findCommand(name);
-    if (!spec) {
-      throw new InvalidArgumentError(`unknown command "${name}"; known commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
+    return this.sendCommand(checkCommand(name, options));
+  }
+
+  /** Sends a command already checked by `checkCommand` (a node or the CLI did). */
+  async sendCommand(request: CommandRequest): Promise<void> {
+    const { command, action, interval } = request;
+    if (isPowerCommand(command)) {
+      const power = this.route('power', command);
+      await (command === 'turnOn' ? power.turnOn() : power.turnOff());
+      return;
     }
-    const action = options.action ?? 'single';
-    if (!isInputAction(action)) {
-      throw new InvalidArgumentError(`unknown action "${String(action)}"; use single, double or hold`);
-    }
-    if (action !== 'single' && !spec.button) {
-      throw new InvalidArgumentError(`"${spec.name}" is not a button: it takes no ${action} press`);
-    }
-    if (options.interval !== undefined && (!spec.interval || !(Number.isFinite(options.interval) && options.interval > 0))) {
-      throw new InvalidArgumentError(
-        spec.interval ? `the skip interval must be a positive number of seconds` : `"${spec.name}" takes no interval`,
-      );
-    }
-    const priorities = spec.group === 'power' ? POWER_PRIORITIES : DEFAULT_PRIORITIES;
-    const session = this.pick(spec.name, (s) => s.sendCommand, priorities);
-    await session.sendCommand!(spec.name as CommandName, { ...options, action });
+    await this.route('remoteControl', command).sendCommand(command, interval === undefined ? { action } : { action, interval });
   }
 
   /** Reads the now-playing state from the device. */
   async nowPlaying(): Promise<NowPlaying> {
-    const session = this.pick('nowPlaying', (s) => s.nowPlaying);
-    const state = await session.nowPlaying!();
+    const state = await this.route('metadata', 'nowPlaying').nowPlaying();
     this.latest = state;
     return state;
   }
@@ -247,60 +292,134 @@ export class Device extends EventEmitter {
   /** The current artwork, or null when there is none (nothing playing, no cover). */
   async artwork(request: ArtworkRequest = {}): Promise<Artwork | null> {
     for (const [key, value] of Object.entries(request)) {
-      if (value !== undefined && !(Number.isInteger(value) && (value as number) > 0 && (value as number) <= 4096)) {
-        throw new InvalidArgumentError(`artwork ${key} must be a whole number of pixels from 1 to 4096`);
+      if (value !== undefined && !isArtworkEdge(value)) {
+        throw new InvalidArgumentError(`artwork ${key} must be a whole number of pixels from 1 to ${ARTWORK_MAX_EDGE}`);
       }
     }
-    const session = this.pick('artwork', (s) => s.artwork);
-    return session.artwork!(request);
+    return this.route('metadata', 'artwork').artwork(request);
   }
 
   /** Sets a property; resolves with the value the device reports afterwards. */
   async setProperty<N extends PropertyName>(name: N, value: unknown): Promise<PropertyValues[N]> {
-    if (!isPropertyName(name)) {
-      throw new InvalidArgumentError(`unknown property "${String(name)}"; known: ${PROPERTY_NAMES.join(', ')}`);
-    }
-    const parsed = parsePropertyValue(name, value);
-    const session = this.pick(PROPERTY_FEATURE[name], (s) => s.setProperty);
-    return session.setProperty!(name, parsed);
+    return (await this.applyProperty(checkProperty(name, value))) as PropertyValues[N];
   }
 
+  /** Sets a property already checked by `checkProperty`. */
+  async applyProperty<N extends PropertyName>(request: PropertyRequest<N>): Promise<PropertyValues[N]> {
+    const { name, value } = request;
+    if (name === 'volume') return this.route('audio', 'setVolume').setVolume(value as number) as Promise<PropertyValues[N]>;
+    const player = name as Exclude<PropertyName, 'volume'>;
+    return this.route('remoteControl', PROPERTY_FEATURE[player]).setProperty(player, value as PropertyValues[typeof player]) as Promise<
+      PropertyValues[N]
+    >;
+  }
+
+  /** Reads a property: the volume the device reports, or a field of what plays now. */
   async getProperty<N extends PropertyName>(name: N): Promise<PropertyValues[N] | null> {
-    if (!isPropertyName(name)) {
-      throw new InvalidArgumentError(`unknown property "${String(name)}"; known: ${PROPERTY_NAMES.join(', ')}`);
-    }
-    const feature: FeatureName = name === 'volume' ? 'volume' : 'nowPlaying';
-    const session = this.pick(feature, (s) => s.getProperty);
-    return session.getProperty!(name);
+    checkPropertyName(name);
+    if (name === 'volume') return (await this.route('audio', 'volume').getVolume()) as PropertyValues[N] | null;
+    const state = await this.nowPlaying();
+    // position, shuffle and repeat are now-playing fields of the same names.
+    return state[name as Exclude<PropertyName, 'volume'>] as PropertyValues[N] | null;
   }
 
   /** Starts `nowPlaying` push events from the best protocol that has them (idempotent). */
   startPushUpdates(): void {
     this.assertConnected();
     if (this.pushSession) return;
-    const session = this.pick('pushUpdates', (s) => s.startPushUpdates);
+    const session = this.pickSession('metadata', 'pushUpdates');
     this.pushSession = session;
-    session.startPushUpdates!();
+    session.capabilities.metadata!.startPushUpdates();
   }
 
   stopPushUpdates(): void {
-    this.pushSession?.stopPushUpdates?.();
+    this.pushSession?.capabilities.metadata?.stopPushUpdates();
     this.pushSession = null;
   }
 
+  /** The power state, from the protocols that know it (Companion first); 'unknown' otherwise. */
   powerState(): PowerState {
     if (this.state !== 'connected') return 'unknown';
     for (const session of this.ordered(POWER_PRIORITIES)) {
-      if (session.powerState && session.feature('powerState') === 'available') return session.powerState();
+      const power = session.capabilities.power;
+      if (power && session.feature('powerState') === 'available') return power.powerState();
     }
     return 'unknown';
   }
 
+  /** Installed apps that can be launched (Companion). */
+  async appList(): Promise<AppInfo[]> {
+    return this.route('apps', 'appList').appList();
+  }
+
+  /** Launches an app by bundle id (`com.netflix.Netflix`) or opens a URL (a deep link). */
+  async launchApp(bundleIdOrUrl: string): Promise<void> {
+    if (typeof bundleIdOrUrl !== 'string' || bundleIdOrUrl.trim() === '' || bundleIdOrUrl.length > 2048) {
+      throw new InvalidArgumentError('give an app bundle id (e.g. com.apple.TVMusic) or a URL');
+    }
+    return this.route('apps', 'launchApp').launchApp(bundleIdOrUrl.trim());
+  }
+
+  /** The app in the foreground, where a protocol tells (null when unknown). */
+  currentApp(): AppInfo | null {
+    if (this.state !== 'connected') return null;
+    for (const session of this.ordered(DEFAULT_PRIORITIES)) {
+      const app = session.capabilities.apps?.currentApp();
+      if (app) return app;
+    }
+    return this.latest?.app ?? null;
+  }
+
+  async accountList(): Promise<UserAccount[]> {
+    return this.route('accounts', 'accountList').accountList();
+  }
+
+  async switchAccount(id: string): Promise<void> {
+    if (typeof id !== 'string' || id.trim() === '') throw new InvalidArgumentError('give the id of the account to switch to');
+    return this.route('accounts', 'switchAccount').switchAccount(id.trim());
+  }
+
+  /** Whether a text field has the focus on screen. */
+  textFocusState(): TextFocusState {
+    if (this.state !== 'connected') return 'unknown';
+    for (const session of this.ordered(DEFAULT_PRIORITIES)) {
+      const keyboard = session.capabilities.keyboard;
+      if (keyboard && session.feature('textInput') !== 'unsupported') return keyboard.textFocusState();
+    }
+    return 'unknown';
+  }
+
+  async textGet(): Promise<string | null> {
+    return this.route('keyboard', 'textInput').textGet();
+  }
+
+  async textSet(text: string): Promise<void> {
+    return this.route('keyboard', 'textInput').textSet(checkText(text));
+  }
+
+  async textAppend(text: string): Promise<void> {
+    return this.route('keyboard', 'textInput').textAppend(checkText(text));
+  }
+
+  async textClear(): Promise<void> {
+    return this.route('keyboard', 'textInput').textClear();
+  }
+
+  /** Plays a media URL (http/https, or a local file served for the device); resolves when playback ends. */
+  async playUrl(url: string, options: PlayUrlOptions = {}): Promise<void> {
+    if (typeof url !== 'string' || url.trim() === '') throw new InvalidArgumentError('give the URL (or file) to play');
+    if (options.position !== undefined && !(Number.isFinite(options.position) && options.position >= 0)) {
+      throw new InvalidArgumentError('the start position must be 0 or more seconds');
+    }
+    return this.route('stream', 'playUrl').playUrl(url.trim(), options);
+  }
+
   /** What the device can do right now over its best protocol for each feature. */
   feature(name: FeatureName): FeatureState {
-    const priorities = COMMANDS.find((c) => c.name === name)?.group === 'power' ? POWER_PRIORITIES : DEFAULT_PRIORITIES;
+    const capability = capabilityOf(name);
     let best: FeatureState = 'unsupported';
-    for (const session of this.ordered(priorities)) {
+    for (const session of this.ordered(CAPABILITY_PRIORITIES[capability])) {
+      if (!session.capabilities[capability]) continue;
       const state = session.feature(name);
       if (state === 'available') return state;
       if (best === 'unsupported' || (best === 'unavailable' && state === 'unknown')) best = state;
@@ -328,23 +447,23 @@ export class Device extends EventEmitter {
     return [...this.sessions].sort((a, b) => rank(a.protocol) - rank(b.protocol));
   }
 
+  /** The capability `capability` of the session chosen to serve `feature` (see pickSession). */
+  private route<C extends Capability>(capability: C, feature: FeatureName): CapabilityMap[C] {
+    return this.pickSession(capability, feature).capabilities[capability]!;
+  }
+
   /**
-   * The session to serve `feature`: among those implementing the method and not ruling the
-   * feature out, by priority, the first that says `available`, else `unknown`, else any.
+   * The session to serve `feature`: among those offering `capability` and not ruling the
+   * feature out, by the capability's priority, the first that says `available`, else
+   * `unknown`, else any — the same ranking `feature()` reports.
    */
-  private pick(
-    feature: FeatureName,
-    method: (s: ProtocolSession) => unknown,
-    priorities: readonly Protocol[] = DEFAULT_PRIORITIES,
-  ): ProtocolSession {
+  private pickSession(capability: Capability, feature: FeatureName): ProtocolSession {
     this.assertConnected();
-    const able = this.ordered(priorities).filter((s) => method(s) !== undefined && s.feature(feature) !== 'unsupported');
-    // The same ranking `feature()` reports: a session that says it can beats one that may,
-    // which beats one that says it cannot right now.
+    const able = this.ordered(CAPABILITY_PRIORITIES[capability]).filter(
+      (s) => s.capabilities[capability] !== undefined && s.feature(feature) !== 'unsupported',
+    );
     const chosen =
-      able.find((s) => s.feature(feature) === 'available') ??
-      able.find((s) => s.feature(feature) === 'unknown') ??
-      able[0];
+      able.find((s) => s.feature(feature) === 'available') ?? able.find((s) => s.feature(feature) === 'unknown') ?? able[0];
     if (!chosen) {
       throw new NotSupportedError(`${this.config.name} cannot do "${feature}" over ${this.protocols.join(', ') || 'any protocol'}`);
     }
@@ -416,6 +535,13 @@ export interface Device {
   once<E extends keyof DeviceEvents>(event: E, listener: (...args: DeviceEvents[E]) => void): this;
   off<E extends keyof DeviceEvents>(event: E, listener: (...args: DeviceEvents[E]) => void): this;
   emit<E extends keyof DeviceEvents>(event: E, ...args: DeviceEvents[E]): boolean;
+}
+
+/** Text for the on-screen field: a string of reasonable length. */
+function checkText(text: unknown): string {
+  if (typeof text !== 'string') throw new InvalidArgumentError('the text must be a string');
+  if (text.length > 10_000) throw new InvalidArgumentError('the text is too long (at most 10 000 characters)');
+  return text;
 }
 
 function errorText(err: unknown): string {

@@ -1,0 +1,33 @@
+/** MRP over its own TCP port (Apple TV 4/4K up to tvOS 14) in the protocol table. */
+import { InvalidArgumentError } from '../../errors';
+import { parseFullHapCredentials } from '../../hap/credentials';
+import type { ProtocolDescriptor } from '../descriptor';
+import { MrpPairing } from './pairing';
+import { MRP_SERVICE } from './service';
+import { createMrpSession } from './session';
+
+/** pyatv's HAP credentials: 4 hex fields. */
+export const HAP_CREDENTIALS_FORMAT = 'ltpk:ltsk:atv_id:client_id (4 hex fields)';
+
+export const MRP_PROTOCOL: ProtocolDescriptor = {
+  protocol: 'mrp',
+  label: 'MRP',
+  devices: 'Apple TV 4/4K, tvOS 14 or earlier',
+  services: [MRP_SERVICE],
+  // An Apple TV's MRP port changes (usually 49152 or above): better asked of the host.
+  manualPort: { usual: null, hint: 'usually 49152 or above; it can change' },
+  credentials: { check: (text) => void parseFullHapCredentials(text), format: HAP_CREDENTIALS_FORMAT },
+  pairing: 'device-shows-pin',
+  createSession: (context) => createMrpSession(context),
+  createPairing: (options) => {
+    if (!options.config) throw new InvalidArgumentError('pairing over MRP needs the device (its address and port)');
+    return new MrpPairing({
+      config: options.config,
+      ...(options.name !== undefined && { name: options.name }),
+      ...(options.pin !== undefined && { pin: options.pin }),
+      ...(options.timeout !== undefined && { timeout: options.timeout }),
+      ...(options.logger !== undefined && { logger: options.logger }),
+    });
+  },
+  capabilities: ['remoteControl', 'metadata', 'audio', 'power'],
+};
