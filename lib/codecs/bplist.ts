@@ -156,10 +156,6 @@ export function isBplistDict(value: BplistValue | undefined): value is BplistDic
 // ---------------------------------------------------------------------------------------
 // Decoding
 
-/** An object's state while decoding (0: not read yet). */
-const READING = 1;
-const READ = 2;
-
 /** The bytes from `at` as an unsigned integer; above 2^53 only approximately, which callers only compare with small bounds. */
 function readUnsigned(buf: Buffer, at: number, size: number): number {
   switch (size) {
@@ -178,8 +174,10 @@ function readUnsigned(buf: Buffer, at: number, size: number): number {
 
 class BplistReader {
   private readonly values: BplistValue[];
-  private readonly state: Uint8Array;
-  /** Per object read: the values and the bytes it expands to, charged again at each later reference. */
+  /**
+   * Per object, the values and the bytes it expands to, charged again at each later reference;
+   * the first is 0 while the object is unread and -1 while it is being read (an ancestor).
+   */
   private readonly weights: Float64Array;
   private objects = 0;
   private bytes = 0;
@@ -201,7 +199,6 @@ class BplistReader {
     options: BplistDecodeOptions,
   ) {
     this.values = new Array<BplistValue>(count);
-    this.state = new Uint8Array(count);
     this.weights = new Float64Array(count * 2);
     this.lossless = options.lossless === true;
     this.maxDepth = options.maxDepth ?? BPLIST_DEFAULT_MAX_DEPTH;
@@ -210,20 +207,19 @@ class BplistReader {
   }
 
   read(ref: number): BplistValue {
-    const state = this.state[ref];
-    if (state === READ) {
-      this.charge(this.weights[ref * 2]!, this.weights[ref * 2 + 1]!);
+    const weight = this.weights[ref * 2]!;
+    if (weight > 0) {
+      this.charge(weight, this.weights[ref * 2 + 1]!);
       return this.values[ref]!;
     }
-    if (state === READING) throw new DecodeError(`binary plist object ${ref} contains itself (a reference cycle)`);
+    if (weight < 0) throw new DecodeError(`binary plist object ${ref} contains itself (a reference cycle)`);
     if (this.depth >= this.maxDepth) throw new DecodeError(`binary plist nested deeper than ${this.maxDepth} levels`);
     this.depth++;
-    this.state[ref] = READING;
+    this.weights[ref * 2] = -1;
     const objects = this.objects;
     const bytes = this.bytes;
     const value = this.parse(ref);
     this.values[ref] = value;
-    this.state[ref] = READ;
     this.weights[ref * 2] = this.objects - objects;
     this.weights[ref * 2 + 1] = this.bytes - bytes;
     this.depth--;
@@ -291,10 +287,13 @@ class BplistReader {
         this.need(length, start);
         this.charge(1, length);
         const end = this.at + length;
+        let text = '';
         for (let i = this.at; i < end; i++) {
-          if (buf[i]! > 0x7f) throw new DecodeError(`binary plist ASCII string at offset ${start} holds a non-ASCII byte`, { offset: start });
+          const byte = buf[i]!;
+          if (byte > 0x7f) throw new DecodeError(`binary plist ASCII string at offset ${start} holds a non-ASCII byte`, { offset: start });
+          if (length <= 32) text += String.fromCharCode(byte);
         }
-        return buf.toString('latin1', this.at, end);
+        return length <= 32 ? text : buf.toString('latin1', this.at, end);
       }
       case Marker.Utf16: {
         const units = this.readCount(low, start);
@@ -500,27 +499,50 @@ function countLength(count: number): number {
 }
 
 function writeUnsigned(out: Buffer, at: number, value: number, size: number): void {
-  if (size === 8) {
-    out.writeUInt32BE(Math.floor(value / TWO_32), at);
-    out.writeUInt32BE(value % TWO_32, at + 4);
-  } else {
-    out.writeUIntBE(value, at, size);
+  switch (size) {
+    case 1:
+      out[at] = value;
+      return;
+    case 2:
+      out[at] = value >>> 8;
+      out[at + 1] = value & 0xff;
+      return;
+    case 4:
+      out.writeUInt32BE(value, at);
+      return;
+    case 8:
+      out.writeUInt32BE(Math.floor(value / TWO_32), at);
+      out.writeUInt32BE(value % TWO_32, at + 4);
+      return;
+    default:
+      out.writeUIntBE(value, at, size);
+  }
+}
+
+/** Shares equal scalars the way plistlib keys them: by type and value (tables made on first use). */
+class ScalarTable<K> {
+  private table: Map<K, number> | undefined;
+
+  get(key: K): number | undefined {
+    return this.table?.get(key);
+  }
+
+  set(key: K, ref: number): number {
+    (this.table ??= new Map()).set(key, ref);
+    return ref;
   }
 }
 
 class BplistWriter {
   readonly objects: FlatObject[] = [];
-  private readonly ints = new Map<number | bigint, number>();
-  private readonly reals = new Map<number, number>();
-  private readonly floats = new Map<number, number>();
-  private negativeZero = -1;
-  private negativeZeroFloat = -1;
-  private readonly dates = new Map<number, number>();
-  private readonly strings = new Map<string, number>();
-  private readonly datas = new Map<string, number>();
+  private readonly ints = new ScalarTable<number | bigint>();
+  /** Reals by bits and value; -0 has its own entry, as Map keys do not tell it from 0. */
+  private readonly reals = new ScalarTable<string | number>();
+  private readonly dates = new ScalarTable<number>();
+  private readonly strings = new ScalarTable<string>();
+  private readonly datas = new ScalarTable<string>();
   /** Containers and UIDs: shared only when they are the same object, as plistlib keys them by id(). */
   private readonly identities = new Map<object, number>();
-  private readonly open = new Set<object>();
   private singletons: [number, number, number] = [-1, -1, -1];
   private readonly sortKeys: boolean;
   private readonly maxDepth: number;
@@ -535,28 +557,16 @@ class BplistWriter {
     return this.objects.length - 1;
   }
 
-  private shared<K>(table: Map<K, number>, key: K, make: () => FlatObject): number {
-    const ref = table.get(key);
-    if (ref !== undefined) return ref;
-    const added = this.add(make());
-    table.set(key, added);
-    return added;
-  }
-
   private singleton(kind: typeof Kind.Null | typeof Kind.False | typeof Kind.True): number {
     if (this.singletons[kind] < 0) this.singletons[kind] = this.add({ kind });
     return this.singletons[kind];
   }
 
   private real(value: number, bits: 32 | 64): number {
-    const kind = bits === 32 ? Kind.Real32 : Kind.Real64;
     const stored = bits === 32 ? Math.fround(value) : value;
-    if (Object.is(stored, -0)) {
-      // Map keys treat -0 as 0; plistlib merges them too and loses the sign, which we do not copy.
-      if (bits === 32) return this.negativeZeroFloat >= 0 ? this.negativeZeroFloat : (this.negativeZeroFloat = this.add({ kind, value: -0 }));
-      return this.negativeZero >= 0 ? this.negativeZero : (this.negativeZero = this.add({ kind, value: -0 }));
-    }
-    return this.shared(bits === 32 ? this.floats : this.reals, stored, () => ({ kind, value: stored }));
+    // plistlib merges -0.0 into 0.0 (equal in Python) and so loses the sign; we keep it.
+    const key = Object.is(stored, -0) ? `-0/${bits}` : bits === 32 ? `${stored}/32` : stored;
+    return this.reals.get(key) ?? this.reals.set(key, this.add({ kind: bits === 32 ? Kind.Real32 : Kind.Real64, value: stored }));
   }
 
   private int(value: number | bigint): number {
@@ -564,8 +574,7 @@ class BplistWriter {
       if (value < INT64_MIN || value > UINT64_MAX) throw new InvalidArgumentError('a plist int lies between -2^63 and 2^64 - 1');
       if (value >= -BigInt(Number.MAX_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)) value = Number(value);
     }
-    const int = value;
-    return this.shared(this.ints, int, () => ({ kind: Kind.Int, value: int }));
+    return this.ints.get(value) ?? this.ints.set(value, this.add({ kind: Kind.Int, value }));
   }
 
   flatten(value: BplistInput, depth: number): number {
@@ -577,29 +586,28 @@ class BplistWriter {
         return Number.isSafeInteger(value) && !Object.is(value, -0) ? this.int(value) : this.real(value, 64);
       case 'bigint':
         return this.int(value);
-      case 'string': {
-        const text = value;
-        return this.shared(this.strings, text, () => ({ kind: ASCII.test(text) ? Kind.Ascii : Kind.Utf16, value: text }));
-      }
+      case 'string':
+        return this.strings.get(value) ?? this.strings.set(value, this.add({ kind: ASCII.test(value) ? Kind.Ascii : Kind.Utf16, value }));
       case 'object':
         break;
       default:
         throw new InvalidArgumentError(`a binary plist cannot hold ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
     }
     if (value instanceof Uint8Array) {
-      const bytes = value;
-      const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-      return this.shared(this.datas, key, () => ({ kind: Kind.Data, value: bytes }));
+      const key = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+      return this.datas.get(key) ?? this.datas.set(key, this.add({ kind: Kind.Data, value }));
     }
     if (value instanceof BplistReal) return this.real(value.value, value.bits);
     if (value instanceof Date) {
       const ms = value.getTime();
       if (Number.isNaN(ms)) throw new InvalidArgumentError('a binary plist cannot hold an invalid Date');
-      return this.shared(this.dates, ms, () => ({ kind: Kind.Date, value: (ms - PLIST_EPOCH_MS) / 1000 }));
+      return this.dates.get(ms) ?? this.dates.set(ms, this.add({ kind: Kind.Date, value: (ms - PLIST_EPOCH_MS) / 1000 }));
     }
     const known = this.identities.get(value);
     if (known !== undefined) {
-      if (this.open.has(value)) throw new InvalidArgumentError('a binary plist cannot hold a value that contains itself');
+      const object = this.objects[known]!;
+      // A container gets its references once all its children are flattened: until then it is an ancestor.
+      if (object.kind !== Kind.Uid && object.refs === undefined) throw new InvalidArgumentError('a binary plist cannot hold a value that contains itself');
       return known;
     }
     if (value instanceof BplistUid) {
@@ -609,29 +617,22 @@ class BplistWriter {
     }
     if (depth >= this.maxDepth) throw new InvalidArgumentError(`binary plist value nested deeper than ${this.maxDepth} levels`);
 
-    let object: FlatObject;
-    let children: Iterable<BplistInput>;
-    let entries: [string, BplistInput][] | undefined;
-    if (Array.isArray(value)) {
-      object = { kind: Kind.Array };
-      children = value as readonly BplistInput[];
-    } else if (value instanceof Set) {
-      object = { kind: Kind.Set };
-      children = value as ReadonlySet<BplistInput>;
-    } else {
-      object = { kind: Kind.Dict };
-      entries = dictEntries(value);
-      if (this.sortKeys) entries.sort((a, b) => compareCodePoints(a[0], b[0]));
-      children = [...entries.map((entry) => entry[0]), ...entries.map((entry) => entry[1])];
-    }
-    const ref = this.add(object);
-    this.identities.set(value, ref);
-    this.open.add(value);
     const refs: number[] = [];
-    for (const child of children) refs.push(this.flatten(child, depth + 1));
-    this.open.delete(value);
+    let object: FlatObject;
+    if (Array.isArray(value) || value instanceof Set) {
+      object = { kind: value instanceof Set ? Kind.Set : Kind.Array };
+      this.identities.set(value, this.add(object));
+      for (const child of value as Iterable<BplistInput>) refs.push(this.flatten(child, depth + 1));
+    } else {
+      const entries = dictEntries(value);
+      if (this.sortKeys) entries.sort((a, b) => compareCodePoints(a[0], b[0]));
+      object = { kind: Kind.Dict };
+      this.identities.set(value, this.add(object));
+      for (const entry of entries) refs.push(this.flatten(entry[0], depth + 1));
+      for (const entry of entries) refs.push(this.flatten(entry[1], depth + 1));
+    }
     object.refs = refs;
-    return ref;
+    return this.identities.get(value)!;
   }
 }
 
@@ -762,13 +763,19 @@ function writeObject(out: Buffer, at: number, object: FlatObject, refSize: numbe
     }
     case Kind.Ascii: {
       const text = object.value as string;
-      out.write(text, writeCount(out, at, Marker.Ascii, text.length), 'latin1');
+      const p = writeCount(out, at, Marker.Ascii, text.length);
+      if (text.length > 32) out.write(text, p, 'latin1');
+      else for (let i = 0; i < text.length; i++) out[p + i] = text.charCodeAt(i);
       return;
     }
     case Kind.Utf16: {
       const text = object.value as string;
       let p = writeCount(out, at, Marker.Utf16, text.length);
-      for (let i = 0; i < text.length; i++, p += 2) out.writeUInt16BE(text.charCodeAt(i), p);
+      for (let i = 0; i < text.length; i++, p += 2) {
+        const unit = text.charCodeAt(i);
+        out[p] = unit >>> 8;
+        out[p + 1] = unit & 0xff;
+      }
       return;
     }
     case Kind.Uid: {
