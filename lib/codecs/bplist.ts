@@ -126,6 +126,12 @@ const MAX_DATE_MS = 8.64e15;
 const TWO_32 = 2 ** 32;
 const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** An int as the value model holds it: a number while it is safe, a bigint beyond. */
+function plistInt(value: bigint): number | bigint {
+  return value >= -MAX_SAFE && value <= MAX_SAFE ? Number(value) : value;
+}
 
 /** Object markers: the high nibble is the type, the low nibble a size or a count (15: an int object follows with the count). */
 const Marker = {
@@ -357,24 +363,20 @@ class BplistReader {
     const buf = this.buf;
     const at = this.at;
     switch (size) {
-      case 1:
-        return buf[at]!;
-      case 2:
-        return buf.readUInt16BE(at);
-      case 4:
-        return buf.readUInt32BE(at);
       case 8: {
         const high = buf.readInt32BE(at);
         const value = high * TWO_32 + buf.readUInt32BE(at + 4);
         return Number.isSafeInteger(value) ? value : buf.readBigInt64BE(at);
       }
-      default: {
+      case 16: {
         const value = (buf.readBigInt64BE(at) << 64n) | buf.readBigUInt64BE(at + 8);
         if (value < INT64_MIN || value > UINT64_MAX) {
           throw new DecodeError(`binary plist int at offset ${start} is beyond the 64-bit range`, { offset: start });
         }
-        return value >= -BigInt(Number.MAX_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+        return plistInt(value);
       }
+      default:
+        return readUnsigned(buf, at, size);
     }
   }
 
@@ -572,7 +574,7 @@ class BplistWriter {
   private int(value: number | bigint): number {
     if (typeof value === 'bigint') {
       if (value < INT64_MIN || value > UINT64_MAX) throw new InvalidArgumentError('a plist int lies between -2^63 and 2^64 - 1');
-      if (value >= -BigInt(Number.MAX_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)) value = Number(value);
+      value = plistInt(value);
     }
     return this.ints.get(value) ?? this.ints.set(value, this.add({ kind: Kind.Int, value }));
   }
