@@ -20,6 +20,9 @@
  *   (`new BplistReal(1)` writes 1.0). Fractions, -0, NaN, ±Infinity and numbers beyond 2^53
  *   are reals by themselves. Use bigint for a large int.
  * - date ↔ Date, to the millisecond (the wire's double of seconds since 2001-01-01Z is rounded).
+ * What this model cannot hold is a DecodeError: a non-string dict key, a date beyond what a
+ * Date holds, a 16-byte int outside -2^63 .. 2^64 - 1, a UID above 2^53 - 1, a non-ASCII byte
+ * in an ASCII string. An object referenced twice decodes to one JavaScript value used twice.
  * `decodeBplist(buf)` gives plain values. `{ lossless: true }` returns every real as a
  * BplistReal (a float32 one with bits 32) and every dict as a Map, so encoding the result
  * again keeps the types, the key order and float widths.
@@ -46,7 +49,7 @@ import { DecodeError, InvalidArgumentError } from '../errors';
 /** A real number, or a number that must be written as a real even when it is whole. */
 export class BplistReal {
   readonly value: number;
-  /** 64 (a double, what plistlib always writes) or 32 (a float, which some Apple writers use). */
+  /** 64 (a double, what plistlib always writes) or 32 (a float: the format has both). */
   readonly bits: 32 | 64;
 
   constructor(value: number, bits: 32 | 64 = 64) {
