@@ -3,12 +3,13 @@
  * nothing, touches only 127.0.0.1 (no multicast), and takes well under a minute. Each suite
  * is one file; a protocol's figures are one more entry in SUITES.
  */
+import { bplistSuite } from './bplist';
 import { dmapSuite } from './dmap';
 import { formatTable, missing, type Measurement, type Suite } from './measure';
 import { mrpSuite } from './mrp';
 import { packageSuite } from './package';
 
-const SUITES: readonly Suite[] = [packageSuite, dmapSuite, mrpSuite];
+const SUITES: readonly Suite[] = [packageSuite, dmapSuite, mrpSuite, bplistSuite];
 
 async function main(): Promise<void> {
   const started = Date.now();

@@ -30,3 +30,4 @@ export * from './support/frames';
 export * from './support/channel';
 export * from './support/requests';
 export * from './codecs/image';
+export * from './codecs/bplist';
