@@ -23,3 +23,4 @@ export * from './protocols/mrp';
 export * from './device/registry';
 export * from './device/pairing';
 export * from './codecs/image';
+export * from './codecs/opack';
