@@ -162,6 +162,7 @@ export const OPACK_MAX_OBJECTS = 1 << 20;
 const APPLE_EPOCH_MS = 978_307_200_000;
 /** JS Dates reach ±8.64e15 ms around 1970. */
 const MAX_DATE_MS = 8.64e15;
+const MS_NUDGES = [0, -1, 1, -2, 2];
 
 const TAG_TRUE = 0x01;
 const TAG_FALSE = 0x02;
@@ -615,7 +616,15 @@ class OpackReader {
 
   private date(start: number): Date {
     const seconds = this.buf.readDoubleLE(this.take(8, start, 'date'));
-    const ms = Math.round(seconds * 1000) + APPLE_EPOCH_MS;
+    let sinceEpoch = Math.round(seconds * 1000);
+    // Prefer the whole millisecond that the encoder turns back into these very bytes.
+    for (const nudge of MS_NUDGES) {
+      if ((sinceEpoch + nudge) / 1000 === seconds) {
+        sinceEpoch += nudge;
+        break;
+      }
+    }
+    const ms = sinceEpoch + APPLE_EPOCH_MS;
     if (!Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) {
       throw new DecodeError(`OPACK date at offset ${start} is outside the range of a JS Date`, { offset: start });
     }
