@@ -6,9 +6,10 @@
 import { dmapSuite } from './dmap';
 import { formatTable, missing, type Measurement, type Suite } from './measure';
 import { mrpSuite } from './mrp';
+import { opackSuite } from './opack';
 import { packageSuite } from './package';
 
-const SUITES: readonly Suite[] = [packageSuite, dmapSuite, mrpSuite];
+const SUITES: readonly Suite[] = [packageSuite, dmapSuite, mrpSuite, opackSuite];
 
 async function main(): Promise<void> {
   const started = Date.now();

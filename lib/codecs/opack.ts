@@ -18,35 +18,35 @@
  *
  * Back-references: every object whose encoding is longer than one byte, except arrays and
  * dicts, gets the next index in order of appearance; a later object with the very same
- * bytes is written as a reference to it (what pyatv 0.16.1's encoder does, byte for byte,
- * so all its recorded messages are reproduced). The decoder counts exactly the same objects,
- * so an index always means the same thing on both sides. pyatv's own codec counts containers
- * when packing but not when unpacking, and also counts `""`/`b""` when unpacking: indexes
- * after a container or an empty string point at the wrong value there. Not here.
+ * bytes is written as a reference to it. That rule reproduces every message pyatv 0.16.1
+ * sent, and the decoder counts exactly the same objects, so an index means the same thing
+ * on both sides. pyatv's codec does not: its encoder also counts (and references) containers,
+ * its decoder counts `""`/`b""` but not containers, so indexes drift after either.
  *
  * Integers are signed two's complement, as Apple writes and reads them: an Apple TV sends
- * `_clFl: 128` as 31 80 00 (too big for a signed byte; pyatv issue #1461 quotes the bytes),
- * and pyatv's docs list an Apple error code `_ec` as 58822, which is -6714 (CoreUtils'
- * kNotHandledErr) read as unsigned 16 bits. pyatv reads and writes them unsigned, so it writes
- * 128..255 as 30 xx, which an Apple device reads as negative. `integers: 'unsigned'` switches
- * to pyatv's reading and writing (e.g. to reproduce or read pyatv's bytes exactly); the default
- * writes every non-negative integer so that both readings agree.
- * Dates: libimobiledevice's OPACK code reads and writes 06 as a float64 CFAbsoluteTime; pyatv
- * cannot write dates and reads the 8 bytes as an integer.
- * Length widths: pyatv verified 94 = 8-byte length against macOS (PR #2472), so data uses
- * 1/2/4/8; back-references follow the same widths (pyatv's encoder; never needed below 65 536
- * objects). Strings use 1/2/3/4 as pyatv and Frida write them; not verified against Apple.
+ * `_clFl: 128` as 31 80 00 (too big for a signed byte; the bytes are quoted in pyatv issue
+ * #1461), and pyatv's docs give an `_ec` error code of 58822, which is -6714 (CoreUtils'
+ * kNotHandledErr) read as unsigned 16 bits. 07 is -1 in pyatv's docs table. pyatv reads and
+ * writes 30..33 unsigned, so it writes 128..255 as 30 xx, which Apple reads as negative. The
+ * default writes each non-negative integer with its sign bit clear, so both readings agree;
+ * `integers: 'unsigned'` reads and writes pyatv's way (to match or read its bytes exactly).
+ * Dates: libimobiledevice-glue's opack.c reads and writes 06 as a float64 CFAbsoluteTime;
+ * pyatv cannot write dates and reads the 8 bytes as an integer.
+ * Length widths: pyatv checked 94 = 8-byte length against macOS (PR #2472), so data lengths
+ * are 1/2/4/8 bytes; back-reference indexes too, as pyatv's encoder writes them (its decoder
+ * and docs say 3/4 for C3/C4; only reached past 65 536 objects). Strings use 1/2/3/4, as
+ * pyatv and Frida write them; not checked against Apple.
  * Not supported (a DecodeError): 9F "endless data", named in pyatv's docs without a layout.
  *
  * Values:
- *   null · boolean · string · Date · number (an integer when `Number.isSafeInteger`, any other
- *   number is written as float64) · bigint (integers beyond 2^53; decoded only when needed)
- *   Uint8Array/Buffer for data (decoded data are Buffer views into the input)
- *   `OpackFloat` for a float that must stay one (1000.0 vs 1000; every decoded float is one)
- *   `OpackUuid` for UUIDs · arrays · plain objects for dicts with string keys (undefined
- *   members are skipped) · `Map` for any dict (decoded when a key is not a string, or looks
- *   like an array index, which a JS object would reorder).
- *   e.g. `encodeOpack({ _i: '_systemInfo', _t: 2, _c: { _sv: '170.18' }, _x: 1234 })`.
+ *   null · boolean · string · Date (kept to the millisecond) · number: an integer when
+ *   `Number.isSafeInteger`, any other number is a float64 · bigint for integers beyond 2^53
+ *   (decoded only when needed) · Uint8Array/Buffer for data (decoded: Buffer views into the
+ *   input) · `OpackFloat` for a float that must stay one (1000.0 is not 1000; every decoded
+ *   float is one) · `OpackUuid` · arrays · plain objects for dicts with string keys
+ *   (undefined members are skipped) · `Map` for any dict (decoded when a key is not a
+ *   string or looks like an array index, which a JS object would reorder), e.g.
+ *   `encodeOpack({ _i: '_systemInfo', _t: 2, _c: { _sv: '170.18' }, _x: 1234 })`.
  * A back-reference decodes to the same object as the one it points at.
  *
  * Hostile input: every read is bounds-checked, lengths are checked against the bytes left
@@ -141,14 +141,14 @@ export type OpackIntegers = 'signed' | 'unsigned';
 export interface OpackEncodeOptions {
   /** Default 'signed'. 'unsigned' writes 0..2^64-1 in the fewest unsigned bytes, as pyatv does. */
   integers?: OpackIntegers;
-  /** Deepest container nesting written (default 32, the decoder's default); deeper is an InvalidArgumentError. */
+  /** Deepest container nesting written (default 32, the decoder's default; at most 1000); deeper is an InvalidArgumentError. */
   maxDepth?: number;
 }
 
 export interface OpackDecodeOptions {
   /** Default 'signed'. 'unsigned' reads 0x30..0x34 as unsigned, as pyatv writes them. */
   integers?: OpackIntegers;
-  /** Deepest container nesting accepted (default 32). */
+  /** Deepest container nesting accepted (default 32, at most 1000). */
   maxDepth?: number;
   /** Most objects (every value, key and reference counts one) accepted (default 1 048 576). */
   maxObjects?: number;
@@ -157,12 +157,19 @@ export interface OpackDecodeOptions {
 /** Nesting both sides accept by default: a Companion message is a handful of levels deep. */
 export const OPACK_MAX_DEPTH = 32;
 export const OPACK_MAX_OBJECTS = 1 << 20;
+/** The highest `maxDepth` allowed: both sides recurse once per level and must stay far from the stack's end. */
+const DEPTH_CEILING = 1000;
 
 /** Milliseconds from the Unix epoch to 2001-01-01T00:00:00Z, where CFAbsoluteTime starts. */
 const APPLE_EPOCH_MS = 978_307_200_000;
 /** JS Dates reach ±8.64e15 ms around 1970. */
 const MAX_DATE_MS = 8.64e15;
 const MS_NUDGES = [0, -1, 1, -2, 2];
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** What 0x33 holds in each reading (0x34 is never written). */
+const SIGNED_RANGE = [-(1n << 63n), (1n << 63n) - 1n] as const;
+const UNSIGNED_RANGE = [0n, (1n << 64n) - 1n] as const;
 
 const TAG_TRUE = 0x01;
 const TAG_FALSE = 0x02;
@@ -188,6 +195,7 @@ const TAG_ARRAY_ENDLESS = 0xdf;
 const TAG_DICT = 0xe0; // + 0..14
 const TAG_DICT_ENDLESS = 0xef;
 const INLINE_MAX = 32;
+const SHORT_STRING = 64;
 const COUNTED_MAX = 14;
 /** Bytes after 0x30..0x34, 0x61..0x64, and 0x91..0x94 / 0xC1..0xC4, by position in the range. */
 const INT_WIDTHS: readonly number[] = [1, 2, 4, 8, 16];
@@ -199,11 +207,23 @@ const hex2 = (byte: number): string => `0x${byte.toString(16).padStart(2, '0')}`
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
+/** The fewest bytes that hold `v` as a two's complement integer (1, 2, 4 or 8). */
+function signedWidth(v: number | bigint): number {
+  if (v >= -0x80 && v <= 0x7f) return 1;
+  if (v >= -0x8000 && v <= 0x7fff) return 2;
+  return v >= -0x80000000 && v <= 0x7fffffff ? 4 : 8;
+}
+
 class OpackWriter {
   private buf = Buffer.allocUnsafe(256);
   private pos = 0;
-  /** Encodings longer than one byte already written (exact bytes, latin1) → their index. */
-  private readonly written = new Map<string, number>();
+  /**
+   * Encodings longer than one byte already written → their index: strings by their text (a
+   * string's bytes follow from it), everything else by its exact bytes as latin1.
+   */
+  private readonly strings = new Map<string, number>();
+  private readonly others = new Map<string, number>();
+  private shared = 0;
 
   constructor(
     private readonly signed: boolean,
@@ -228,7 +248,7 @@ class OpackWriter {
     this.buf[this.pos++] = b;
   }
 
-  /** `value` little-endian in `width` bytes (1..8; a number, or a bigint for 8). */
+  /** An unsigned `value` little-endian in `width` bytes (1..4 or 8). */
   private uint(value: number, width: number): void {
     this.room(width);
     if (width === 8) this.buf.writeBigUInt64LE(BigInt(value), this.pos);
@@ -243,12 +263,16 @@ class OpackWriter {
   private share(start: number): void {
     if (this.pos - start < 2) return;
     const key = this.buf.toString('latin1', start, this.pos);
-    const index = this.written.get(key);
+    const index = this.others.get(key);
     if (index === undefined) {
-      this.written.set(key, this.written.size);
+      this.others.set(key, this.shared++);
       return;
     }
     this.pos = start;
+    this.reference(index);
+  }
+
+  private reference(index: number): void {
     if (index <= INLINE_MAX) {
       this.byte(TAG_REF + index);
     } else {
@@ -296,40 +320,25 @@ class OpackWriter {
   }
 
   private integer(v: number | bigint): void {
-    if (typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) v = Number(v);
+    if (typeof v === 'bigint' && v >= MIN_SAFE && v <= MAX_SAFE) v = Number(v);
     if (v >= -1 && v <= SMALL_INT_MAX) return this.byte(TAG_SMALL_INT + Number(v));
-    const start = this.pos;
-    if (this.signed) {
-      if (typeof v === 'number') {
-        const width = v >= -0x80 && v <= 0x7f ? 1 : v >= -0x8000 && v <= 0x7fff ? 2 : v >= -0x80000000 && v <= 0x7fffffff ? 4 : 8;
-        this.byte(TAG_INT + INT_WIDTHS.indexOf(width));
-        this.room(width);
-        if (width === 8) this.buf.writeBigInt64LE(BigInt(v), this.pos);
-        else this.buf.writeIntLE(v, this.pos, width);
-        this.pos += width;
-      } else {
-        if (v < -(1n << 63n) || v >= 1n << 63n) {
-          throw new InvalidArgumentError(`OPACK integers are signed 64-bit (-2^63..2^63-1), got ${v}`);
-        }
-        this.byte(TAG_INT + 3);
-        this.room(8);
-        this.buf.writeBigInt64LE(v, this.pos);
-        this.pos += 8;
-      }
-    } else {
-      if (v < 0 || v >= 1n << 64n) {
-        throw new InvalidArgumentError(`unsigned OPACK integers are -1 or 0..2^64-1, got ${v}`);
-      }
-      const width = v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffff ? 4 : 8;
-      this.byte(TAG_INT + INT_WIDTHS.indexOf(width));
-      if (width === 8) {
-        this.room(8);
-        this.buf.writeBigUInt64LE(BigInt(v), this.pos);
-        this.pos += 8;
-      } else {
-        this.uint(Number(v), width);
-      }
+    const [min, max] = this.signed ? SIGNED_RANGE : UNSIGNED_RANGE;
+    if (v < min || v > max) {
+      throw new InvalidArgumentError(`${this.signed ? 'signed' : 'unsigned'} OPACK integers are -1 or ${min}..${max}, got ${v}`);
     }
+    const width = this.signed ? signedWidth(v) : v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffff ? 4 : 8;
+    const start = this.pos;
+    this.byte(TAG_INT + INT_WIDTHS.indexOf(width));
+    this.room(width);
+    if (width === 8) {
+      if (this.signed) this.buf.writeBigInt64LE(BigInt(v), this.pos);
+      else this.buf.writeBigUInt64LE(BigInt(v), this.pos);
+    } else if (this.signed) {
+      this.buf.writeIntLE(Number(v), this.pos, width);
+    } else {
+      this.buf.writeUIntLE(Number(v), this.pos, width);
+    }
+    this.pos += width;
     this.share(start);
   }
 
@@ -350,19 +359,29 @@ class OpackWriter {
   }
 
   private string(v: string): void {
+    const seen = this.strings.get(v);
+    if (seen !== undefined) return this.reference(seen);
     const start = this.pos;
-    const length = Buffer.byteLength(v, 'utf8');
+    // Short ASCII strings (most keys and identifiers) are copied here: cheaper than a native call.
+    let ascii = v.length <= SHORT_STRING;
+    for (let i = 0; ascii && i < v.length; i++) ascii = v.charCodeAt(i) < 0x80;
+    const length = ascii ? v.length : Buffer.byteLength(v, 'utf8');
     if (length <= INLINE_MAX) {
       this.byte(TAG_STRING + length);
     } else {
+      // A JS string is far below 4 GiB of UTF-8, so the widest form always fits.
       const width = length <= 0xff ? 1 : length <= 0xffff ? 2 : length <= 0xffffff ? 3 : 4;
-      if (length > 0xffffffff) throw new InvalidArgumentError('OPACK strings are at most 4 GiB');
       this.byte(TAG_STRING_LONG + STRING_LENGTH_WIDTHS.indexOf(width));
       this.uint(length, width);
     }
     this.room(length);
-    this.pos += this.buf.write(v, this.pos, length, 'utf8');
-    this.share(start);
+    if (ascii) {
+      for (let i = 0; i < length; i++) this.buf[this.pos + i] = v.charCodeAt(i);
+      this.pos += length;
+    } else {
+      this.pos += this.buf.write(v, this.pos, length, 'utf8');
+    }
+    if (this.pos - start > 1) this.strings.set(v, this.shared++);
   }
 
   private data(v: Uint8Array): void {
@@ -425,9 +444,11 @@ class OpackWriter {
   }
 }
 
-function limitOption(value: number | undefined, fallback: number, name: string): number {
+function limitOption(value: number | undefined, fallback: number, ceiling: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidArgumentError(`OPACK ${name} must be a whole number >= 0, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0 || value > ceiling) {
+    throw new InvalidArgumentError(`OPACK ${name} must be a whole number from 0 to ${ceiling}, got ${value}`);
+  }
   return value;
 }
 
@@ -443,7 +464,8 @@ function integersOption(value: OpackIntegers | undefined): boolean {
  * functions, symbols, class instances, integers out of range, invalid Dates, cycles).
  */
 export function encodeOpack(value: OpackValue, options: OpackEncodeOptions = {}): Buffer {
-  const writer = new OpackWriter(integersOption(options.integers), limitOption(options.maxDepth, OPACK_MAX_DEPTH, 'maxDepth'));
+  const maxDepth = limitOption(options.maxDepth, OPACK_MAX_DEPTH, DEPTH_CEILING, 'maxDepth');
+  const writer = new OpackWriter(integersOption(options.integers), maxDepth);
   if (value === undefined) throw new InvalidArgumentError('OPACK cannot encode undefined');
   writer.value(value, 0);
   return writer.result();
@@ -469,6 +491,7 @@ class OpackReader {
   private objects = 0;
   /** Every decoded object whose encoding took more than one byte, except arrays and dicts. */
   private readonly table: OpackValue[] = [];
+  private readonly codes: number[] = [];
 
   constructor(
     private readonly buf: Buffer,
@@ -503,7 +526,7 @@ class OpackReader {
     if (width <= 6) return this.buf.readUIntLE(at, width);
     const big = this.buf.readBigUInt64LE(at);
     // Anything this large is past the end of any input, so clamping keeps the later checks honest.
-    return big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
+    return big > MAX_SAFE ? Number.MAX_SAFE_INTEGER : Number(big);
   }
 
   private value(depth: number): OpackValue {
@@ -595,6 +618,17 @@ class OpackReader {
 
   private text(length: number, start: number): string {
     const at = this.take(length, start, 'string');
+    if (length <= SHORT_STRING) {
+      // Short ASCII strings (most keys and identifiers) are built here: cheaper than a native call.
+      const codes = this.codes;
+      codes.length = 0;
+      for (let i = at; i < this.pos; i++) {
+        const c = this.buf[i]!;
+        if (c >= 0x80) break;
+        codes.push(c);
+      }
+      if (codes.length === length) return String.fromCharCode.apply(null, codes);
+    }
     const bytes = this.buf.subarray(at, this.pos);
     if (isAscii(bytes)) return this.buf.toString('latin1', at, this.pos);
     if (!isUtf8(bytes)) throw new DecodeError(`OPACK string at offset ${start} is not valid UTF-8`, { offset: start });
@@ -611,7 +645,7 @@ class OpackReader {
       big = (this.buf.readBigUInt64LE(at + 8) << 64n) | this.buf.readBigUInt64LE(at);
       if (this.signed) big = BigInt.asIntN(128, big);
     }
-    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+    return big >= MIN_SAFE && big <= MAX_SAFE ? Number(big) : big;
   }
 
   private date(start: number): Date {
@@ -667,29 +701,19 @@ class OpackReader {
 
   private dict(count: number, start: number, depth: number): OpackValue {
     this.enter(depth, start);
-    const keys: OpackValue[] = [];
-    const values: OpackValue[] = [];
-    let plain = true;
+    const object: Record<string, OpackValue> = {};
+    let map: Map<OpackValue, OpackValue> | undefined;
     for (let i = 0; count < 0 || i < count; i++) {
       if (this.closes(count, start, 'dict')) break;
       const key = this.value(depth);
-      if (typeof key !== 'string' || isArrayIndexKey(key)) plain = false;
-      keys.push(key);
-      values.push(this.value(depth));
-    }
-    if (!plain) {
-      const map = new Map<OpackValue, OpackValue>();
-      for (let i = 0; i < keys.length; i++) map.set(keys[i]!, values[i]!);
-      return map;
-    }
-    const object: Record<string, OpackValue> = {};
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
+      const value = this.value(depth);
+      if (map === undefined && (typeof key !== 'string' || isArrayIndexKey(key))) map = new Map(Object.entries(object));
+      if (map !== undefined) map.set(key, value);
       // A plain assignment of "__proto__" would replace the prototype instead of adding a member.
-      if (key === '__proto__') Object.defineProperty(object, key, { value: values[i], enumerable: true, writable: true, configurable: true });
-      else object[key] = values[i]!;
+      else if (key === '__proto__') Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+      else object[key as string] = value;
     }
-    return object;
+    return map ?? object;
   }
 }
 
@@ -699,12 +723,13 @@ class OpackReader {
  * anything malformed, truncated, too deep, too large, or followed by extra bytes.
  */
 export function decodeOpack(input: Uint8Array, options: OpackDecodeOptions = {}): OpackValue {
+  if (!(input instanceof Uint8Array)) throw new InvalidArgumentError('OPACK decodes bytes (a Buffer or Uint8Array)');
   const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const reader = new OpackReader(
     buf,
     integersOption(options.integers),
-    limitOption(options.maxDepth, OPACK_MAX_DEPTH, 'maxDepth'),
-    limitOption(options.maxObjects, OPACK_MAX_OBJECTS, 'maxObjects'),
+    limitOption(options.maxDepth, OPACK_MAX_DEPTH, DEPTH_CEILING, 'maxDepth'),
+    limitOption(options.maxObjects, OPACK_MAX_OBJECTS, Number.MAX_SAFE_INTEGER, 'maxObjects'),
   );
   return reader.top();
 }

@@ -71,7 +71,8 @@ export function toTypedJson(value: OpackValue): TypedJson {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint') {
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : { $int: value.toString() };
+    const safe = value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER);
+    return safe ? Number(value) : { $int: value.toString() };
   }
   if (value instanceof OpackFloat) return { [value.width === 32 ? '$float32' : '$float64']: floatToJson(value.value) };
   if (value instanceof Uint8Array) return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex') };
@@ -79,7 +80,9 @@ export function toTypedJson(value: OpackValue): TypedJson {
   if (value instanceof Date) return { $date: dateToJson(value) };
   if (Array.isArray(value)) return value.map(toTypedJson);
   const entries: [OpackValue, OpackValue][] =
-    value instanceof Map ? [...(value as ReadonlyMap<OpackValue, OpackValue>)] : Object.entries(value as OpackObject).map(([k, v]) => [k, v!]);
+    value instanceof Map
+      ? [...(value as ReadonlyMap<OpackValue, OpackValue>)]
+      : Object.entries(value as OpackObject).map(([k, v]) => [k, v!]);
   const asObject = entries.every(([k]) => typeof k === 'string' && !k.startsWith('$') && !INDEX_LIKE.test(k));
   if (asObject) return Object.fromEntries(entries.map(([k, v]) => [k as string, toTypedJson(v)]));
   return { $dict: entries.map(([k, v]) => [toTypedJson(k), toTypedJson(v)]) };

@@ -91,7 +91,7 @@ describe('OPACK codec', () => {
       assert.equal((decodeOpack(ours, PYATV) as { _c: { _clFl: number } })._c._clFl, 128, 'our bytes read the same both ways');
     });
 
-    it('decodes the payloads an Apple TV and an iPhone wrote the same way with either integer reading', () => {
+    it('decodes the payloads an Apple TV and an iPhone wrote, and re-encodes them byte for byte', () => {
       const apple = vectors.filter((v) => v.name.startsWith('doc-'));
       assert.equal(apple.length, 10);
       for (const v of apple) {
@@ -257,7 +257,16 @@ describe('OPACK codec', () => {
     it('refuses what OPACK cannot carry with an InvalidArgumentError', () => {
       const cyclic: unknown[] = [];
       cyclic.push(cyclic);
-      const bad: unknown[] = [undefined, [1, undefined], () => 1, Symbol('s'), new (class Thing {})(), new Set([1]), cyclic, new Map([[1, undefined]])];
+      const bad: unknown[] = [
+        undefined,
+        [1, undefined],
+        () => 1,
+        Symbol('s'),
+        new (class Thing {})(),
+        new Set([1]),
+        cyclic,
+        new Map([[1, undefined]]),
+      ];
       for (const value of bad) {
         assert.throws(() => encodeOpack(value as OpackValue), InvalidArgumentError, String(value));
       }
@@ -265,6 +274,8 @@ describe('OPACK codec', () => {
       assert.equal(encodeHex([[1]], { maxDepth: 2 }), 'd1d109');
       assert.throws(() => encodeOpack(1, { integers: 'both' as 'signed' }), InvalidArgumentError);
       assert.throws(() => decodeOpack(hex('08'), { maxDepth: -1 }), InvalidArgumentError);
+      assert.throws(() => decodeOpack(hex('08'), { maxDepth: 1_000_000 }), InvalidArgumentError, 'a depth the stack cannot take');
+      assert.throws(() => decodeOpack('08' as unknown as Uint8Array), InvalidArgumentError);
     });
   });
 
@@ -426,6 +437,10 @@ describe('OPACK codec', () => {
       assert.equal(JSON.stringify(decodeOpack(nested(32))), `${'['.repeat(32)}1${']'.repeat(32)}`);
       assertDecodeError(nested(33), '33 levels');
       assert.doesNotThrow(() => decodeOpack(nested(33), { maxDepth: 33 }));
+      assertDecodeError(deep, 'the deepest allowed limit', { maxDepth: 1000 });
+      const cyclic: OpackValue[] = [];
+      cyclic.push(cyclic);
+      assert.throws(() => encodeOpack(cyclic, { maxDepth: 1000 }), InvalidArgumentError);
     });
 
     it('caps the number of objects', () => {
@@ -476,7 +491,8 @@ describe('OPACK codec', () => {
           assert.ok(err instanceof InvalidArgumentError, `round ${round}: ${String(err)}`);
           continue;
         }
-        assert.equal(encodeOpack(decodeOpack(again, options), options).toString('hex'), again.toString('hex'), `round ${round}, input ${input.toString('hex')}`);
+        const stable = encodeOpack(decodeOpack(again, options), options);
+        assert.equal(stable.toString('hex'), again.toString('hex'), `round ${round}, input ${input.toString('hex')}`);
       }
       assert.ok(outcomes.decoded > 1000 && outcomes.refused > 1000, JSON.stringify(outcomes));
     });
