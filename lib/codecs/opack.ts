@@ -273,13 +273,19 @@ class OpackWriter {
   }
 
   private reference(index: number): void {
-    if (index <= INLINE_MAX) {
-      this.byte(TAG_REF + index);
-    } else {
-      const width = index <= 0xff ? 1 : index <= 0xffff ? 2 : index <= 0xffffffff ? 4 : 8;
-      this.byte(TAG_REF_LONG + DATA_LENGTH_WIDTHS.indexOf(width));
-      this.uint(index, width);
-    }
+    this.sized(index, TAG_REF, TAG_REF_LONG, DATA_LENGTH_WIDTHS);
+  }
+
+  /**
+   * `n` (a length or an index) in the tag when it is at most 32, else as the long form's tag
+   * for the fewest of `widths` bytes that hold it, followed by those bytes.
+   */
+  private sized(n: number, inlineTag: number, longTag: number, widths: readonly number[]): void {
+    if (n <= INLINE_MAX) return this.byte(inlineTag + n);
+    // JS strings, buffers and tables stay far below 2^32 entries, so the widest form always fits.
+    const form = widths.findIndex((width) => n < 2 ** (8 * width));
+    this.byte(longTag + form);
+    this.uint(n, widths[form]!);
   }
 
   value(v: OpackValue | undefined, depth: number): void {
@@ -300,7 +306,7 @@ class OpackWriter {
     }
     if (v instanceof Uint8Array) return this.data(v);
     if (v instanceof OpackFloat) return this.float(v.value, v.width);
-    if (v instanceof OpackUuid) return this.uuid(v);
+    if (v instanceof OpackUuid) return this.fixed(TAG_UUID, 16, (buf, at) => v.bytes.copy(buf, at));
     if (v instanceof Date) return this.date(v);
     if (depth >= this.maxDepth) {
       throw new InvalidArgumentError(`OPACK containers nested deeper than ${this.maxDepth} levels (a cycle?)`);
@@ -327,34 +333,31 @@ class OpackWriter {
       throw new InvalidArgumentError(`${this.signed ? 'signed' : 'unsigned'} OPACK integers are -1 or ${min}..${max}, got ${v}`);
     }
     const width = this.signed ? signedWidth(v) : v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffff ? 4 : 8;
-    const start = this.pos;
-    this.byte(TAG_INT + INT_WIDTHS.indexOf(width));
-    this.room(width);
-    if (width === 8) {
-      if (this.signed) this.buf.writeBigInt64LE(BigInt(v), this.pos);
-      else this.buf.writeBigUInt64LE(BigInt(v), this.pos);
-    } else if (this.signed) {
-      this.buf.writeIntLE(Number(v), this.pos, width);
-    } else {
-      this.buf.writeUIntLE(Number(v), this.pos, width);
-    }
-    this.pos += width;
-    this.share(start);
+    const signed = this.signed;
+    this.fixed(TAG_INT + INT_WIDTHS.indexOf(width), width, (buf, at) => {
+      if (width === 8) {
+        if (signed) buf.writeBigInt64LE(BigInt(v), at);
+        else buf.writeBigUInt64LE(BigInt(v), at);
+      } else if (signed) {
+        buf.writeIntLE(Number(v), at, width);
+      } else {
+        buf.writeUIntLE(Number(v), at, width);
+      }
+    });
   }
 
   private float(v: number, width: 32 | 64): void {
+    if (width === 32) this.fixed(TAG_FLOAT32, 4, (buf, at) => buf.writeFloatLE(v, at));
+    else this.fixed(TAG_FLOAT64, 8, (buf, at) => buf.writeDoubleLE(v, at));
+  }
+
+  /** A scalar of one tag byte and `size` bytes that `fill` writes. */
+  private fixed(tag: number, size: number, fill: (buf: Buffer, at: number) => void): void {
     const start = this.pos;
-    if (width === 32) {
-      this.byte(TAG_FLOAT32);
-      this.room(4);
-      this.buf.writeFloatLE(v, this.pos);
-      this.pos += 4;
-    } else {
-      this.byte(TAG_FLOAT64);
-      this.room(8);
-      this.buf.writeDoubleLE(v, this.pos);
-      this.pos += 8;
-    }
+    this.room(1 + size);
+    this.buf[start] = tag;
+    fill(this.buf, start + 1);
+    this.pos = start + 1 + size;
     this.share(start);
   }
 
@@ -366,14 +369,7 @@ class OpackWriter {
     let ascii = v.length <= SHORT_STRING;
     for (let i = 0; ascii && i < v.length; i++) ascii = v.charCodeAt(i) < 0x80;
     const length = ascii ? v.length : Buffer.byteLength(v, 'utf8');
-    if (length <= INLINE_MAX) {
-      this.byte(TAG_STRING + length);
-    } else {
-      // A JS string is far below 4 GiB of UTF-8, so the widest form always fits.
-      const width = length <= 0xff ? 1 : length <= 0xffff ? 2 : length <= 0xffffff ? 3 : 4;
-      this.byte(TAG_STRING_LONG + STRING_LENGTH_WIDTHS.indexOf(width));
-      this.uint(length, width);
-    }
+    this.sized(length, TAG_STRING, TAG_STRING_LONG, STRING_LENGTH_WIDTHS);
     this.room(length);
     if (ascii) {
       for (let i = 0; i < length; i++) this.buf[this.pos + i] = v.charCodeAt(i);
@@ -386,39 +382,18 @@ class OpackWriter {
 
   private data(v: Uint8Array): void {
     const start = this.pos;
-    const length = v.length;
-    if (length <= INLINE_MAX) {
-      this.byte(TAG_DATA + length);
-    } else {
-      const width = length <= 0xff ? 1 : length <= 0xffff ? 2 : length <= 0xffffffff ? 4 : 8;
-      this.byte(TAG_DATA_LONG + DATA_LENGTH_WIDTHS.indexOf(width));
-      this.uint(length, width);
-    }
-    this.room(length);
+    this.sized(v.length, TAG_DATA, TAG_DATA_LONG, DATA_LENGTH_WIDTHS);
+    this.room(v.length);
     this.buf.set(v, this.pos);
-    this.pos += length;
-    this.share(start);
-  }
-
-  private uuid(v: OpackUuid): void {
-    const start = this.pos;
-    this.byte(TAG_UUID);
-    this.room(16);
-    v.bytes.copy(this.buf, this.pos);
-    this.pos += 16;
+    this.pos += v.length;
     this.share(start);
   }
 
   private date(v: Date): void {
     const ms = v.getTime();
     if (!Number.isFinite(ms)) throw new InvalidArgumentError('OPACK cannot encode an invalid Date');
-    const start = this.pos;
-    this.byte(TAG_DATE);
-    this.room(8);
     // Subtracting whole milliseconds first leaves a single rounding step, so decoding gives the same Date back.
-    this.buf.writeDoubleLE((ms - APPLE_EPOCH_MS) / 1000, this.pos);
-    this.pos += 8;
-    this.share(start);
+    this.fixed(TAG_DATE, 8, (buf, at) => buf.writeDoubleLE((ms - APPLE_EPOCH_MS) / 1000, at));
   }
 
   private array(items: readonly OpackValue[], depth: number): void {
