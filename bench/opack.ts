@@ -25,7 +25,8 @@ function measure(label: string, value: OpackValue, detail: string): Measurement[
   const encode = throughput(bytes.length, () => encodeOpack(decoded));
   const row = (name: string, mbPerSecond: number): Measurement => {
     const perSecond = Math.round((mbPerSecond * 1024 * 1024) / bytes.length).toLocaleString('en-US');
-    return { suite: SUITE, name: `${name}, ${label}`, value: round(mbPerSecond, 1), unit: 'MB/s', detail: `${detail}, ${bytes.length} bytes, ${perSecond} per s` };
+    const value = round(mbPerSecond, 1);
+    return { suite: SUITE, name: `${name}, ${label}`, value, unit: 'MB/s', detail: `${detail}, ${bytes.length} bytes, ${perSecond} per s` };
   };
   return [row('decode', decode.mbPerSecond), row('encode', encode.mbPerSecond)];
 }

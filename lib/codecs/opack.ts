@@ -130,7 +130,11 @@ export type OpackValue =
   | ReadonlyMap<OpackValue, OpackValue>
   | OpackObject;
 
-/** A dict with string keys, as a plain object. Members whose value is undefined are not written. */
+/**
+ * A dict with string keys, as a plain object. Members whose value is undefined are not written.
+ * Describe message shapes with `type` aliases: TypeScript lets an `interface` without an index
+ * signature be passed where this index signature is expected only through a cast.
+ */
 export interface OpackObject {
   readonly [key: string]: OpackValue | undefined;
 }

@@ -10,6 +10,7 @@ import {
   type OpackValue,
 } from '../../../lib/codecs/opack';
 import { DecodeError, InvalidArgumentError } from '../../../lib/errors';
+import { readCapture, stream } from '../../support/pyatv-captures';
 import { fromTypedJson, readOpackQuirks, readOpackVectors, toTypedJson, type OpackQuirk } from '../../support/typed-json-opack';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -99,6 +100,31 @@ describe('OPACK codec', () => {
         assert.equal(encodeHex(decodeOpack(hex(v.hex))), v.hex, `${v.name} re-encodes byte for byte`);
       }
     });
+  });
+
+  it('decodes every pairing frame of the recorded Companion pairing, both directions, and re-encodes it exactly', () => {
+    const chunks = readCapture('companion-pair.jsonl');
+    const frames: { dir: string; type: number; payload: Buffer }[] = [];
+    for (const dir of ['c2s', 's2c'] as const) {
+      // Companion frame: type byte, 24-bit big-endian length, payload.
+      const bytes = stream(chunks, dir);
+      for (let at = 0; at < bytes.length; ) {
+        const length = bytes.readUIntBE(at + 1, 3);
+        frames.push({ dir, type: bytes[at]!, payload: bytes.subarray(at + 4, at + 4 + length) });
+        at += 4 + length;
+      }
+    }
+    assert.deepEqual(
+      frames.map((f) => `${f.dir} ${f.type}`),
+      ['c2s 3', 'c2s 4', 'c2s 4', 's2c 4', 's2c 4', 's2c 4'],
+      'pair-setup M1, M3, M5 and the answers M2, M4, M6',
+    );
+    for (const { dir, payload } of frames) {
+      const message = decodeOpack(payload, PYATV) as { _pd: Buffer; _x?: number };
+      assert.ok(Buffer.isBuffer(message._pd) && message._pd.length > 0, dir);
+      assert.equal(message._x !== undefined, dir === 'c2s', 'pyatv numbers its frames, its fake device does not');
+      assert.equal(encodeOpack(message, PYATV).toString('hex'), payload.toString('hex'));
+    }
   });
 
   describe('integers', () => {
