@@ -7,9 +7,10 @@ import { bplistSuite } from './bplist';
 import { dmapSuite } from './dmap';
 import { formatTable, missing, type Measurement, type Suite } from './measure';
 import { mrpSuite } from './mrp';
+import { opackSuite } from './opack';
 import { packageSuite } from './package';
 
-const SUITES: readonly Suite[] = [packageSuite, dmapSuite, mrpSuite, bplistSuite];
+const SUITES: readonly Suite[] = [packageSuite, dmapSuite, mrpSuite, bplistSuite, opackSuite];
 
 async function main(): Promise<void> {
   const started = Date.now();

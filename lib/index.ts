@@ -31,3 +31,4 @@ export * from './support/channel';
 export * from './support/requests';
 export * from './codecs/image';
 export * from './codecs/bplist';
+export * from './codecs/opack';
