@@ -32,3 +32,5 @@ export * from './support/requests';
 export * from './codecs/image';
 export * from './codecs/bplist';
 export * from './codecs/opack';
+export * from './codecs/http';
+export * from './protocols/airplay';
