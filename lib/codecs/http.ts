@@ -299,7 +299,8 @@ function limit(value: number | undefined, fallback: number, name: string): numbe
  * arrives. Malformed input throws a DecodeError (with `offset`, the position in the stream
  * where it was seen, when known); the stream cannot be resynchronised after that, so the
  * decoder drops what it holds and every later push throws the same error: close the
- * connection. A body is a view into the pushed chunk when it arrived in one piece.
+ * connection. Pushed chunks are kept by reference until consumed (do not reuse them), and a
+ * body is a view into the pushed chunk when it arrived in one piece.
  */
 export class HttpMessageDecoder<M extends HttpMessage = HttpMessage> {
   static forRequests(limits?: HttpDecoderLimits): HttpMessageDecoder<HttpRequest> {

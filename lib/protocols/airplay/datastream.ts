@@ -130,8 +130,9 @@ export function decodeDataStreamFrame(bytes: Uint8Array, maxFrameBytes = DATA_ST
 
 /**
  * Cuts the decrypted data-stream bytes into frames. Push every chunk as it arrives; each push
- * returns the frames it completed, in order (a frame's payload is a view into the pushed chunk
- * when the frame arrived in one piece). A size below 32 or above the limit throws a
+ * returns the frames it completed, in order. Pushed chunks are kept by reference until
+ * consumed (do not reuse them); a payload is a view into the pushed chunk when its frame
+ * arrived in one piece. A size below 32 or above the limit throws a
  * DecodeError as soon as the 4 size bytes are in, before any payload is buffered; the stream
  * cannot be resynchronised after that, so every later push throws the same error.
  */
