@@ -13,7 +13,8 @@ import {
 } from '../../../lib/codecs/http';
 import { decodeTlv8, Tlv8Type } from '../../../lib/codecs/tlv8';
 import { DecodeError, InvalidArgumentError } from '../../../lib/errors';
-import { HapFramedCipher } from '../../../lib/hap/channel';
+import { CounterNonceCipher } from '../../../lib/hap/channel';
+import { FrameCodec, HAP_BLOCKS } from '../../../lib/support/frames';
 import { bplistVector } from '../../support/bplist-vectors';
 import { fixture } from '../../support/paths';
 import { readCapture, stream } from '../../support/pyatv-captures';
@@ -63,8 +64,12 @@ function serverSide(name: string): { requests: HttpRequest[]; decrypted: Buffer 
   const decoder = HttpMessageDecoder.forRequests();
   const requests = decoder.push(c2s.subarray(0, json.encrypted_c2s_starts_at_byte));
   assert.equal(decoder.pendingBytes, 0, 'encryption starts at a message boundary');
-  const cipher = new HapFramedCipher({ encryptKey: Buffer.alloc(32), decryptKey: Buffer.from(CLIENT_WRITE_KEYS[name]!, 'hex') });
-  const decrypted = cipher.decrypt(c2s.subarray(json.encrypted_c2s_starts_at_byte));
+  // The device's side of the shared channel: HAP blocks opened with the client's write key.
+  const channel = new FrameCodec(HAP_BLOCKS);
+  channel.switchTo(HAP_BLOCKS, new CounterNonceCipher({ encryptKey: Buffer.alloc(32), decryptKey: Buffer.from(CLIENT_WRITE_KEYS[name]!, 'hex') }, 'zeros-then-counter'));
+  const blocks: Buffer[] = [];
+  channel.push(c2s.subarray(json.encrypted_c2s_starts_at_byte), (frame) => blocks.push(frame.payload));
+  const decrypted = Buffer.concat(blocks);
   requests.push(...decoder.push(decrypted));
   assert.equal(decoder.pendingBytes, 0);
   return { requests, decrypted };
