@@ -19,6 +19,7 @@
  */
 import { decodeVarint, encodeVarint, VARINT_MAX_BYTES } from '../codecs/varint';
 import { InvalidArgumentError, ProtocolError } from '../errors';
+import { ByteQueue } from './byte-queue';
 
 /** The session cipher of a channel: lib/hap's `CounterNonceCipher` fits. */
 export interface FrameSealer {
@@ -181,8 +182,7 @@ export class FrameCodec {
   private formatNow: FrameFormat;
   private cipher: FrameSealer | null = null;
   private readonly maxFrameBytes: number;
-  private readonly chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly queue = new ByteQueue();
   private header: FrameHeader | null = null;
   private headerBytes: Buffer | null = null;
   private failure: ProtocolError | null = null;
@@ -203,7 +203,7 @@ export class FrameCodec {
 
   /** Bytes received but not yet handed on as part of a frame (0 at a frame boundary). */
   get bufferedBytes(): number {
-    return this.buffered + (this.header?.headerLength ?? 0);
+    return this.queue.length + (this.header?.headerLength ?? 0);
   }
 
   /**
@@ -229,26 +229,25 @@ export class FrameCodec {
   push(chunk: Uint8Array, onFrame: (frame: Frame) => void): void {
     if (this.failure) throw this.failure;
     if (this.halted) return;
-    if (chunk.length > 0) {
-      this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-      this.buffered += chunk.length;
-    }
+    if (chunk.length > 0) this.queue.push(chunk);
     try {
       while (!this.halted) {
         const format = this.formatNow;
         if (this.header === null) {
-          const head = this.peek(Math.min(this.buffered, format.maxHeaderLength));
-          const header = format.readHeader(head, this.buffered, this.cipher !== null && !format.emptyInClear, this.maxBody(format));
+          const available = this.queue.length;
+          const head = this.queue.peek(Math.min(available, format.maxHeaderLength));
+          const header = format.readHeader(head, available, this.cipher !== null && !format.emptyInClear, this.maxBody(format));
           if (header === null) break;
           if (header.bodyLength > this.maxBody(format) && format.maxHeaderLength > 0) {
             throw new ProtocolError(`a frame announced ${header.bodyLength} bytes, more than the ${this.maxBody(format)}-byte limit`);
           }
-          this.headerBytes = format.headerIsAad ? Buffer.from(this.take(header.headerLength)) : (this.take(header.headerLength), null);
+          const headerBytes = this.queue.take(header.headerLength);
+          this.headerBytes = format.headerIsAad ? Buffer.from(headerBytes) : null;
           this.header = header;
         }
         const header = this.header;
-        if (this.buffered < header.bodyLength) break;
-        const body = this.take(header.bodyLength);
+        if (this.queue.length < header.bodyLength) break;
+        const body = this.queue.take(header.bodyLength);
         const aad = this.headerBytes ?? undefined;
         this.header = null;
         this.headerBytes = null;
@@ -263,8 +262,7 @@ export class FrameCodec {
       }
     } catch (err) {
       this.failure = err instanceof ProtocolError ? err : new ProtocolError(String(err), { cause: err });
-      this.chunks.length = 0;
-      this.buffered = 0;
+      this.queue.clear();
       throw this.failure;
     }
   }
@@ -299,43 +297,4 @@ export class FrameCodec {
   private maxBody(format: FrameFormat): number {
     return Math.min(this.maxFrameBytes, format.maxPlaintext === Number.MAX_SAFE_INTEGER ? this.maxFrameBytes : format.maxPlaintext + SEAL_OVERHEAD);
   }
-
-  /** The first `n` buffered bytes, without consuming them. */
-  private peek(n: number): Buffer {
-    const first = this.chunks[0];
-    if (first === undefined || n === 0) return EMPTY;
-    if (first.length >= n) return first.subarray(0, n);
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    for (const c of this.chunks) {
-      filled += c.copy(out, filled, 0, Math.min(c.length, n - filled));
-      if (filled === n) break;
-    }
-    return out;
-  }
-
-  /** Removes and returns the first `n` buffered bytes (n <= buffered). */
-  private take(n: number): Buffer {
-    this.buffered -= n;
-    const first = this.chunks[0];
-    if (n === 0 || first === undefined) return EMPTY;
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0]!;
-      const part = Math.min(c.length, n - filled);
-      c.copy(out, filled, 0, part);
-      filled += part;
-      if (part === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(part);
-    }
-    return out;
-  }
 }
-
-const EMPTY = Buffer.alloc(0);
