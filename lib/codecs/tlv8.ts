@@ -1,5 +1,5 @@
 /**
- * TLV8, the type-length-value format of HAP pairing (reference §4.5): pure functions, no I/O.
+ * TLV8, the type-length-value format of HAP pairing (pyatv: auth/hap_srp.py): pure functions, no I/O.
  *
  * Each item is a 1-byte type, a 1-byte length and that many value bytes. A value longer than
  * 255 bytes travels as consecutive items of the same type (every fragment but the last holds

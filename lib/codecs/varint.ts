@@ -1,6 +1,6 @@
 /**
  * Protobuf base-128 varints: 7-bit groups, least significant first, the high bit of each
- * byte set while more follow. MRP prefixes every frame with one (reference §4.1).
+ * byte set while more follow. MRP prefixes every frame with one (pyatv: protocols/mrp/connection.py).
  *
  * Values are JS numbers, so anything beyond 2^53 - 1 is refused rather than rounded. A
  * protobuf varint is at most 10 bytes; a longer run of continuation bits is a DecodeError,

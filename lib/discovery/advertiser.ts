@@ -1,7 +1,7 @@
 /**
  * `ServiceAdvertiser`: a small DNS-SD responder for the services we publish — the
  * simulator's fake Apple TV (`_touch-able._tcp`, `_mediaremotetv._tcp`, ...) and the DMAP
- * pairing remote (`_touch-remote._tcp`, protocols.md §3.6). It answers PTR/SRV/TXT/A/ANY
+ * pairing remote (`_touch-remote._tcp`, pyatv: protocols/dmap/pairing.py). It answers PTR/SRV/TXT/A/ANY
  * questions on 224.0.0.251:5353 (announcing on start, saying goodbye on stop) and, when
  * configured, on a unicast UDP socket that a unicast scan queries directly.
  *

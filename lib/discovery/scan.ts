@@ -1,7 +1,7 @@
 /**
  * `scan` (find Apple devices once) and `browseServices` (find instances of arbitrary
  * service types once). Multicast unless `hosts` are given; then unicast DNS-SD straight to
- * each host (protocols.md §2.3, §2.4).
+ * each host (pyatv: core/mdns.py).
  */
 import type { DeviceConfig, Protocol } from '../device/interfaces';
 import { PROTOCOLS } from '../device/interfaces';

@@ -188,7 +188,7 @@ const SERVICE_LIST_ORDER: readonly string[] = [
 ];
 
 /**
- * Groups service records into devices, one per IPv4 address (§2.2). Protocol services
+ * Groups service records into devices, one per IPv4 address (pyatv: core/scan.py). Protocol services
  * without an SRV record (bare PTRs from a sleep proxy) are skipped; TXT-only info services
  * (`_device-info`) join the device whose services share their instance name, else the
  * device at their address. A host whose every protocol service has port 0, or that a sleep

@@ -1,6 +1,6 @@
 /**
  * The credentials a HAP pairing produces, and pyatv's string form of them so users can paste
- * credentials from pyatv (reference §4.5, §9): `ltpk:ltsk:atv_id:client_id`, every field hex,
+ * credentials from pyatv (pyatv: auth/hap_pairing.py): `ltpk:ltsk:atv_id:client_id`, every field hex,
  * the two ids being hex of their ASCII bytes. Also understood: AirPlay's legacy credentials,
  * as `client_id:seed` or as pyatv writes them (`:seed::client_id`), and transient pairing (pyatv writes it as hex of "transient" followed by
  * three empty fields; the bare word is accepted too). Errors never echo the input, which

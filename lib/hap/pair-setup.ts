@@ -1,5 +1,5 @@
 /**
- * HAP pair-setup M1..M6 (reference §4.5) as two pure state machines: `PairSetupClient` (the
+ * HAP pair-setup M1..M6 (pyatv: auth/hap_srp.py) as two pure state machines: `PairSetupClient` (the
  * controller: us) and `PairSetupServer` (the accessory: our simulator). They take and return
  * TLV8 bytes; the transport (MRP CryptoPairingMessage, AirPlay `/pair-setup` HTTP, Companion
  * PS_Start/PS_Next frames) carries them.
@@ -52,7 +52,7 @@ export const PAIR_SETUP_HKDF = {
 const M5_NONCE = 'PS-Msg05';
 const M6_NONCE = 'PS-Msg06';
 
-/** The fixed PIN of transient pair-setup (AirPlay to HomePods, reference §5.1 step 2). */
+/** The fixed PIN of transient pair-setup (AirPlay to HomePods; pyatv: auth/hap_transient.py). */
 export const HAP_TRANSIENT_PIN = '3939';
 
 /** Longest pairing identifier we accept from a device (they are UUID strings, 36 bytes). */

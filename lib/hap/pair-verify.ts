@@ -1,5 +1,5 @@
 /**
- * HAP pair-verify M1..M4 (reference §4.6): both sides prove their long-term keys over an
+ * HAP pair-verify M1..M4 (pyatv: auth/hap_srp.py): both sides prove their long-term keys over an
  * ephemeral X25519 exchange, whose shared secret then keys the session. Pure state machines:
  * the transport (MRP, AirPlay `/pair-verify`, Companion PV_Start/PV_Next) carries the TLV8.
  *
@@ -53,7 +53,7 @@ export interface HapSessionKeySpec {
 /**
  * Session-key HKDF strings of every HAP-encrypted channel, seen from the controller. The
  * AirPlay event channel is deliberately reversed: the receiver "owns" that connection, so the
- * controller writes with the key named Read (reference §4.6).
+ * controller writes with the key named Read (pyatv: auth/hap_srp.py).
  */
 export const HAP_SESSION_KEY_SPECS = {
   mrp: { salt: 'MediaRemote-Salt', writeInfo: 'MediaRemote-Write-Encryption-Key', readInfo: 'MediaRemote-Read-Encryption-Key' },

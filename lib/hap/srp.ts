@@ -1,5 +1,5 @@
 /**
- * SRP-6a as HAP pair-setup uses it (reference §4.5): the RFC 5054 3072-bit group, g = 5,
+ * SRP-6a as HAP pair-setup uses it (pyatv: auth/hap_srp.py): the RFC 5054 3072-bit group, g = 5,
  * SHA-512, username "Pair-Setup", password = the PIN as a decimal string, K = H(S).
  * Both sides: the controller (`HapSrpClient`) and the accessory (`HapSrpServer`, used by our
  * simulator). The arithmetic is fast-srp-hap's; this module only fixes the parameters and

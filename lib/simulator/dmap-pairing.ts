@@ -1,5 +1,5 @@
 /**
- * DMAP pairing from the DEVICE side (reference §3.6, the OwnTone transcript in
+ * DMAP pairing from the DEVICE side (pyatv: protocols/dmap/pairing.py, the OwnTone transcript in
  * test/fixtures/owntone-29.3/pairing-transcript.txt): the remote announces
  * `_touch-remote._tcp` with TXT `Pair=<its GUID>`; once the user types the remote's PIN on
  * the device, the device calls the remote's `GET /pair?pairingcode=…&servicename=…` and the

@@ -1,6 +1,6 @@
 /**
  * The simulator's DACP server (what an Apple TV 2/3 or iTunes answers on port 3689): login,
- * sessions, the ctrl-int requests of reference §3.3 and the playstatus long poll of §3.4,
+ * sessions, the ctrl-int requests and the playstatus long poll (pyatv: protocols/dmap/__init__.py),
  * behaving like the OwnTone 29.3 recordings in test/fixtures (status codes, 204 with a DMAP
  * content type, 403 without a session, 401 for a lower-case GUID). Every body is built with
  * the DMAP codec and THE tag table. Behaviour lives in `SimulatorState`; this file only
@@ -50,13 +50,13 @@ const MAX_SESSIONS = 64;
 const MAX_WAITERS = 256;
 const REQUEST_LOG_LIMIT = 1000;
 
-/** `caps` play status codes (reference §3.4). */
+/** `caps` play status codes (pyatv: protocols/dmap/__init__.py). */
 const PLAY_STATUS = { stopped: 2, paused: 3, playing: 4 } as const;
 
 /** `cmmk` media kinds sent for each media type (one code of each group pyatv reads). */
 const MEDIA_KIND: Readonly<Record<MediaType, number>> = { unknown: 1, music: 2, video: 3, tv: 8 };
 
-/** `carp` values (reference §3.4). */
+/** `carp` values (pyatv: protocols/dmap/__init__.py). */
 const REPEAT_CODE = { off: 0, track: 1, all: 2 } as const;
 
 /**
@@ -72,7 +72,7 @@ for (const [command, action] of Object.entries(DMAP_COMMAND_ACTIONS) as [Command
 
 /**
  * A touch that moved less than this (in the Remote app's touch-surface units) is a tap. The
- * Remote app's swipes move 25 units (reference §3.3).
+ * Remote app's swipes move 25 units (pyatv: protocols/dmap/__init__.py).
  */
 const TAP_DISTANCE = 5;
 
@@ -169,7 +169,7 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /**
- * The headers that make a request come from a Remote (reference §3.1): a DAAP client version
+ * The headers that make a request come from a Remote (pyatv: protocols/dmap/daap.py): a DAAP client version
  * and either the viewer-only flag or the Remote user agent.
  */
 function isRemoteClient(headers: http.IncomingHttpHeaders): boolean {
@@ -542,7 +542,7 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
 
   /**
    * The Remote app's touch surface: a touchDown, touchMoves and a touchUp; the direction of
-   * the whole gesture is the arrow key (y grows downwards: 275 → 250 is up, reference §3.3).
+   * the whole gesture is the arrow key (y grows downwards: 275 → 250 is up, pyatv: protocols/dmap/__init__.py).
    */
   private touch(session: Session, command: string): void {
     const [phase, ...params] = command.split('&');
@@ -700,7 +700,7 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
   private artwork(call: Call): void {
     const snap = this.state.snapshot();
     if (snap.track === null || snap.power === 'off') {
-      // Nothing playing: the empty answer pyatv documents (reference §3.3).
+      // Nothing playing: the empty answer pyatv documents (pyatv: protocols/dmap/__init__.py).
       this.send(call, 204, null);
       return;
     }

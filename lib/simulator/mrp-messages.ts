@@ -1,6 +1,6 @@
 /**
  * What the simulated Apple TV says over MRP, as pure functions of the shared player state:
- * its DeviceInfo, the now-playing messages it pushes (reference §4.4 step 7, §4.7), the
+ * its DeviceInfo, the now-playing messages it pushes (what pyatv's protocols/mrp/__init__.py reads), the
  * artwork answer of a playback-queue request, and how a HID event's bytes are read back.
  * No I/O here; `mrp.ts` sends these.
  */
@@ -88,7 +88,7 @@ export function deviceInfoPayload(identity: MrpDeviceIdentity, poweredOn: boolea
     sharedQueueVersion: 2,
     deviceUID: identity.deviceUID,
     deviceClass: MrpDeviceClass.AppleTV,
-    // 0 is how an Apple TV says it is asleep (reference §4.7, power).
+    // 0 is how an Apple TV says it is asleep (pyatv: protocols/mrp/__init__.py, power).
     logicalDeviceCount: poweredOn ? 1 : 0,
     isProxyGroupPlayer: false,
     isGroupLeader: true,
@@ -128,7 +128,7 @@ export function playerPath(app: AppInfo | null): MrpPlayerPath {
 
 /**
  * Not a URL, on purpose: clients try `artworkIdentifier` as an image URL template first
- * (reference §4.7), and this one must send them to the playback-queue request instead.
+ * (pyatv: protocols/mrp/__init__.py), and this one must send them to the playback-queue request instead.
  */
 export function artworkIdentifier(trackId: string): string {
   return `atvlink-simulator-artwork:${trackId}`;
@@ -189,7 +189,7 @@ export function supportedCommands(snap: SimulatorSnapshot, skipInterval: number)
   for (const [command, name] of SIMULATOR_MRP_COMMANDS) {
     const info: MrpCommandInfo = { command, enabled: commandEnabled(name, snap) };
     if (name === 'skipForward' || name === 'skipBackward') info.preferredIntervals = [skipInterval];
-    // The current modes ride on these two entries (reference §4.2, CommandInfo).
+    // The current modes ride on these two entries (pyatv: protocols/mrp/messages.py, CommandInfo).
     if (name === 'shuffle') info.shuffleMode = MRP_SHUFFLE_MODES[snap.shuffle];
     if (name === 'repeat') info.repeatMode = MRP_REPEAT_MODES[snap.repeat];
     list.push(info);

@@ -1,6 +1,6 @@
 /**
  * The simulator's MRP server: what an Apple TV 4K on tvOS 14 answers on its
- * `_mediaremotetv._tcp` port (reference §4). Plain TCP with varint-framed protobuf; DEVICE_INFO
+ * `_mediaremotetv._tcp` port (pyatv: protocols/mrp). Plain TCP with varint-framed protobuf; DEVICE_INFO
  * first; HAP pair-setup with a PIN shown on "screen" (the 'pin' event) and pair-verify, both
  * checked in full (SRP proof, M5 signature, M3 signature against the stored key — unlike
  * pyatv's fake device, which skips the signatures); then ChaCha20-Poly1305 both ways. A
@@ -8,7 +8,7 @@
  * change of the shared `SimulatorState`; its commands, HID keys, volume and artwork requests
  * act on that same state, so every protocol sees the same device.
  *
- * Choices where a real device's behaviour is not established (reference §4.4 says it is not
+ * Choices where a real device's behaviour is not established (pyatv's MrpProtocol.start says it is not
  * verified whether unpaired sessions are accepted): this device only talks to verified
  * clients. Before verification it answers DEVICE_INFO, pairing and the heartbeat; any other
  * request gets `errorCode = DeviceNotPaired`, so a client that works here also works on a
@@ -80,11 +80,11 @@ const MAX_CONNECTIONS = 64;
 /** Keys held down at once per connection (a remote has one finger). */
 const MAX_HELD_KEYS = 16;
 /**
- * pyatv holds a key for 1 s (reference §4.7); its own fake device counts 0.5 s as a hold,
+ * pyatv holds a key for 1 s (pyatv: protocols/mrp/__init__.py); its own fake device counts 0.5 s as a hold,
  * which leaves room for network jitter.
  */
 const DEFAULT_HOLD_MS = 500;
-/** Select within this long after holding home picks "Sleep" in the menu (reference §4.7). */
+/** Select within this long after holding home picks "Sleep" in the menu (pyatv: protocols/mrp/__init__.py). */
 const SLEEP_MENU_MS = 5000;
 /** A pair-setup left half-way blocks others only this long. */
 const SETUP_STALE_MS = 120_000;
@@ -438,7 +438,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
   private handle(conn: Connection, message: MrpDecodedMessage): void {
     this.counters.messages += 1;
     if (!conn.greeted && message.type !== MrpMessageType.DEVICE_INFO_MESSAGE) {
-      // A real device stays silent until the remote has introduced itself (reference §4.4).
+      // A real device stays silent until the remote has introduced itself (pyatv: MrpProtocol.start in protocols/mrp/protocol.py).
       this.logger.debug(`MRP simulator: ${message.typeName} before DEVICE_INFO ignored`);
       return;
     }
@@ -457,7 +457,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
         this.cryptoPairing(conn, message.payload?.pairingData, message.identifier);
         return;
       case MrpMessageType.GENERIC_MESSAGE:
-        // pyatv's heartbeat and its flush after HID events: an empty answer (reference §4.1).
+        // pyatv's heartbeat and its flush after HID events: an empty answer (pyatv: protocols/mrp/connection.py).
         this.ack(conn, message);
         return;
       default:
@@ -559,7 +559,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     return createMrpMessage(MrpMessageType.SET_STATE_MESSAGE, setStatePayload(snap, this.state.app, this.state.skipInterval));
   }
 
-  /** What a device streams once a remote asked for updates (reference §4.4 step 7). */
+  /** What a device streams once a remote asked for updates (pyatv: MrpProtocol.start in protocols/mrp/protocol.py step 7). */
   private sendInitialState(conn: Connection): void {
     const app = this.state.app;
     this.send(conn, this.setStateMessage(this.state.snapshot()));
@@ -686,7 +686,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
           return;
         default:
           this.state.pressKey(key, action);
-          // Holding home opens the control centre, whose focused item is Sleep (reference §4.7).
+          // Holding home opens the control centre, whose focused item is Sleep (pyatv: protocols/mrp/__init__.py).
           if (key === 'select' && previous?.key === 'home' && previous.action === 'hold' && now - previous.at <= SLEEP_MENU_MS) {
             this.state.turnOff();
           }
@@ -713,7 +713,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     const before = this.state.volume;
     // A float32 on the wire: 0.3 arrives as 0.30000001; keep two decimals of percent.
     this.state.setVolume(Math.round(volume * 10_000) / 100);
-    // Remotes wait for VOLUME_DID_CHANGE (reference §4.7): answer even when nothing changed.
+    // Remotes wait for VOLUME_DID_CHANGE (pyatv: protocols/mrp/__init__.py): answer even when nothing changed.
     if (this.state.volume === before || !conn.subscribed) this.send(conn, this.volumeDidChange(this.state.volume));
     this.ack(conn, message);
     this.record(conn, message, 0, { volume: String(this.state.volume) });

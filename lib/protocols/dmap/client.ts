@@ -1,6 +1,6 @@
 /**
- * A DACP remote (the client side of Apple's Remote app): login, the ctrl-int requests of
- * reference §3.3, and the session bookkeeping of §3.2 (session id on every request, one
+ * A DACP remote (the client side of Apple's Remote app): login, the ctrl-int requests
+ * (pyatv: protocols/dmap/__init__.py), and the session bookkeeping of daap.py (session id on every request, one
  * automatic re-login when the device forgets the session). Bodies are DMAP, read and
  * written with the codec and THE tag table.
  */
@@ -37,7 +37,7 @@ export interface DacpPropertyValues {
   'dacp.shufflestate': 0 | 1;
   /** 0 off, 1 track, 2 all. */
   'dacp.repeatstate': 0 | 1 | 2;
-  /** Absolute volume 0–100 (OwnTone/iTunes; unverified on Apple TV, reference §3.3). */
+  /** Absolute volume 0–100 (OwnTone/iTunes; unverified on Apple TV, pyatv: protocols/dmap/__init__.py). */
   'dmcp.volume': number;
 }
 export type DacpProperty = keyof DacpPropertyValues;
@@ -47,8 +47,8 @@ type TouchStep = readonly [phase: TouchPhase, time: number, x: number, y: number
 
 /**
  * The swipes the Remote app sends for arrow keys on the Apple TV's touch surface: seven
- * `touch…` prompts each. Coordinates and times as captured from the Remote app (reference
- * §3.3); note the horizontal swipes skip time 2.
+ * `touch…` prompts each. Coordinates and times as captured from the Remote app (pyatv:
+ * protocols/dmap/__init__.py); note the horizontal swipes skip time 2.
  */
 export const DACP_ARROW_SWIPES: { readonly [A in DacpArrow]: readonly TouchStep[] } = {
   up: [
@@ -114,7 +114,7 @@ const CREDENTIAL_FORMATS =
   'DMAP credentials must be "0x" followed by 16 hex digits (what DMAP pairing produces) or a Home Sharing id ' +
   'like 01234567-89AB-CDEF-0123-456789ABCDEF';
 
-/** The login query parameter for a credentials string (reference §3.2). */
+/** The login query parameter for a credentials string (pyatv: protocols/dmap/daap.py). */
 export function dacpLoginParameter(credentials: string): string {
   const value = credentials.trim();
   const guid = /^0x([0-9a-f]{16})$/i.exec(value);
@@ -287,7 +287,7 @@ export class DacpClient {
   }
 
   /**
-   * One request with session handling (reference §3.2): 2xx is success, 500 means "not in
+   * One request with session handling (pyatv: protocols/dmap/daap.py): 2xx is success, 500 means "not in
    * this state", anything else from 4xx gets one re-login and one retry.
    */
   private async call(spec: CallSpec): Promise<DacpHttpResponse> {

@@ -10,7 +10,7 @@ import { AtvError, ClosedError, ProtocolError, TimeoutError, networkError } from
 import { silentLogger, type Logger } from '../../log';
 
 /**
- * The headers of Apple's Remote app (as pyatv sends them, reference §3.1). Some servers
+ * The headers of Apple's Remote app (as pyatv sends them, pyatv: protocols/dmap/daap.py). Some servers
  * check them; `Viewer-Only-Client` keeps iTunes from treating us as a full library client.
  */
 export const DACP_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -25,7 +25,7 @@ export const DACP_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 
 export const DACP_POST_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 
-/** Default per-request timeout (reference §3.1). */
+/** Default per-request timeout (pyatv: protocols/dmap/daap.py). */
 export const DACP_TIMEOUT = 10_000;
 /** The largest response body accepted (after decompression); artwork is far smaller. */
 export const DACP_MAX_BODY = 16 * 1024 * 1024;

@@ -1,5 +1,5 @@
 /**
- * DMAP pairing, remote side (reference §3.6). We play Apple's Remote app: announce a
+ * DMAP pairing, remote side (pyatv: protocols/dmap/pairing.py). We play Apple's Remote app: announce a
  * `_touch-remote._tcp` service carrying a random pairing GUID, serve `GET /pair`, and wait
  * for the device (Apple TV Settings → Remotes, iTunes, OwnTone) to call it with
  * `pairingcode = MD5(GUID + each PIN digit followed by a NUL)`, the PIN being one the user
@@ -36,7 +36,7 @@ export interface DmapPairingOptions {
   advertiser?: Omit<AdvertiserOptions, 'interface' | 'logger'>;
 }
 
-/** The code the device sends for a GUID and PIN: lower-case hex MD5 (reference §3.6). */
+/** The code the device sends for a GUID and PIN: lower-case hex MD5 (pyatv: protocols/dmap/pairing.py). */
 export function dmapPairingCode(guid: string, pin: string | number): string {
   const hash = createHash('md5');
   hash.update(guid.toUpperCase(), 'ascii');

@@ -1,5 +1,5 @@
 /**
- * DMAP push updates: the `playstatusupdate` long poll (reference §3.4). The first request asks
+ * DMAP push updates: the `playstatusupdate` long poll (pyatv: protocols/dmap/__init__.py). The first request asks
  * for revision 0 (answered at once), each next one for the last `cmsr`, which the device
  * holds open until something changes.
  *

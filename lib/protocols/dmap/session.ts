@@ -1,7 +1,7 @@
 /**
  * The DMAP/DACP `ProtocolSession`: THE command table mapped to DACP requests (in one place,
  * `DMAP_COMMAND_ACTIONS`), now-playing from `playstatusupdate`, artwork, properties, push
- * updates, and feature availability as pyatv's DmapFeatures defines it (reference §1.2).
+ * updates, and feature availability as pyatv's DmapFeatures defines it.
  *
  * DMAP has no notion of a button being pressed twice or held: `double` sends the command
  * twice, `hold` sends it once.
@@ -37,7 +37,7 @@ export type DmapAction =
   | { readonly kind: 'button'; readonly cmd: DacpButton }
   | { readonly kind: 'prompt'; readonly cmd: DacpPrompt }
   | { readonly kind: 'arrow'; readonly direction: DacpArrow }
-  /** Emulated by moving the position (reference §1.2: DMAP has no skip request). */
+  /** Emulated by moving the position (DMAP has no skip request; pyatv does the same). */
   | { readonly kind: 'skip'; readonly sign: 1 | -1 }
   | { readonly kind: 'unsupported' };
 
@@ -65,7 +65,7 @@ export const DMAP_COMMAND_ACTIONS: { readonly [C in CommandName]: DmapAction } =
   turnOff: { kind: 'unsupported' },
 };
 
-/** Skip interval when the caller gives none (pyatv's, reference §1.2). */
+/** Skip interval when the caller gives none (pyatv's). */
 export const DMAP_SKIP_INTERVAL = 10;
 
 const SHUFFLE_VALUE: { readonly [S in ShuffleState]: 0 | 1 } = { off: 0, songs: 1, albums: 1 };

@@ -1,5 +1,5 @@
 /**
- * `playstatusupdate` (`cmst`) → the library's `NowPlaying` (reference §3.4). Pure functions.
+ * `playstatusupdate` (`cmst`) → the library's `NowPlaying` (pyatv: protocols/dmap/__init__.py). Pure functions.
  */
 import { dmapBool, dmapNumber, dmapString, findDmap, type DmapNode } from '../../codecs/dmap';
 import { idleNowPlaying, type DeviceState, type MediaType, type NowPlaying, type RepeatState, type ShuffleState } from '../../device/state';

@@ -1,5 +1,5 @@
 /**
- * MRP artwork helpers (reference §4.7 "Artwork"): the remote URL an app may give instead of
+ * MRP artwork helpers (pyatv: MrpMetadata.artwork in protocols/mrp/__init__.py): the remote URL an app may give instead of
  * bytes (an image-server template in artworkIdentifier, or a fixed artworkURL), a small
  * bounded HTTP(S) fetch for it (type and size from the image codec), and the 4-entry cache. The PLAYBACK_QUEUE_REQUEST fallback lives in the session (it needs the
  * connection).

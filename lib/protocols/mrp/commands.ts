@@ -1,5 +1,5 @@
 /**
- * How the library's commands and properties travel over MRP (reference §4.7):
+ * How the library's commands and properties travel over MRP (pyatv: protocols/mrp/__init__.py):
  *  - buttons as HID key events (SEND_HID_EVENT_MESSAGE): THE HID usage table, MRP_HID_KEYS;
  *  - transport commands and settable properties as SEND_COMMAND_MESSAGE with a Command.
  * Names come from lib/device/commands.ts and properties.ts; removing one there breaks the
@@ -48,7 +48,7 @@ export function isMrpHidKey(name: string): name is MrpHidKey {
 }
 
 // hidEventData is a serialised IOHIDEvent keyboard event of which only usage page, usage and
-// the down flag are understood; the rest is replayed as captured (reference §4.7). Its first
+// the down flag are understood; the rest is replayed as captured (pyatv: protocols/mrp/__init__.py). Its first
 // 8 bytes are a mach absolute time; tvOS accepts any old value, so a fixed one is sent.
 const HID_EVENT_HEAD = Buffer.from(
   '438922cf08020000' + '0000000000000000010000000000000002000000200000000300000001000000000000',
@@ -162,7 +162,7 @@ export function mrpPropertyCommand<N extends MrpPropertyCommandName>(name: N, va
   switch (name) {
     case 'position':
       return { command: MRP_PROPERTY_COMMANDS.position, options: { playbackPosition: value as number } };
-    // sendOptions 0 accompanies shuffle/repeat changes as pyatv sends them (reference §4.7).
+    // sendOptions 0 accompanies shuffle/repeat changes as pyatv sends them (pyatv: protocols/mrp/__init__.py).
     case 'shuffle':
       return { command: MRP_PROPERTY_COMMANDS.shuffle, options: { sendOptions: 0, shuffleMode: MRP_SHUFFLE_MODES[value as ShuffleState] } };
     case 'repeat':

@@ -33,12 +33,12 @@ import {
 } from './messages';
 import { MrpConnectionState, MrpDeviceClass, MrpErrorCode, MrpMessageType, type MrpDeviceInfoMessage } from './proto-types';
 
-/** pyatv's heartbeat period (reference §4.1). */
+/** pyatv's heartbeat period (protocols/mrp/protocol.py). */
 export const MRP_HEARTBEAT_INTERVAL = 30_000;
 /** Heartbeat retries after a failed one, sent at once (pyatv: one). */
 export const MRP_HEARTBEAT_RETRIES = 1;
 
-/** The updates we subscribe to (reference §4.4 step 5: everything but the now-playing feed pyatv leaves off). */
+/** The updates we subscribe to (everything but the now-playing feed, which pyatv's MrpProtocol.start leaves off). */
 export const MRP_CLIENT_UPDATES_CONFIG = {
   artworkUpdates: true,
   nowPlayingUpdates: false,
@@ -48,7 +48,7 @@ export const MRP_CLIENT_UPDATES_CONFIG = {
 } as const;
 
 /**
- * Our DEVICE_INFO: the values pyatv sends (reference §4.4), which tvOS is known to accept.
+ * Our DEVICE_INFO: the values pyatv sends (protocols/mrp/messages.py), which tvOS is known to accept.
  * A device that gets anything else first stays silent.
  */
 export function mrpClientDeviceInfo(name: string, uniqueIdentifier: string): MrpDeviceInfoMessage {

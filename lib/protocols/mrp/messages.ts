@@ -21,7 +21,7 @@ import { MrpErrorCode, MrpMessageType, type MrpExtensionPayloads, type MrpProtoc
 export { MrpMessageType } from './proto-types';
 
 /**
- * THE type -> extension map (reference §4.2). DEVICE_INFO_MESSAGE and
+ * THE type -> extension map (pyatv: protocols/mrp/messages.py). DEVICE_INFO_MESSAGE and
  * DEVICE_INFO_UPDATE_MESSAGE share one extension. Types not listed here still decode (with
  * their name) but carry no payload we read.
  */
@@ -130,7 +130,7 @@ export function mrpExtensionOf(type: number): keyof MrpExtensionPayloads | undef
 }
 
 /**
- * A new outgoing message. Like pyatv (reference §4.3) every message gets a random
+ * A new outgoing message. Like pyatv (protocols/mrp/messages.py) every message gets a random
  * uniqueIdentifier and errorCode 0; `identifier` only when given.
  */
 export function createMrpMessage<T extends MrpMessageType>(

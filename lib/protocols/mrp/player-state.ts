@@ -1,5 +1,5 @@
 /**
- * The MRP now-playing model (reference §4.7 "State model" and "Derived state"): the device
+ * The MRP now-playing model (pyatv: protocols/mrp/player_state.py and MrpMetadata): the device
  * pushes per-player state (SET_STATE, UPDATE_CONTENT_ITEM, ...) for every app ("client",
  * keyed by bundle identifier) and says which client and player are active. This module keeps
  * that model and derives the library's NowPlaying from the active player. Pure: messages in,
@@ -245,13 +245,13 @@ export class MrpPlayerState {
     return this.activePlayer?.commandInfo(command);
   }
 
-  /** Whether the active player currently accepts `command` (reference §1.2). */
+  /** Whether the active player currently accepts `command` (pyatv's MrpFeatures). */
   commandEnabled(command: MrpCommand): boolean {
     return this.commandInfo(command)?.enabled === true;
   }
 
   /**
-   * The playback state after pyatv's corrections (reference §4.7): absent → undefined (idle);
+   * The playback state after pyatv's corrections (pyatv: protocols/mrp/__init__.py): absent → undefined (idle);
    * Paused with nothing queued → undefined; Playing at a rate other than 0 or 1 → Seeking.
    */
   effectivePlaybackState(): number | undefined {

@@ -336,7 +336,7 @@ export enum MrpPlaybackState {
   Playing = 1,
   Paused = 2,
   Stopped = 3,
-  /** pyatv reports Interrupted as "loading" (reference §4.7). */
+  /** pyatv reports Interrupted as "loading" (pyatv: protocols/mrp/__init__.py). */
   Interrupted = 4,
   Seeking = 5,
 }
@@ -453,7 +453,7 @@ export interface MrpCommandOptions {
   radioStationHash?: string;
   systemAppPlaybackQueueData?: Buffer;
   destinationAppDisplayID?: string;
-  /** pyatv sends 0 with ChangeShuffleMode/ChangeRepeatMode (reference §4.7). */
+  /** pyatv sends 0 with ChangeShuffleMode/ChangeRepeatMode (pyatv: protocols/mrp/__init__.py). */
   sendOptions?: number;
   requestDefermentToPlaybackQueuePosition?: boolean;
   contextID?: string;
@@ -571,7 +571,7 @@ export interface MrpContentItemMetadata {
   artworkDataWidth?: number;
   artworkDataHeight?: number;
   currentPlaybackDateData?: Buffer;
-  /** An image URL template with {w}, {h}, {c} and {f} placeholders (reference §4.7). */
+  /** An image URL template with {w}, {h}, {c} and {f} placeholders (pyatv: protocols/mrp/__init__.py). */
   artworkIdentifier?: string;
   isLoading?: boolean;
   artworkURLTemplatesData?: Buffer;
@@ -590,7 +590,7 @@ export interface MrpCryptoPairingMessage {
   status?: number;
   isRetrying?: boolean;
   isUsingSystemPairing?: boolean;
-  /** 2 on the first pair-setup message, 0 otherwise (reference §4.5). */
+  /** 2 on the first pair-setup message, 0 otherwise (pyatv: auth/hap_srp.py). */
   state?: number;
 }
 
@@ -634,7 +634,7 @@ export interface MrpDeviceInfoMessage {
   senderDefaultGroupUID?: string;
   airplayReceivers?: string[];
   linkAgent?: string;
-  /** Preferred over deviceUID as "our" output device id when present (volume, §4.7). */
+  /** Preferred over deviceUID as "our" output device id when present (pyatv's volume handling in protocols/mrp/__init__.py). */
   clusterID?: string;
   clusterLeaderID?: string;
   clusterType?: number;
@@ -656,7 +656,7 @@ export interface MrpDeviceInfoMessage {
 
 /**
  * pyatv's heartbeat and its "flush" after HID key events are GENERIC_MESSAGEs that carry no
- * GenericMessage at all, sent with an identifier as requests expecting a reply (reference §4.1).
+ * GenericMessage at all, sent with an identifier as requests expecting a reply (pyatv: protocols/mrp/connection.py).
  */
 /** `mrp.GenericMessage` */
 export interface MrpGenericMessage {

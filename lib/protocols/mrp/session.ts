@@ -1,8 +1,8 @@
 /**
- * The MRP `ProtocolSession` (reference §4): THE command table mapped to MRP actions in one
+ * The MRP `ProtocolSession` (pyatv: protocols/mrp): THE command table mapped to MRP actions in one
  * place (`MRP_COMMAND_ACTIONS`), now-playing from the pushed player-state model, artwork,
  * properties, volume, power, and feature availability as pyatv's MrpFeatures defines it
- * (reference §1.2): `available` only when the device says so.
+ * (pyatv's MrpFeatures): `available` only when the device says so.
  *
  * MRP is event driven: the device pushes every change once CLIENT_UPDATES_CONFIG is sent,
  * so `nowPlaying()` reads the model without a request and start/stopPushUpdates only gate
@@ -66,13 +66,13 @@ import { MrpVolume } from './volume';
 /** What MRP does for each command of THE command table. */
 export type MrpAction =
   | { readonly kind: 'command'; readonly command: MrpCommand }
-  /** TogglePlayPause when the app offers it, else Play or Pause by state (reference §1.2). */
+  /** TogglePlayPause when the app offers it, else Play or Pause by state (pyatv's MrpRemoteControl.play_pause). */
   | { readonly kind: 'playPause' }
   | { readonly kind: 'skip'; readonly command: MrpCommand.SkipForward | MrpCommand.SkipBackward }
   | { readonly kind: 'key'; readonly key: MrpHidKey }
   | { readonly kind: 'volume'; readonly direction: 1 | -1 }
   | { readonly kind: 'turnOn' }
-  /** Holding home opens the sleep menu, whose first entry select picks (reference §4.7). */
+  /** Holding home opens the sleep menu, whose first entry select picks (pyatv: protocols/mrp/__init__.py). */
   | { readonly kind: 'turnOff' };
 
 export const MRP_COMMAND_ACTIONS: { readonly [C in CommandName]: MrpAction } = {
@@ -328,7 +328,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     await this.mediaCommand('playPause', playing ? MrpCommand.Pause : MrpCommand.Play);
   }
 
-  /** SEND_COMMAND and its SEND_COMMAND_RESULT (reference §4.7). */
+  /** SEND_COMMAND and its SEND_COMMAND_RESULT (pyatv: protocols/mrp/__init__.py). */
   private async mediaCommand(what: string, command: MrpCommand, options?: MrpCommandOptions): Promise<void> {
     const reply = await this.exchange.request(
       createMrpMessage(MrpMessageType.SEND_COMMAND_MESSAGE, options ? { command, options } : { command }),
@@ -338,7 +338,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
   }
 
   /**
-   * A button press as HID key events (reference §4.7): down, up (a hold keeps it down for
+   * A button press as HID key events (pyatv: protocols/mrp/__init__.py): down, up (a hold keeps it down for
    * holdMs), then a GENERIC_MESSAGE request as a flush; a double press is two presses.
    */
   private async pressKey(key: MrpHidKey, action: InputAction, flush = true): Promise<void> {
@@ -372,7 +372,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
   }
 
   /**
-   * The current artwork (reference §4.7): a remote URL first (the artworkIdentifier
+   * The current artwork (pyatv: protocols/mrp/__init__.py): a remote URL first (the artworkIdentifier
    * template, then artworkURL), then a PLAYBACK_QUEUE_REQUEST. Null when nothing plays or
    * the item has no artwork.
    */
@@ -638,7 +638,7 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /**
- * The typed error for a command's reply, or null when it succeeded (reference §4.2
+ * The typed error for a command's reply, or null when it succeeded (pyatv: protocols/mrp/messages.py
  * SendCommandResultMessage). A reply that is not a SEND_COMMAND_RESULT (the bare type-0
  * acknowledgement) counts as success unless its envelope carries an error code.
  */

@@ -1,5 +1,5 @@
 /**
- * MRP volume (reference §4.7 "Volume"): what the device lets us control (availability and
+ * MRP volume (pyatv: MrpAudio in protocols/mrp/__init__.py): what the device lets us control (availability and
  * relative/absolute capability, for our output device), the level it reports, and setting
  * it. The device never answers SET_VOLUME; it pushes VOLUME_DID_CHANGE when the level moved,
  * so a change is confirmed by waiting for that push.
@@ -13,7 +13,7 @@ import { MrpMessageType, MrpVolumeCapabilities, type MrpDeviceInfoMessage, type 
 
 /** How long a volume change may take to be confirmed (pyatv's 5 s). */
 export const MRP_VOLUME_CONFIRM_TIMEOUT = 5000;
-/** Step of volumeUp/volumeDown when only absolute volume is possible (reference §1.2). */
+/** Step of volumeUp/volumeDown when only absolute volume is possible (pyatv's MrpAudio). */
 export const MRP_VOLUME_STEP = 5;
 
 export interface MrpVolumeHost {

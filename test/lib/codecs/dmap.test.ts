@@ -33,7 +33,7 @@ describe('DMAP codec', () => {
     assert.deepEqual(dmapToObject(decodeDmap(bytes)), { cmst: { mstt: 200, cmsr: 25 } });
   });
 
-  it('knows every tag pyatv knows (reference §3.5), with the containers marked', () => {
+  it('knows every tag pyatv knows (pyatv: protocols/dmap/tag_definitions.py), with the containers marked', () => {
     const pyatvTags =
       'aelb aels aeFP aeGs aeSV apro asai asal asar asgr astm ated caar caas caci cafe cafs cana cang canl cann canp cant ' +
       'capr caps carp cash cast casu cavc cave cavs ceGS ceQR ceSD cmcp cmmk cmnm cmpa cmpg cmpr cmsr cmst cmty mdcl miid ' +

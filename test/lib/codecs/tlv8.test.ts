@@ -16,7 +16,7 @@ import { DecodeError, InvalidArgumentError } from '../../../lib/errors';
 import { mrpPairingTlvs, readCapture } from '../hap/captures';
 
 describe('TLV8 codec', () => {
-  it('has the HAP type and error tables of reference §4.5', () => {
+  it('has the HAP type and error tables (pyatv: auth/hap_tlv8.py)', () => {
     assert.deepEqual(
       [Tlv8Type.Method, Tlv8Type.Identifier, Tlv8Type.Salt, Tlv8Type.PublicKey, Tlv8Type.Proof, Tlv8Type.EncryptedData, Tlv8Type.State],
       [0, 1, 2, 3, 4, 5, 6],

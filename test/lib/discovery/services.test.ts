@@ -53,7 +53,7 @@ describe('TXT records', () => {
 });
 
 describe('service-type table', () => {
-  it('lists every type of protocols.md §2.1 once', () => {
+  it('lists every service type pyatv browses (core/scan.py) once', () => {
     const types = SERVICE_TYPES.map((s) => s.type).sort();
     assert.deepEqual(types, [
       '_airplay._tcp',

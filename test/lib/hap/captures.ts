@@ -75,7 +75,7 @@ export function protoFields(buf: Buffer): ProtoField[] {
   return fields;
 }
 
-/** ProtocolMessage field holding the CryptoPairingMessage extension (reference §4.2). */
+/** ProtocolMessage field holding the CryptoPairingMessage extension (pyatv: protocols/mrp/messages.py). */
 const CRYPTO_PAIRING_EXTENSION = 39;
 
 /** The pairingData (CryptoPairingMessage field 1) of an MRP ProtocolMessage, if it is one. */

@@ -234,7 +234,7 @@ describe('HAP session ciphers', () => {
           const type = protoFields(message).find((f) => f.field === 1);
           assert.equal(type?.wire, 0, 'field 1 (type) is a varint');
         }
-        // SET_CONNECTION_STATE is the first encrypted message (reference §4.4 step 4)
+        // SET_CONNECTION_STATE is the first encrypted message (pyatv: MrpProtocol.start in protocols/mrp/protocol.py step 4)
         assert.equal(protoFields(sent[0]!).find((f) => f.field === 1)?.value, 38);
         if (name.includes('playing')) {
           assert.ok(received.some((m) => m.includes('Fake Title')), 'the now-playing title is in a decrypted frame');
@@ -264,7 +264,7 @@ describe('HAP session ciphers', () => {
         });
         const sent = c2s.map((f) => device.decryptFrame(f.header, f.body));
         const received = s2c.map((f) => client.decryptFrame(f.header, f.body));
-        assert.ok(sent[0]!.includes('_systemInfo'), 'the first request is _systemInfo (reference §5.2)');
+        assert.ok(sent[0]!.includes('_systemInfo'), 'the first request is _systemInfo (pyatv: protocols/companion)');
         for (const m of [...sent, ...received]) assert.equal(m[0]! & 0xf0, 0xe0, 'an OPACK dict');
         const again = new CompanionSessionCipher({
           encryptKey: Buffer.from(k.client_write_key_client_to_device, 'hex'),

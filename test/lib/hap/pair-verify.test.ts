@@ -142,7 +142,7 @@ describe('HAP pair-verify', () => {
   });
 
   describe('session keys', () => {
-    it('has the per-channel strings of reference §4.6, with the event channel reversed', () => {
+    it('has the per-channel strings pyatv uses (auth/hap_srp.py), with the event channel reversed', () => {
       assert.deepEqual(HAP_SESSION_KEY_SPECS.mrp, {
         salt: 'MediaRemote-Salt',
         writeInfo: 'MediaRemote-Write-Encryption-Key',

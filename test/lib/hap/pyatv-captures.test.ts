@@ -41,7 +41,7 @@ const keys = readKeys();
 const state = (tlv: Buffer) => tlv8Uint(decodeTlv8(tlv), Tlv8Type.State);
 
 describe("pyatv's recorded HAP pairings", () => {
-  it('MRP pair-setup M1..M6 and pair-verify M1..M4 have the structure of reference §4.5/§4.6', () => {
+  it('MRP pair-setup M1..M6 and pair-verify M1..M4 have the structure pyatv gives them (auth/hap_srp.py)', () => {
     const { c2s, s2c } = pairingTlvs('mrp');
     assert.deepEqual(c2s.map(state), [1, 3, 5, 1, 3]);
     assert.deepEqual(s2c.map(state), [2, 4, 6, 2, 4]);

@@ -156,7 +156,7 @@ export class MrpTestClient {
     return this.next((m) => m.identifier === identifier, timeoutMs, `answer to ${MrpMessageType[message.type]}`);
   }
 
-  /** DEVICE_INFO as pyatv sends it (reference §4.4 step 2); returns the device's. */
+  /** DEVICE_INFO as pyatv sends it (pyatv: MrpProtocol.start in protocols/mrp/protocol.py step 2); returns the device's. */
   hello(name = 'atvlink test remote'): Promise<MrpDecodedMessage> {
     return this.request(
       createMrpMessage(MrpMessageType.DEVICE_INFO_MESSAGE, {
@@ -221,7 +221,7 @@ export class MrpTestClient {
     }
   }
 
-  /** Steps 4–6 of the connection sequence (reference §4.4). */
+  /** Steps 4–6 of the connection sequence (pyatv: MrpProtocol.start in protocols/mrp/protocol.py). */
   async startSession(): Promise<void> {
     this.send(createMrpMessage(MrpMessageType.SET_CONNECTION_STATE_MESSAGE, { state: MrpConnectionState.Connected }));
     await this.request(createMrpMessage(MrpMessageType.CLIENT_UPDATES_CONFIG_MESSAGE, MRP_CLIENT_UPDATES_CONFIG));

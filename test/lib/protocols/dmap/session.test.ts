@@ -42,7 +42,7 @@ describe('DmapSession', () => {
     assert.deepEqual(Object.keys(DMAP_COMMAND_ACTIONS).sort(), COMMANDS.map((c) => c.name).sort());
   });
 
-  it('sends each command as the DACP request of reference §3.3', async () => {
+  it('sends each command as the DACP request pyatv sends (protocols/dmap/__init__.py)', async () => {
     const { fake, session } = await setup();
     const expected: [CommandName, string[]][] = [
       ['play', [`POST /ctrl-int/1/play?${S}&prompt-id=0`]],

@@ -76,7 +76,7 @@ describe('pyatv 0.16.1 MRP captures', () => {
     const c2s = capturedFrames('mrp-pair.jsonl', 'c2s');
     const s2c = capturedFrames('mrp-pair.jsonl', 's2c');
 
-    it('opens with our DEVICE_INFO, as pyatv fills it (reference §4.4)', () => {
+    it('opens with our DEVICE_INFO, as pyatv fills it (pyatv: MrpProtocol.start in protocols/mrp/protocol.py)', () => {
       assert.equal(c2s[0]?.message.type, MrpMessageType.DEVICE_INFO_MESSAGE);
       const info = one(c2s, MrpMessageType.DEVICE_INFO_MESSAGE);
       assert.match(info.identifier ?? '', /^[0-9A-F-]{36}$/);
@@ -101,7 +101,7 @@ describe('pyatv 0.16.1 MRP captures', () => {
       assert.equal(info.allowsPairing, true);
     });
 
-    it('carries pair-setup M1..M6 and pair-verify M1..M4 in CRYPTO_PAIRING messages (reference §4.5)', () => {
+    it('carries pair-setup M1..M6 and pair-verify M1..M4 in CRYPTO_PAIRING messages (pyatv: auth/hap_srp.py)', () => {
       const ours = only(c2s, MrpMessageType.CRYPTO_PAIRING_MESSAGE);
       const theirs = only(s2c, MrpMessageType.CRYPTO_PAIRING_MESSAGE);
       assert.deepEqual(ours.map((m) => pairingState(m)), [1, 3, 5, 1, 3]);
@@ -124,7 +124,7 @@ describe('pyatv 0.16.1 MRP captures', () => {
 
   describe('sessions (decrypted after pair-verify)', () => {
     for (const name of SESSIONS) {
-      it(`${name}: DEVICE_INFO and pair-verify in the clear, then the setup sequence encrypted (reference §4.4)`, () => {
+      it(`${name}: DEVICE_INFO and pair-verify in the clear, then the setup sequence encrypted (pyatv: MrpProtocol.start in protocols/mrp/protocol.py)`, () => {
         const c2s = capturedFrames(name, 'c2s');
         const s2c = capturedFrames(name, 's2c');
         assert.deepEqual(

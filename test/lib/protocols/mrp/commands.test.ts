@@ -18,7 +18,7 @@ import {
 import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType } from '../../../../lib/protocols/mrp/messages';
 import { MrpCommand, MrpRepeatMode, MrpShuffleMode } from '../../../../lib/protocols/mrp/proto-types';
 
-// Reference §4.7, "Keys (usage page, usage)".
+// pyatv: protocols/mrp/__init__.py, "Keys (usage page, usage)".
 const REFERENCE_HID: Record<string, [number, number]> = {
   up: [1, 0x8c],
   down: [1, 0x8d],
@@ -38,7 +38,7 @@ const REFERENCE_HID: Record<string, [number, number]> = {
 };
 
 describe('MRP commands and HID keys', () => {
-  it('builds the 60-byte hidEventData of reference §4.7', () => {
+  it('builds the 60-byte hidEventData pyatv sends (protocols/mrp/messages.py)', () => {
     const down = mrpHidEventData(1, 0x8b, true);
     assert.equal(MRP_HID_EVENT_BYTES, 60);
     assert.equal(down.length, 60);

@@ -1,6 +1,6 @@
 /**
  * The MRP client's connection against a scripted device over real loopback TCP: the
- * connection sequence of reference §4.4 as it crosses the wire, pair-verify with right and
+ * connection sequence of pyatv's MrpProtocol.start as it crosses the wire, pair-verify with right and
  * wrong credentials, hostile frames, timeouts, the heartbeat, and clean closing.
  */
 import assert from 'node:assert/strict';
@@ -32,7 +32,7 @@ function lostErrors(session: MrpSession): Error[] {
 }
 
 
-describe('MRP connection sequence (reference §4.4)', () => {
+describe('MRP connection sequence (pyatv: MrpProtocol.start in protocols/mrp/protocol.py)', () => {
   it("sends pyatv's DEVICE_INFO first, pair-verifies, then SET_CONNECTION_STATE, CLIENT_UPDATES_CONFIG, GET_KEYBOARD_SESSION encrypted", async () => {
     const { device, session } = await connected(cleanups, { session: { name: 'pyatv' } });
     const conn = device.last;
@@ -199,7 +199,7 @@ describe('MRP connection sequence (reference §4.4)', () => {
   });
 });
 
-describe('MRP heartbeat (reference §4.1)', () => {
+describe('MRP heartbeat (pyatv: protocols/mrp/connection.py)', () => {
   it('sends a GENERIC_MESSAGE request every interval while the device answers', async () => {
     const { device, session } = await connected(cleanups, { session: { heartbeatInterval: 40 } });
     const lost = lostErrors(session);

@@ -26,7 +26,7 @@ const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 /** A length-delimited field: tag (field, wire type 2), length, bytes. */
 const ld = (field: number, body: Buffer): Buffer => Buffer.concat([encodeVarint(field * 8 + 2), encodeVarint(body.length), body]);
 
-// Reference §4.2, "Type ↔ extension field": [type, extension field number].
+// pyatv: protocols/mrp/messages.py, "Type ↔ extension field": [type, extension field number].
 const REFERENCE_EXTENSIONS: [MrpMessageType, number][] = [
   [MrpMessageType.SEND_COMMAND_MESSAGE, 6],
   [MrpMessageType.SEND_COMMAND_RESULT_MESSAGE, 7],

@@ -1,5 +1,5 @@
 /**
- * MrpPairing against our HAP device side over loopback (reference §4.5): the PIN flow, the
+ * MrpPairing against our HAP device side over loopback (pyatv: auth/hap_srp.py): the PIN flow, the
  * messages as they cross the wire, credentials that then verify on a fresh connection, and
  * the refusals a user must understand (wrong PIN, back-off, busy, dialog dismissed).
  */

@@ -1,5 +1,5 @@
 /**
- * The MRP now-playing model on its own (no socket): the state rules of reference §4.7 fed
+ * The MRP now-playing model on its own (no socket): the state rules of pyatv's protocols/mrp/player_state.py fed
  * with hand-made messages, decoded from bytes so they have the shape the wire gives.
  */
 import assert from 'node:assert/strict';

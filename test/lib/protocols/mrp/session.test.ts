@@ -69,8 +69,8 @@ describe('MrpSession', () => {
     assert.deepEqual(Object.keys(MRP_COMMAND_ACTIONS).sort(), COMMANDS.map((c) => c.name).sort());
   });
 
-  describe('media commands (SEND_COMMAND, reference §4.7)', () => {
-    it('send the Command of reference §1.2 and wait for the result', async () => {
+  describe('media commands (SEND_COMMAND, pyatv: protocols/mrp/__init__.py)', () => {
+    it('send the Command pyatv sends (protocols/mrp/__init__.py) and wait for the result', async () => {
       const { device, session } = await connected(cleanups);
       const expected: [CommandName, MrpCommand, object | undefined][] = [
         ['play', MrpCommand.Play, undefined],
@@ -182,7 +182,7 @@ describe('MrpSession', () => {
     });
   });
 
-  describe('HID keys (reference §4.7)', () => {
+  describe('HID keys (pyatv: protocols/mrp/__init__.py)', () => {
     it('hidEventData is the 60-byte layout of the reference, byte for byte', () => {
       const up = mrpHidEventData(1, 0x8c, true).toString('hex');
       assert.equal(
@@ -234,7 +234,7 @@ describe('MrpSession', () => {
 
   });
 
-  describe('now playing (reference §4.7 derived state)', () => {
+  describe('now playing (pyatv: protocols/mrp/__init__.py derived state)', () => {
     it("derives pyatv's capture: Fake Title, artist, album, genre, duration, app; position moves with the clock", async () => {
       let now = CAPTURE_MS + 10_000;
       const { session } = await connected(cleanups, { session: { now: () => now } });
@@ -353,7 +353,7 @@ describe('MrpSession', () => {
     });
   });
 
-  describe('features (reference §1.2, MRP rules)', () => {
+  describe('features (pyatv: MrpFeatures)', () => {
     it('follow the commands the app enables, the volume capabilities and the artwork flag', async () => {
       const { device, session } = await connected(cleanups);
       for (const name of ['up', 'down', 'left', 'right', 'select', 'menu', 'home', 'topMenu', 'turnOn', 'turnOff', 'powerState', 'nowPlaying', 'pushUpdates'] as const) {
@@ -394,7 +394,7 @@ describe('MrpSession', () => {
     });
   });
 
-  describe('artwork (reference §4.7)', () => {
+  describe('artwork (pyatv: protocols/mrp/__init__.py)', () => {
     it('asks the device with PLAYBACK_QUEUE_REQUEST and returns the PNG; cached afterwards', async () => {
       const { device, session } = await connected(cleanups);
       const art = await session.artwork();
@@ -518,7 +518,7 @@ describe('MrpSession', () => {
     });
   });
 
-  describe('volume (reference §4.7)', () => {
+  describe('volume (pyatv: protocols/mrp/__init__.py)', () => {
     it('reads the level the device pushed and sets it with SET_VOLUME, confirmed by VOLUME_DID_CHANGE', async () => {
       const { device, session } = await connected(cleanups);
       assert.equal(await session.getVolume(), 50);
@@ -588,7 +588,7 @@ describe('MrpSession', () => {
     });
   });
 
-  describe('power (reference §4.7)', () => {
+  describe('power (pyatv: protocols/mrp/__init__.py)', () => {
     it('from logicalDeviceCount; DEVICE_INFO_UPDATE changes it with a power event', async () => {
       const { device, session } = await connected(cleanups);
       assert.equal(session.powerState(), 'on');
