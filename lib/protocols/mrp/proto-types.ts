@@ -590,7 +590,7 @@ export interface MrpCryptoPairingMessage {
   status?: number;
   isRetrying?: boolean;
   isUsingSystemPairing?: boolean;
-  /** 2 on the first pair-setup message, 0 otherwise (pyatv: auth/hap_srp.py). */
+  /** 2 on the first pair-setup message, 0 otherwise (pyatv: protocols/mrp/auth.py). */
   state?: number;
 }
 
@@ -656,7 +656,7 @@ export interface MrpDeviceInfoMessage {
 
 /**
  * pyatv's heartbeat and its "flush" after HID key events are GENERIC_MESSAGEs that carry no
- * GenericMessage at all, sent with an identifier as requests expecting a reply (pyatv: protocols/mrp/connection.py).
+ * GenericMessage at all, sent with an identifier as requests expecting a reply (pyatv: protocols/mrp/protocol.py).
  */
 /** `mrp.GenericMessage` */
 export interface MrpGenericMessage {
