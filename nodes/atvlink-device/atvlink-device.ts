@@ -8,28 +8,27 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { manualConfig, type ManualService } from '../../lib/device/config';
 import { Device } from '../../lib/core/facade';
-import { PROTOCOLS, type Credentials, type DeviceConfig } from '../../lib/device/interfaces';
+import { PROTOCOLS, type Credentials, type DeviceConfig, type Protocol } from '../../lib/device/interfaces';
 import { AtvError, InvalidArgumentError } from '../../lib/errors';
-import { parseFullHapCredentials } from '../../lib/hap/credentials';
 import type { Logger } from '../../lib/log';
+import { checkCredentials, credentialProtocols, protocolDescriptor, sessionProtocols } from '../../lib/protocols/table';
 import { closeLink, openLink, retryPolicyFrom, type DeviceLink, type RetryPolicy } from '../connections';
 import { findDevice } from '../discovery';
 import { setSharedTranslate } from '../flow-node';
 import { registerRoutes } from '../routes';
 
+/**
+ * The node's settings: `<protocol>Port` for every protocol of the library's table (a flow
+ * saved before a protocol was added simply lacks its port: none).
+ */
 export interface DeviceNodeDef extends NodeDef {
   identifier?: string;
   host?: string;
-  dmapPort?: string | number;
-  /** Added with MRP support; flows saved before it simply lack it (no manual MRP port). */
-  mrpPort?: string | number;
+  [port: `${string}Port`]: string | number | undefined;
 }
 
 /** Per-protocol credentials, as Node-RED stores them (encrypted, never in flow JSON). */
-export interface DeviceNodeCredentials {
-  dmap?: string;
-  mrp?: string;
-}
+export type DeviceNodeCredentials = Partial<Record<Protocol, string>>;
 
 export interface DeviceConfigNode extends Node<DeviceNodeCredentials> {
   link: DeviceLink<Device>;
@@ -58,10 +57,10 @@ export function deviceResolver(def: DeviceNodeDef, logger: Logger): () => Promis
   return async () => {
     if (host) {
       const services: ManualService[] = [];
-      const dmap = port(def.dmapPort, 'DMAP port');
-      if (dmap) services.push({ protocol: 'dmap', port: dmap });
-      const mrp = port(def.mrpPort, 'MRP port');
-      if (mrp) services.push({ protocol: 'mrp', port: mrp });
+      for (const protocol of sessionProtocols()) {
+        const given = port(def[`${protocol}Port`], `${protocolDescriptor(protocol).label} port`);
+        if (given) services.push({ protocol, port: given });
+      }
       if (services.length > 0) return manualConfig({ address: host, name, identifier, services });
       // A host without ports: ask it directly (unicast DNS-SD) which services it has.
       return findDevice({ hosts: [host], identifier, logger });
@@ -74,19 +73,21 @@ export function deviceResolver(def: DeviceNodeDef, logger: Logger): () => Promis
 function credentialsOf(node: DeviceConfigNode): Credentials {
   const credentials: Credentials = {};
   const stored = node.credentials ?? {};
-  if (stored.dmap?.trim()) credentials.dmap = stored.dmap.trim();
-  if (stored.mrp?.trim()) credentials.mrp = stored.mrp.trim();
+  for (const protocol of credentialProtocols()) {
+    const value = stored[protocol]?.trim();
+    if (value) credentials[protocol] = value;
+  }
   return credentials;
 }
 
 /**
- * What is wrong with pasted MRP credentials (pyatv's `ltpk:ltsk:atv_id:client_id` hex), or
- * null when they parse. The message names the field, never its content.
+ * What is wrong with pasted credentials of `protocol`, or null when they can be used. The
+ * message names the field, never its content.
  */
-export function mrpCredentialsProblem(value: string | undefined): string | null {
+export function credentialsProblem(protocol: Protocol, value: string | undefined): string | null {
   if (!value) return null;
   try {
-    parseFullHapCredentials(value);
+    checkCredentials(protocol, value);
     return null;
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
@@ -113,8 +114,10 @@ export default function (RED: NodeAPI): void {
       warn: (message) => node.debug(message),
     };
     const credentials = credentialsOf(node);
-    const problem = mrpCredentialsProblem(credentials.mrp);
-    if (problem) node.warn(t('errors.badMrpCredentials', { problem }));
+    for (const [protocol, value] of Object.entries(credentials) as [Protocol, string][]) {
+      const problem = credentialsProblem(protocol, value);
+      if (problem) node.warn(t('errors.badCredentials', { protocol: protocolDescriptor(protocol).label, problem }));
+    }
     const settings = RED.settings as unknown as DeviceSettings;
     const retry = retryPolicyFrom(settings.atvlinkDeviceRetry);
     for (const problem of retry.problems) node.warn(`settings.js: ${problem}`);
@@ -140,9 +143,6 @@ export default function (RED: NodeAPI): void {
   }
 
   RED.nodes.registerType<DeviceConfigNode, DeviceNodeDef, unknown, DeviceNodeCredentials>('atvlink-device', AtvlinkDeviceNode, {
-    credentials: {
-      dmap: { type: 'password' },
-      mrp: { type: 'password' },
-    },
+    credentials: Object.fromEntries(credentialProtocols().map((p) => [p, { type: 'password' as const }])),
   });
 }

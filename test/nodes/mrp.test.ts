@@ -353,7 +353,7 @@ describe('flow nodes against an MRP-only simulator', () => {
     const { statuses, caught } = await load([{ id: 'cmd', type: 'atvlink-command', device: 'dev1', command: 'play' }], { dev1: { mrp: garbage } });
     await waitForStatus(statuses, ['cmd'], (t) => t === 'atvlink-device.status.invalid', 'check device config');
     const logged = JSON.stringify((helper as unknown as { log(): { args: unknown[][] } }).log().args);
-    assert.match(logged, /badMrpCredentials|MRP credentials cannot be used/);
+    assert.match(logged, /badCredentials|MRP credentials cannot be used/);
     assert.match(logged, /expected 4 colon-separated fields/);
     assert.ok(!everythingShown(statuses, caught).includes('cd'.repeat(32)));
   });

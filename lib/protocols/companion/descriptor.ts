@@ -7,7 +7,7 @@ export const COMPANION_PROTOCOL: ProtocolDescriptor = {
   label: 'Companion',
   devices: 'Apple TV 4/4K (apps, power, keyboard)',
   services: [COMPANION_SERVICE],
-  manualPort: { usual: null, hint: 'usually 49153 or above; it can change' },
+  manualPort: { usual: null, hint: 'e.g. 49153' },
   credentials: null,
   pairing: null,
   capabilities: [],

@@ -15,7 +15,7 @@ export const MRP_PROTOCOL: ProtocolDescriptor = {
   devices: 'Apple TV 4/4K, tvOS 14 or earlier',
   services: [MRP_SERVICE],
   // An Apple TV's MRP port changes (usually 49152 or above): better asked of the host.
-  manualPort: { usual: null, hint: 'usually 49152 or above; it can change' },
+  manualPort: { usual: null, hint: 'e.g. 49152' },
   credentials: { check: (text) => void parseFullHapCredentials(text), format: HAP_CREDENTIALS_FORMAT },
   pairing: 'device-shows-pin',
   createSession: (context) => createMrpSession(context),
