@@ -97,6 +97,8 @@ export interface Target {
   protocol: Protocol | undefined;
   credentials: Credentials;
   timeoutMs: number | undefined;
+  /** For a device found by a scan: the same scan again (a supervisor looks it up for each attempt). */
+  rescan?: () => Promise<DeviceConfig>;
 }
 
 export function endpointOf(config: DeviceConfig, protocol?: Protocol): string {
@@ -146,50 +148,64 @@ export async function resolveTarget(ctx: CommandContext, command: string): Promi
   const mdnsPort = args.number('mdns-port');
   const iface = args.string('interface');
   const scanTimeout = timeoutMs ?? DEFAULT_SCAN_TIMEOUT;
-  const found = await unlessAborted(
-    scan({
-      timeout: scanTimeout,
-      ...(scanHosts.length > 0 ? { hosts: scanHosts } : {}),
-      ...(mdnsPort !== undefined ? { port: mdnsPort } : {}),
-      ...(iface !== undefined ? { interface: iface } : {}),
-      ...(id !== undefined ? { identifier: id } : {}),
-      ...(protocol !== undefined ? { protocols: [protocol] } : {}),
-      ...(ctx.logger ? { logger: ctx.logger } : {}),
-    }),
-    ctx.signal,
-  );
   const where =
     scanHosts.length > 0 ? `at ${scanHosts.join(', ')}${mdnsPort !== undefined ? ` (DNS-SD port ${mdnsPort})` : ''}` : 'on the network';
   const within = `within ${scanTimeout / 1000} s`;
-  if (found.length === 0) {
-    throw new UnreachableError(
-      id !== undefined
-        ? `no device with identifier ${id} answered ${where} ${within}; check the id with \`atvlink scan\`, or give --host and --port`
-        : `no device${protocol ? ` speaking ${protocol}` : ''} answered ${where} ${within}; is it on? (give --port to skip the scan)`,
+  const lookUp = async (): Promise<DeviceConfig> => {
+    const found = await unlessAborted(
+      scan({
+        timeout: scanTimeout,
+        ...(scanHosts.length > 0 ? { hosts: scanHosts } : {}),
+        ...(mdnsPort !== undefined ? { port: mdnsPort } : {}),
+        ...(iface !== undefined ? { interface: iface } : {}),
+        ...(id !== undefined ? { identifier: id } : {}),
+        ...(protocol !== undefined ? { protocols: [protocol] } : {}),
+        ...(ctx.logger ? { logger: ctx.logger } : {}),
+      }),
+      ctx.signal,
     );
-  }
-  if (found.length > 1) {
-    const list = found.map((d) => `${d.name} (${d.identifier ?? d.address})`).join(', ');
-    throw new UsageError(`${found.length} devices answered ${where}: ${list}`, command, 'pick one with --id');
-  }
-  const config = found[0]!;
+    if (found.length === 0) {
+      throw new UnreachableError(
+        id !== undefined
+          ? `no device with identifier ${id} answered ${where} ${within}; check the id with \`atvlink scan\`, or give --host and --port`
+          : `no device${protocol ? ` speaking ${protocol}` : ''} answered ${where} ${within}; is it on? (give --port to skip the scan)`,
+      );
+    }
+    if (found.length > 1) {
+      const list = found.map((d) => `${d.name} (${d.identifier ?? d.address})`).join(', ');
+      throw new UsageError(`${found.length} devices answered ${where}: ${list}`, command, 'pick one with --id');
+    }
+    return found[0]!;
+  };
+  const config = await lookUp();
   ctx.logger?.debug(`found ${config.name} at ${endpointOf(config, protocol)}`);
-  return { config, endpoint: endpointOf(config, protocol), protocol, credentials, timeoutMs };
+  return { config, endpoint: endpointOf(config, protocol), protocol, credentials, timeoutMs, rescan: lookUp };
 }
 
-/** Connects, runs `fn` with the device, and always closes it (also when cancelled). */
-export async function withDevice<T>(ctx: CommandContext, command: string, fn: (device: Device, target: Target) => Promise<T>): Promise<T> {
+/** Resolves the target and names it in failures; `deviceFor` makes an unconnected Device for it. */
+export async function prepareTarget(
+  ctx: CommandContext,
+  command: string,
+): Promise<{ target: Target; deviceFor: (config: DeviceConfig, only?: readonly Protocol[]) => Device }> {
   const target = await resolveTarget(ctx, command);
   ctx.failure.endpoint = target.endpoint;
   const offered = [...new Set(target.config.services.map((s) => s.protocol))];
   const only = target.protocol ?? (offered.length === 1 ? offered[0] : undefined);
   if (only) ctx.failure.protocol = only;
-  const device = new Device(target.config, {
-    credentials: target.credentials,
-    ...(target.protocol ? { protocols: [target.protocol] } : {}),
-    ...(target.timeoutMs !== undefined ? { timeout: target.timeoutMs } : {}),
-    ...(ctx.logger ? { logger: ctx.logger } : {}),
-  });
+  const deviceFor = (config: DeviceConfig, protocols?: readonly Protocol[]) =>
+    new Device(config, {
+      credentials: target.credentials,
+      ...(protocols ? { protocols } : target.protocol ? { protocols: [target.protocol] } : {}),
+      ...(target.timeoutMs !== undefined ? { timeout: target.timeoutMs } : {}),
+      ...(ctx.logger ? { logger: ctx.logger } : {}),
+    });
+  return { target, deviceFor };
+}
+
+/** Connects, runs `fn` with the device, and always closes it (also when cancelled). */
+export async function withDevice<T>(ctx: CommandContext, command: string, fn: (device: Device, target: Target) => Promise<T>): Promise<T> {
+  const { target, deviceFor } = await prepareTarget(ctx, command);
+  const device = deviceFor(target.config);
   try {
     await unlessAborted(device.connect(), ctx.signal);
     return await fn(device, target);

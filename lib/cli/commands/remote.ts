@@ -9,9 +9,10 @@ import { COMMANDS, INPUT_ACTIONS, findCommand, isInputAction, type CommandGroup,
 import { FEATURES } from '../../device/interfaces';
 import { PROPERTIES, PROPERTY_NAMES, isPropertyName, parsePropertyValue } from '../../device/properties';
 import { NOW_PLAYING_FIELDS } from '../../device/state';
-import { AtvError } from '../../errors';
+import { DeviceSupervisor } from '../../core/supervisor';
+import { AtvError, ClosedError } from '../../errors';
 import { closest, UsageError, type OptionSpec } from '../args';
-import { CONNECTION_OPTIONS, withDevice } from '../connection';
+import { CONNECTION_OPTIONS, prepareTarget, withDevice } from '../connection';
 import { aborted, type CliCommand } from '../context';
 import { EXIT } from '../exit-codes';
 import { nowPlayingLines, nowPlayingSummary, table } from '../format';
@@ -57,36 +58,66 @@ export const watchCommand: CliCommand = {
       heading: 'Output',
       specs: [
         { name: 'count', type: 'integer', metavar: 'N', min: 1, help: 'exit after N updates (default: until Ctrl-C)' },
+        { name: 'reconnect', type: 'boolean', help: 'keep watching when the connection drops or cannot be made: reconnect by itself, with back-off' },
         JSON_OPTION,
       ],
     },
     connection,
   ],
-  details: () => ['The first update is the state when watching starts. With --json each line is a now-playing object (as `state --json`).'],
-  examples: [`atvlink watch ${HOST_EXAMPLE} --json`, 'atvlink watch --id 00:11:22:33:44:55 --count 5'],
+  details: () => [
+    'The first update is the state when watching starts. With --json each line is a now-playing object (as `state --json`).',
+    'Without --reconnect a lost connection ends the command with its exit code; with it, the connection is kept up as the Node-RED nodes keep theirs (connection states go to stderr).',
+  ],
+  examples: [`atvlink watch ${HOST_EXAMPLE} --json`, 'atvlink watch --id 00:11:22:33:44:55 --count 5', 'atvlink watch --id 00:11:22:33:44:55 --reconnect'],
   async run(ctx) {
     const count = ctx.args.number('count');
-    return withDevice(ctx, 'watch', async (device) => {
-      let seen = 0;
-      let lost: Error | null = null;
-      const finished = new AbortController();
-      device.on('nowPlaying', (state) => {
-        if (finished.signal.aborted) return;
+    const reconnect = ctx.args.boolean('reconnect') === true;
+    const { target, deviceFor } = await prepareTarget(ctx, 'watch');
+    const supervisor = new DeviceSupervisor({
+      // A device found by a scan is looked up again for each attempt (a new address, a new port).
+      resolve: async () => (target.rescan ? await target.rescan() : target.config),
+      createDevice: (config, only) => deviceFor(config, only),
+      ...(ctx.logger ? { logger: ctx.logger } : {}),
+    });
+    const finished = new AbortController();
+    let seen = 0;
+    let last = '';
+    let failure: Error | null = null;
+    let connectedOnce = false;
+    let reported = '';
+    supervisor.register(finished, {
+      nowPlaying(state) {
+        const key = JSON.stringify(state);
+        if (finished.signal.aborted || key === last) return;
+        last = key;
         if (ctx.out.json) ctx.out.result(state);
         else ctx.out.line(nowPlayingSummary(state));
         seen++;
         if (count !== undefined && seen >= count) finished.abort();
-      });
-      device.on('pushError', (err) => ctx.out.error(`warning: a push update failed (retrying): ${err.message}`));
-      device.on('connectionLost', (err) => {
-        lost = err;
-        finished.abort();
-      });
-      device.startPushUpdates();
-      await Promise.race([aborted(finished.signal), aborted(ctx.signal)]);
-      if (lost !== null) throw lost;
-      return EXIT.ok;
+      },
+      status(status) {
+        if (status.state === 'connected') connectedOnce = true;
+        if (status.state === 'connecting' || status.state === 'idle' || status.state === 'closed') return;
+        if (status.state !== 'connected' && !reconnect) {
+          failure = status.error ?? new ClosedError('the connection ended');
+          finished.abort();
+          return;
+        }
+        const line =
+          status.state === 'connected'
+            ? connectedOnce && reported !== '' ? 'connected again' : ''
+            : `${status.state}: ${status.error?.message ?? 'not connected'}${status.retryIn !== null ? `; next attempt in ${Math.round(status.retryIn / 1000)} s` : ''}`;
+        if (line !== '' && line !== reported) ctx.out.error(line);
+        reported = line;
+      },
     });
+    try {
+      await Promise.race([aborted(finished.signal), aborted(ctx.signal)]);
+    } finally {
+      await supervisor.close();
+    }
+    if (failure !== null) throw failure;
+    return EXIT.ok;
   },
 };
 

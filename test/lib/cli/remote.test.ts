@@ -248,6 +248,31 @@ describe('atvlink against the simulator', () => {
     assert.match(run.stderr.text, /atvlink: (lost the connection|device unreachable)/);
   });
 
+  it('watch --reconnect keeps watching through a restart of the device: says so on stderr and prints on', async () => {
+    const flaky = new Simulator({ name: 'Flaky TV', homeSharing: false });
+    await flaky.start();
+    const port = flaky.dmapPort;
+    const run = startCli(['watch', '--reconnect', '--json', '--host', '127.0.0.1', '--port', String(port), '--credentials', DEMO_DMAP_CREDENTIALS]);
+    try {
+      await run.stdout.waitFor(/\n/);
+      await flaky.stop();
+      await run.stderr.waitFor(/disconnected: .*next attempt in \d+ s/);
+      const back = new Simulator({ name: 'Flaky TV', homeSharing: false, dmapPort: port, autoplay: true });
+      await back.start();
+      try {
+        await run.stderr.waitFor(/connected again/, 15_000);
+        await run.stdout.waitFor(/"deviceState":"playing"/, 15_000);
+      } finally {
+        run.abort();
+        assert.equal(await run.done, 0, run.stderr.text);
+        await back.stop();
+      }
+    } finally {
+      run.abort();
+      await flaky.stop();
+    }
+  });
+
   it('features lists commands and features with their state', async () => {
     const { code, stdout } = await cli(['features', ...conn, '--json']);
     assert.equal(code, 0);
