@@ -4,11 +4,12 @@
  * is one file; a protocol's figures are one more entry in SUITES.
  */
 import { dmapSuite } from './dmap';
+import { dnsFloodSuite } from './dns-flood';
 import { formatTable, missing, type Measurement, type Suite } from './measure';
 import { mrpSuite } from './mrp';
 import { packageSuite } from './package';
 
-const SUITES: readonly Suite[] = [packageSuite, dmapSuite, mrpSuite];
+const SUITES: readonly Suite[] = [packageSuite, dmapSuite, mrpSuite, dnsFloodSuite];
 
 async function main(): Promise<void> {
   const started = Date.now();
