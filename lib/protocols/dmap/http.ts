@@ -29,6 +29,14 @@ export const DACP_POST_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 export const DACP_TIMEOUT = 10_000;
 /** The largest response body accepted (after decompression); artwork is far smaller. */
 export const DACP_MAX_BODY = 16 * 1024 * 1024;
+/**
+ * TCP connections open to one device at most; further requests wait for a free one. Four:
+ * the playstatus long poll holds one all the time, commands (one at a time, see the
+ * session's queue) need one, and two more let now-playing reads and a slow artwork download
+ * go on beside them. Apple's Remote app keeps about as many; a small server (an Apple TV 3,
+ * OwnTone on a NAS) should never see the hundreds that concurrent callers would open.
+ */
+export const DACP_MAX_CONNECTIONS = 4;
 
 export interface DacpHttpOptions {
   host: string;
@@ -82,7 +90,7 @@ export class DacpHttp {
     this.logger = options.logger ?? silentLogger;
     // keepAlive also turns on TCP keep-alive probes, the only way a long poll that waits
     // forever ever notices a device that vanished.
-    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 10_000 });
+    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 10_000, maxSockets: DACP_MAX_CONNECTIONS });
   }
 
   get isClosed(): boolean {

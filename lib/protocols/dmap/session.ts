@@ -5,6 +5,10 @@
  *
  * DMAP has no notion of a button being pressed twice or held: `double` sends the command
  * twice, `hold` sends it once.
+ *
+ * Everything that acts on the device (commands, property writes) goes through one
+ * `SerialQueue`: an arrow is seven touch requests that the device reads as one swipe, and
+ * two swipes interleaved on the wire read as a different key (or none).
  */
 import { EventEmitter } from 'node:events';
 import type { DmapNode } from '../../codecs/dmap';
@@ -21,9 +25,10 @@ import type {
 } from '../../device/interfaces';
 import { parsePropertyValue, type PropertyName, type PropertyValues } from '../../device/properties';
 import type { NowPlaying, RepeatState, ShuffleState } from '../../device/state';
-import { InvalidArgumentError, NotSupportedError } from '../../errors';
+import { ClosedError, InvalidArgumentError, NotSupportedError } from '../../errors';
 import type { Logger } from '../../log';
 import { emitContained } from '../../support/emit';
+import { SerialQueue } from '../../support/serial-queue';
 import { dmapNumber, findDmap } from '../../codecs/dmap';
 import { DacpClient, type DacpArrow, type DacpButton, type DacpPrompt } from './client';
 import { DmapPushUpdater, type DmapPushOptions } from './push';
@@ -85,6 +90,8 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
   private volume: number | null = null;
   private closed = false;
   private readonly logger: Logger;
+  /** Commands and property writes, one at a time, in call order. */
+  private readonly actions = new SerialQueue();
 
   constructor(context: SessionContext, options: DmapSessionOptions = {}) {
     super();
@@ -132,6 +139,7 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.actions.close(new ClosedError('the DMAP session was closed'));
     const stopped = this.push.stop();
     await this.client.close();
     await stopped;
@@ -180,10 +188,13 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
   async sendCommand(command: CommandName, options: CommandOptions = {}): Promise<void> {
     const action = DMAP_COMMAND_ACTIONS[command];
     if (!action) throw new InvalidArgumentError(`unknown command ${JSON.stringify(String(command))}`);
+    if (action.kind === 'unsupported') throw new NotSupportedError(`DMAP cannot send ${command}; pair MRP or Companion for it`);
+    return this.actions.run(() => this.perform(action, options));
+  }
+
+  private async perform(action: Exclude<DmapAction, { kind: 'unsupported' }>, options: CommandOptions): Promise<void> {
     const times = options.action === 'double' ? 2 : 1;
     switch (action.kind) {
-      case 'unsupported':
-        throw new NotSupportedError(`DMAP cannot send ${command}; pair MRP or Companion for it`);
       case 'button':
         for (let i = 0; i < times; i++) await this.client.button(action.cmd);
         return;
@@ -220,6 +231,10 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
 
   async setProperty<N extends PropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
     const checked = parsePropertyValue(name, value);
+    return this.actions.run(() => this.writeProperty(name, checked));
+  }
+
+  private async writeProperty<N extends PropertyName>(name: N, checked: PropertyValues[N]): Promise<PropertyValues[N]> {
     switch (name) {
       case 'position':
         await this.client.setProperty('dacp.playingtime', Math.round((checked as number) * 1000));

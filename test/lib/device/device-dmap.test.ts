@@ -10,6 +10,8 @@ import { connect, type Device } from '../../../lib/device/facade';
 import { AuthenticationError, InvalidArgumentError, UnreachableError } from '../../../lib/errors';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../../lib/simulator';
 import type { NowPlaying } from '../../../lib/device/state';
+import { DACP_MAX_CONNECTIONS } from '../../../lib/protocols/dmap/http';
+import type { KeyPress } from '../../../lib/simulator/state';
 
 describe('Device over DMAP against the simulator', () => {
   let sim: Simulator;
@@ -71,6 +73,41 @@ describe('Device over DMAP against the simulator', () => {
     assert.equal(art.bytes.subarray(1, 4).toString('latin1'), 'PNG');
     assert.equal(art.width, 64);
     assert.equal(art.height, 48);
+  });
+
+  it('never interleaves concurrent commands: N concurrent arrows register N keys, in call order', async () => {
+    const keys: string[] = [];
+    const onKey = (press: KeyPress): void => void keys.push(press.name);
+    sim.state.on('key', onKey);
+    try {
+      // Each arrow is a seven-request swipe: interleaved, up + left read as one "down".
+      await Promise.all([device.command('up'), device.command('left')]);
+      assert.deepEqual(keys, ['up', 'left']);
+      keys.length = 0;
+      const arrows = Array.from({ length: 60 }, (_, i) => (['up', 'left', 'down', 'right', 'down'] as const)[(i * 3) % 5]!);
+      await Promise.all(arrows.map((arrow, i) => device.command(arrow, i % 7 === 0 ? { action: 'double' } : {})));
+      assert.deepEqual(keys, arrows.flatMap((arrow, i) => (i % 7 === 0 ? [arrow, arrow] : [arrow])));
+    } finally {
+      sim.state.off('key', onKey);
+    }
+  });
+
+  it(`opens at most ${DACP_MAX_CONNECTIONS} connections to the device however many calls run at once`, async () => {
+    const server = sim.server('dmap')!;
+    let peak = 0;
+    const onConnection = (open: number): void => void (peak = Math.max(peak, open));
+    server.on('connection', onConnection);
+    try {
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 200; i++) {
+        calls.push(i % 4 === 0 ? device.command(i % 8 === 0 ? 'play' : 'pause') : i % 4 === 1 ? device.artwork({ width: 32 }) : device.nowPlaying());
+      }
+      await Promise.all(calls);
+      // The push long poll started above holds one of them all along.
+      assert.ok(peak > 0 && peak <= DACP_MAX_CONNECTIONS, `the device saw ${peak} connections at once`);
+    } finally {
+      server.off('connection', onConnection);
+    }
   });
 
   it('refuses wrong credentials with an actionable error that does not echo them', async () => {
