@@ -102,6 +102,8 @@ export interface DacpClientOptions {
   /** Largest accepted response body (default 16 MiB). */
   maxBodySize?: number;
   logger?: Logger;
+  /** Called whenever the device sends something: a sign of life (see `LivenessMonitor`). */
+  onAnswer?: () => void;
 }
 
 export interface PlayStatusOptions {
@@ -154,6 +156,7 @@ export class DacpClient {
       port: options.port,
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
       ...(options.maxBodySize !== undefined ? { maxBodySize: options.maxBodySize } : {}),
+      ...(options.onAnswer ? { onAnswer: options.onAnswer } : {}),
       logger: this.logger,
     });
   }

@@ -46,6 +46,8 @@ export interface DacpHttpOptions {
   /** Largest accepted body in bytes, compressed or not (default 16 MiB). */
   maxBodySize?: number;
   logger?: Logger;
+  /** Called whenever the device sends something (a response head or body bytes): a sign of life. */
+  onAnswer?: () => void;
 }
 
 export interface DacpHttpRequest {
@@ -77,6 +79,7 @@ export class DacpHttp {
   private readonly timeout: number;
   private readonly maxBody: number;
   private readonly logger: Logger;
+  private readonly onAnswer: () => void;
   private readonly agent: http.Agent;
   private readonly inFlight = new Set<http.ClientRequest>();
   private closed = false;
@@ -88,8 +91,10 @@ export class DacpHttp {
     this.timeout = options.timeout ?? DACP_TIMEOUT;
     this.maxBody = options.maxBodySize ?? DACP_MAX_BODY;
     this.logger = options.logger ?? silentLogger;
-    // keepAlive also turns on TCP keep-alive probes, the only way a long poll that waits
-    // forever ever notices a device that vanished.
+    this.onAnswer = options.onAnswer ?? (() => undefined);
+    // keepAlive also turns on TCP keep-alive probes, which end a long poll to a host that
+    // vanished without a request of ours (slowly: minutes with Linux defaults). A device that
+    // stops answering with its TCP stack alive is the session's liveness check's business.
     this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 10_000, maxSockets: DACP_MAX_CONNECTIONS });
   }
 
@@ -174,6 +179,7 @@ export class DacpHttp {
       request.on('error', fail);
       request.on('response', (res) => {
         gotResponse = true;
+        this.onAnswer();
         const status = res.statusCode ?? 0;
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > this.maxBody) {
@@ -184,6 +190,7 @@ export class DacpHttp {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
+          this.onAnswer();
           size += chunk.length;
           if (size > this.maxBody) {
             fail(new ProtocolError(`${this.endpoint} sent more than ${this.maxBody} bytes in answer to ${what}`));

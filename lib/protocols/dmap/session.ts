@@ -9,6 +9,10 @@
  * Everything that acts on the device (commands, property writes) goes through one
  * `SerialQueue`: an arrow is seven touch requests that the device reads as one swipe, and
  * two swipes interleaved on the wire read as a different key (or none).
+ *
+ * A device that stops answering is noticed by a `LivenessMonitor` (the library-wide bound,
+ * LIVENESS_TIMEOUT_MS): every answer counts, and after a quiet spell one `playstatusupdate`
+ * read (what the Remote app reads; no command, so it turns nothing on) must be answered.
  */
 import { EventEmitter } from 'node:events';
 import type { DmapNode } from '../../codecs/dmap';
@@ -25,9 +29,10 @@ import type {
 } from '../../device/interfaces';
 import { parsePropertyValue, type PropertyName, type PropertyValues } from '../../device/properties';
 import type { NowPlaying, RepeatState, ShuffleState } from '../../device/state';
-import { ClosedError, InvalidArgumentError, NotSupportedError } from '../../errors';
+import { ClosedError, ConnectionLostError, InvalidArgumentError, NotSupportedError } from '../../errors';
 import type { Logger } from '../../log';
 import { emitContained } from '../../support/emit';
+import { LivenessMonitor, type LivenessOptions } from '../../support/liveness';
 import { SerialQueue } from '../../support/serial-queue';
 import { dmapNumber, findDmap } from '../../codecs/dmap';
 import { DacpClient, type DacpArrow, type DacpButton, type DacpPrompt } from './client';
@@ -79,6 +84,8 @@ export interface DmapSessionOptions {
   push?: Omit<DmapPushOptions, 'logger'>;
   /** Largest accepted response body in bytes (default 16 MiB). */
   maxBodySize?: number;
+  /** Shorter liveness bounds than the library's (tests). */
+  liveness?: Pick<LivenessOptions, 'timeout' | 'probeAfter'>;
 }
 
 export class DmapSession extends EventEmitter<SessionEvents> implements ProtocolSession {
@@ -92,6 +99,8 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
   private readonly logger: Logger;
   /** Commands and property writes, one at a time, in call order. */
   private readonly actions = new SerialQueue();
+  private readonly liveness: LivenessMonitor;
+  private lost = false;
 
   constructor(context: SessionContext, options: DmapSessionOptions = {}) {
     super();
@@ -103,7 +112,19 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
       credentials: context.credentials ?? context.service.credentials,
       timeout: context.timeout,
       logger: context.logger,
+      onAnswer: () => this.liveness.heard(),
       ...(options.maxBodySize !== undefined ? { maxBodySize: options.maxBodySize } : {}),
+    });
+    this.liveness = new LivenessMonitor({
+      ...options.liveness,
+      probe: (signal) =>
+        this.client.playStatus(0, { signal }).then((nodes) => {
+          this.latest = nodes;
+        }),
+      onLost: (silentMs) =>
+        this.connectionLost(
+          new ConnectionLostError(`${this.client.endpoint} stopped answering: nothing from it for ${Math.round(silentMs / 1000)} s`),
+        ),
     });
     this.push = new DmapPushUpdater(this.client, { ...options.push, logger: context.logger });
     this.push.on('playstatus', (nodes) => {
@@ -111,11 +132,18 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
     });
     this.push.on('update', (state) => this.emit('nowPlaying', state));
     this.push.on('pushError', (error) => this.emit('pushError', error));
-    this.push.on('connectionLost', (error) => {
-      // The contract: a lost session is unusable; free its sockets now.
-      void this.client.close();
-      this.emit('connectionLost', error);
-    });
+    this.push.on('connectionLost', (error) => this.connectionLost(error));
+  }
+
+  /** The contract: a lost session is unusable; free its sockets now, say so once. */
+  private connectionLost(error: Error): void {
+    if (this.lost || this.closed) return;
+    this.lost = true;
+    this.liveness.stop();
+    this.actions.close(error);
+    void this.push.stop();
+    void this.client.close();
+    this.emit('connectionLost', error);
   }
 
   /**
@@ -134,11 +162,13 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
     } catch (err) {
       if (!(err instanceof NotSupportedError)) throw err;
     }
+    if (!this.closed) this.liveness.start();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.liveness.stop();
     this.actions.close(new ClosedError('the DMAP session was closed'));
     const stopped = this.push.stop();
     await this.client.close();

@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { COMMANDS } from '../../../lib/device/commands';
 import { connect, type Device } from '../../../lib/device/facade';
-import { AuthenticationError, InvalidArgumentError, UnreachableError } from '../../../lib/errors';
+import type { SessionContext } from '../../../lib/device/interfaces';
+import { AuthenticationError, ConnectionLostError, InvalidArgumentError, UnreachableError } from '../../../lib/errors';
+import { DmapSession } from '../../../lib/protocols/dmap/session';
+import { sleep } from '../../support/wait';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../../lib/simulator';
 import type { NowPlaying } from '../../../lib/device/state';
 import { DACP_MAX_CONNECTIONS } from '../../../lib/protocols/dmap/http';
@@ -122,5 +125,74 @@ describe('Device over DMAP against the simulator', () => {
     const config = sim.config();
     const closedPort = { ...config, services: config.services.map((s) => ({ ...s, port: 1 })) };
     await assert.rejects(connect(closedPort, { credentials: { dmap: DEMO_DMAP_CREDENTIALS } }), UnreachableError);
+  });
+});
+
+describe('a DMAP device that stops answering (TCP open, no bytes)', () => {
+  // The library's bound is LIVENESS_TIMEOUT_MS (30 s); the same mechanism with 1.5 s here.
+  const liveness = { timeout: 1500, probeAfter: 1000 };
+  const factories = { dmap: (context: SessionContext) => new DmapSession(context, { liveness }) };
+  let sim: Simulator;
+
+  before(async () => {
+    sim = new Simulator({ name: 'Hanging TV', homeSharing: false });
+    await sim.start();
+  });
+  after(async () => {
+    await sim?.stop();
+  });
+
+  it('is declared lost (connectionLost, then closed) within the liveness bound, push updates on or off', async () => {
+    for (const push of [true, false]) {
+      sim.server('dmap')!.recover();
+      const device = await connect(sim.config(), { credentials: { dmap: DEMO_DMAP_CREDENTIALS }, factories });
+      try {
+        const lost = new Promise<Error>((resolve) => device.once('connectionLost', resolve));
+        const closed = new Promise<void>((resolve) => device.once('closed', resolve));
+        if (push) device.startPushUpdates();
+        await sleep(100);
+        sim.server('dmap')!.hang();
+        const error = await lost;
+        assert.ok(error instanceof ConnectionLostError, String(error));
+        assert.match(error.message, /stopped answering/);
+        await closed;
+        assert.equal(device.connected, false);
+        // a command sent meanwhile is refused at once, not after a timeout
+        await assert.rejects(device.command('play'), /closed/);
+      } finally {
+        await device.close();
+      }
+    }
+  });
+
+  it('never probes a device that keeps answering; an idle one only after a quiet spell', async () => {
+    sim.server('dmap')!.recover();
+    const device = await connect(sim.config(), { credentials: { dmap: DEMO_DMAP_CREDENTIALS }, factories });
+    const requests = (): number => sim.server('dmap')!.stats().requests;
+    try {
+      let before = requests();
+      for (let i = 0; i < 12; i++) {
+        await device.command('volumeUp');
+        await sleep(200);
+      }
+      assert.equal(requests() - before, 12, 'nothing but the commands went to a device that answers');
+      before = requests();
+      await sleep(2600);
+      const probes = requests() - before;
+      assert.ok(probes >= 1 && probes <= 3, `${probes} probes in 2.6 s of silence (one per second expected)`);
+      assert.equal(device.connected, true, 'an idle device that answers stays connected');
+    } finally {
+      await device.close();
+    }
+  });
+
+  it('connects again once it answers again', async () => {
+    sim.server('dmap')!.hang();
+    await assert.rejects(connect(sim.config(), { credentials: { dmap: DEMO_DMAP_CREDENTIALS }, factories, timeout: 500 }), /did not answer/);
+    sim.server('dmap')!.recover();
+    const device = await connect(sim.config(), { credentials: { dmap: DEMO_DMAP_CREDENTIALS }, factories });
+    await device.command('play');
+    assert.equal(sim.state.status, 'playing');
+    await device.close();
   });
 });
