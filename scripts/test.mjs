@@ -11,7 +11,8 @@
 // The Node-RED 5 leg needs Node >= 22.9. When this Node is older, a Node 22 binary comes from
 // $ATV_NODE22, from .cache/node22, or is fetched there once (the npm package
 // node-<platform>-<arch>@22), before the namespace is made because that needs the registry.
-// When it cannot be had, the leg is skipped saying why (failed instead under CI=1 / ATV_CI=1).
+// When it cannot be had, the leg is skipped saying why. Under CI (CI or ATV_CI set) nothing
+// skips for a missing prerequisite: no namespace, no Node 22 or no Chromium fails the run.
 //
 //   node scripts/test.mjs [substring ...]   run only test files whose path contains one
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -52,6 +53,9 @@ if (files.length === 0) {
 }
 
 const env = { ...process.env, ATV_REPO_ROOT: root };
+// Under CI nothing may be skipped for a missing prerequisite (test/support/ci.ts).
+const inCi = ['CI', 'ATV_CI'].some((k) => process.env[k] !== undefined && !/^(|0|false)$/i.test(process.env[k]));
+if (inCi) env.ATV_CI = '1';
 if (files.some((f) => f.includes('node-red-5.test'))) {
   const node22 = findNode22();
   if (node22.path) env.ATV_NODE22 = node22.path;
@@ -99,6 +103,10 @@ function namespaceProblem() {
 
 const problem = process.env.ATV_TEST_NO_NETNS ? 'ATV_TEST_NO_NETNS is set' : namespaceProblem();
 let status;
+if (problem && inCi) {
+  console.error(`no private network namespace (${problem}): CI must run the multicast tests`);
+  process.exit(1);
+}
 if (problem) {
   console.log(`NOTE: no private network namespace (${problem}); multicast tests will be skipped.`);
   status = run(process.execPath, nodeArgs, { env });

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { skipOutsideCi } from '../support/ci';
 
 const node22 = process.env.ATV_NODE22;
 const alreadyOnFive = (process.env.ATV_NODE_RED ?? '') === 'node-red-5';
@@ -15,9 +16,7 @@ const missing =
   !node22 || !existsSync(node22)
     ? (process.env.ATV_NODE22_MISSING ?? 'no Node 22 binary (`npm test` fetches one into .cache/node22; or set ATV_NODE22)')
     : null;
-/** Under CI the leg never skips: a missing Node 22 fails it. */
-const inCi = ['CI', 'ATV_CI'].some((k) => process.env[k] !== undefined && !/^(|0|false)$/i.test(process.env[k]!));
-const skip = alreadyOnFive ? 'this is the Node-RED 5 run itself' : missing !== null && !inCi ? missing : false;
+const skip = alreadyOnFive ? 'this is the Node-RED 5 run itself' : skipOutsideCi(missing ?? false);
 
 describe('Node-RED 5 on Node 22', () => {
   it('passes every node test file', { skip, timeout: 170_000 }, async () => {
