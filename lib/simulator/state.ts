@@ -12,6 +12,7 @@ import type { PowerState } from '../device/interfaces';
 import { PROPERTIES, type PropertyName, type PropertyValues } from '../device/properties';
 import { idleNowPlaying, type AppInfo, type MediaType, type NowPlaying, type RepeatState, type ShuffleState } from '../device/state';
 import { InvalidArgumentError, NotSupportedError } from '../errors';
+import { prng } from '../support/prng';
 
 export interface SimulatorTrack {
   /** Stable id, reported as `contentIdentifier`. */
@@ -103,18 +104,6 @@ function validateTrack(track: SimulatorTrack, i: number): void {
   if (!Number.isFinite(track.duration) || track.duration <= 0) {
     throw new InvalidArgumentError(`track ${i + 1} ("${track.title}") needs a duration above 0 seconds`);
   }
-}
-
-/** Deterministic PRNG (mulberry32): the shuffle order must not change between test runs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffleInPlace<T>(list: T[], random: () => number): void {

@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AtvError } from '../../lib/errors';
+import { prng } from '../../lib/support/prng';
 import { REPO_ROOT } from './paths';
 
 /**
@@ -92,18 +93,6 @@ export interface FuzzOptions {
   maxFailures?: number;
 }
 
-/** mulberry32: small, fast, and good enough to pick mutations. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Byte and word values that sit on boundaries: lengths of 0, 1, 127/128, 255, 2^15, 2^16 - 1, 2^31. */
 const INTERESTING_BYTES = [0x00, 0x01, 0x3f, 0x40, 0x7f, 0x80, 0xc0, 0xfe, 0xff];
 const INTERESTING_WORDS = [0x0000, 0x0001, 0x007f, 0x0080, 0x00ff, 0x0100, 0x7fff, 0x8000, 0xfffe, 0xffff];
@@ -123,21 +112,17 @@ export function mutate(input: Buffer, random: () => number, pool: readonly Buffe
         if (out.length > 0) out[at] = INTERESTING_BYTES[int(INTERESTING_BYTES.length)]!;
         break;
       case 2:
-        if (out.length >= 2) {
-          const v = INTERESTING_WORDS[int(INTERESTING_WORDS.length)]!;
-          const pos = int(out.length - 1);
-          if (random() < 0.5) out.writeUInt16BE(v, pos);
-          else out.writeUInt16LE(v, pos);
+      case 3: {
+        // A 16- or 32-bit boundary value, either byte order: where length fields live.
+        const [values, width] = int(2) === 0 ? [INTERESTING_WORDS, 2] : [INTERESTING_DWORDS, 4];
+        if (out.length >= width) {
+          const v = values[int(values.length)]!;
+          const pos = int(out.length - width + 1);
+          if (random() < 0.5) out.writeUIntBE(v, pos, width);
+          else out.writeUIntLE(v, pos, width);
         }
         break;
-      case 3:
-        if (out.length >= 4) {
-          const v = INTERESTING_DWORDS[int(INTERESTING_DWORDS.length)]!;
-          const pos = int(out.length - 3);
-          if (random() < 0.5) out.writeUInt32BE(v, pos);
-          else out.writeUInt32LE(v, pos);
-        }
-        break;
+      }
       case 4: {
         const bytes = Buffer.alloc(1 + int(8));
         for (let i = 0; i < bytes.length; i++) bytes[i] = int(256);
