@@ -171,8 +171,7 @@ export class DeviceBrowser extends EventEmitter implements DeviceBrowserEmitter 
   private query(types: string[]): void {
     if (this.mdns) {
       // From port 5353 without the QU bit: responders multicast full-TTL answers that every
-      // browser on the link shares (RFC 6762 §5.2).
-      // Multicast queries carry id 0 (RFC 6762 §18.1).
+      // browser on the link shares (RFC 6762 §5.2). Multicast queries carry id 0 (§18.1).
       for (const m of serviceQueries(types, { sleepProxy: false, unicastResponse: false, firstId: 0 })) {
         void this.mdns.send(encodeQuery(0, m.types.map((t) => ({ name: `${t}.local`, type: 'PTR' }))));
       }

@@ -7,12 +7,16 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { DnsMessage } from '../codecs/dns-message';
 import { UnreachableError } from '../errors';
 import type { Logger } from '../log';
+import { emitContained } from '../support/emit';
 import { decodePacket, MDNS_ADDRESS, MDNS_PORT } from './dns';
 import { isLinkLocalIPv4 } from './services';
+
+/** Node 18.0-18.3 reported the family as a number. */
+const isIPv4Interface = (iface: NetworkInterfaceInfo): boolean => (iface.family as string | number) === 'IPv4' || (iface.family as string | number) === 4;
 
 /**
  * IPv4 addresses of this host's interfaces, link-local ones left out: the interfaces
@@ -23,8 +27,7 @@ export function localIPv4Addresses(): string[] {
   const out: string[] = [];
   for (const list of Object.values(networkInterfaces())) {
     for (const iface of list ?? []) {
-      const family = iface.family as string | number;
-      if ((family === 'IPv4' || family === 4) && !isLinkLocalIPv4(iface.address) && !out.includes(iface.address)) {
+      if (isIPv4Interface(iface) && !isLinkLocalIPv4(iface.address) && !out.includes(iface.address)) {
         out.push(iface.address);
       }
     }
@@ -61,8 +64,7 @@ export function isOnLocalLink(address: string): boolean {
     const nets: { net: number; mask: number }[] = [];
     for (const list of Object.values(networkInterfaces())) {
       for (const iface of list ?? []) {
-        const family = iface.family as string | number;
-        if (family !== 'IPv4' && family !== 4) continue;
+        if (!isIPv4Interface(iface)) continue;
         const mask = ipToInt(iface.netmask);
         nets.push({ net: (ipToInt(iface.address) & mask) >>> 0, mask });
       }
@@ -106,7 +108,8 @@ export class MulticastDns extends EventEmitter<MulticastDnsEvents> {
         this.dropped++;
         return;
       }
-      this.emit(message.type, message, rinfo);
+      // From a socket callback: a listener that throws must not take the process down.
+      emitContained<MulticastDnsEvents, 'query' | 'response'>(this, message.type, [message, rinfo], logger);
     });
     socket.on('error', (err) => logger.debug(`mDNS socket: ${err.message}`));
     socket.setMulticastTTL(255);
@@ -173,7 +176,7 @@ export class MulticastDns extends EventEmitter<MulticastDnsEvents> {
 function firstIPv4OfEachInterface(): string[] {
   const out: string[] = [];
   for (const list of Object.values(networkInterfaces())) {
-    const first = (list ?? []).find((iface) => (iface.family as string | number) === 'IPv4' || (iface.family as string | number) === 4);
+    const first = (list ?? []).find(isIPv4Interface);
     if (first) out.push(first.address);
   }
   return out;
@@ -182,7 +185,7 @@ function firstIPv4OfEachInterface(): string[] {
 /** Any address (the kernel's choice by route) when the host has a real interface, else loopback. */
 function defaultMulticastInterface(): string {
   const external = Object.values(networkInterfaces()).some((list) =>
-    (list ?? []).some((iface) => ((iface.family as string | number) === 'IPv4' || (iface.family as string | number) === 4) && !iface.internal),
+    (list ?? []).some((iface) => isIPv4Interface(iface) && !iface.internal),
   );
   return external ? '0.0.0.0' : '127.0.0.1';
 }
