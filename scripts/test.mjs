@@ -75,13 +75,19 @@ function findNode22() {
   const binary = join(prefix, 'node_modules', pkg, 'bin', 'node');
   if (existsSync(binary)) return { path: binary };
   console.log(`fetching Node 22 for the Node-RED 5 leg (npm package ${pkg}@22 into .cache/node22, once) ...`);
-  const r = spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `${pkg}@22`], {
+  // Bounded: an offline machine must get its skip (and reason) soon, not after npm's retries.
+  const bounds = ['--fetch-retries=1', '--fetch-timeout=30000'];
+  const r = spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', ...bounds, `${pkg}@22`], {
     cwd: root,
     encoding: 'utf8',
     timeout: 300_000,
   });
   if (r.status === 0 && existsSync(binary)) return { path: binary };
-  const detail = (r.error?.message ?? r.stderr ?? '').trim().split('\n').filter(Boolean).slice(-2).join(' ');
+  const detail = (r.error?.message ?? r.stderr ?? '')
+    .split('\n')
+    .map((line) => line.replace(/^npm (error|ERR!) /, '').trim())
+    .filter((line) => line !== '' && !line.startsWith('A complete log'))
+    .slice(-1)[0];
   const reason = `no Node 22 binary: fetching ${pkg}@22 failed (${detail || `exit code ${r.status}`}); set ATV_NODE22 to one`;
   console.log(`NOTE: ${reason}`);
   return { reason };
