@@ -5,12 +5,13 @@
  */
 import { bplistSuite } from './bplist';
 import { dmapSuite } from './dmap';
+import { dnsFloodSuite } from './dns-flood';
 import { formatTable, missing, type Measurement, type Suite } from './measure';
 import { mrpSuite } from './mrp';
 import { opackSuite } from './opack';
 import { packageSuite } from './package';
 
-const SUITES: readonly Suite[] = [packageSuite, dmapSuite, mrpSuite, bplistSuite, opackSuite];
+const SUITES: readonly Suite[] = [packageSuite, dmapSuite, mrpSuite, bplistSuite, opackSuite, dnsFloodSuite];
 
 async function main(): Promise<void> {
   const started = Date.now();

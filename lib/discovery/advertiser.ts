@@ -14,7 +14,8 @@ import * as dnsPacket from 'dns-packet';
 import { isIPv4 } from 'node:net';
 import { ClosedError, InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { decodePacket, MDNS_ADDRESS, MDNS_PORT, questionClass } from './dns';
+import type { DnsMessage } from '../codecs/dns-message';
+import { answerableClass, decodePacket, MDNS_ADDRESS, MDNS_PORT } from './dns';
 import { encodeTxt } from './txt';
 import { closeMulticast, closeUdp, isOnLocalLink, localIPv4Addresses, openMulticast, openMulticastSender, openUdp, type MulticastDns } from './transport';
 import type { AdvertisedService, AdvertiserOptions } from './types';
@@ -142,7 +143,7 @@ export class ServiceAdvertiser {
       if (this.multicast) {
         const mdns = await openMulticast(this.options.interface, this.logger);
         this.mdns = mdns;
-        mdns.on('query', (packet, rinfo) => this.onQuery(packet as dnsPacket.DecodedPacket, rinfo, 'multicast'));
+        mdns.on('query', (packet, rinfo) => this.onQuery(packet, rinfo, 'multicast'));
         if (this.options.interface === undefined) {
           const opened = await Promise.allSettled(localIPv4Addresses().map((address) => openMulticastSender(address)));
           for (const result of opened) {
@@ -211,31 +212,19 @@ export class ServiceAdvertiser {
   private sendMulticast(records: { answers: Answer[]; additionals: Answer[] }): Promise<void> {
     const mdns = this.mdns;
     if (!mdns) return Promise.resolve();
-    if (this.senders.length > 0) {
-      const bytes = dnsPacket.encode({
-        type: 'response',
-        flags: dnsPacket.AUTHORITATIVE_ANSWER,
-        answers: records.answers,
-        additionals: records.additionals,
-      });
-      return Promise.all(
-        this.senders.map(
-          (sender) =>
-            new Promise<void>((resolve) =>
-              sender.send(bytes, MDNS_PORT, MDNS_ADDRESS, (err) => {
-                if (err) this.logger.debug(`mDNS announcement failed: ${err.message}`);
-                resolve();
-              }),
-            ),
-        ),
-      ).then(() => undefined);
-    }
-    return new Promise((resolve) => {
-      mdns.respond({ answers: records.answers, additionals: records.additionals }, (err) => {
-        if (err) this.logger.debug(`mDNS announcement failed: ${err.message}`);
-        resolve();
-      });
-    });
+    const bytes = encodeResponse({ answers: records.answers, additionals: records.additionals });
+    if (this.senders.length === 0) return mdns.send(bytes);
+    return Promise.all(
+      this.senders.map(
+        (sender) =>
+          new Promise<void>((resolve) =>
+            sender.send(bytes, MDNS_PORT, MDNS_ADDRESS, (err) => {
+              if (err) this.logger.debug(`mDNS announcement failed: ${err.message}`);
+              resolve();
+            }),
+          ),
+      ),
+    ).then(() => undefined);
   }
 
   /** PTR + SRV + TXT answers, A records as additionals, for `services`. */
@@ -285,7 +274,7 @@ export class ServiceAdvertiser {
     return s.addresses.map((a): Answer => ({ name: s.host, type: 'A', ttl, flush: opts.flush === true, data: a }));
   }
 
-  private onQuery(packet: dnsPacket.DecodedPacket | null, rinfo: dgram.RemoteInfo, via: 'multicast' | 'unicast'): void {
+  private onQuery(packet: DnsMessage | null, rinfo: dgram.RemoteInfo, via: 'multicast' | 'unicast'): void {
     if (this.state !== 'running' || !packet || packet.type !== 'query') return;
     try {
       const legacy = via === 'unicast' || rinfo.port !== MDNS_PORT;
@@ -293,10 +282,9 @@ export class ServiceAdvertiser {
       const opts = legacy ? { maxTtl: LEGACY_UNICAST_MAX_TTL } : { flush: true };
       const answers: Answer[] = [];
       const additionals: Answer[] = [];
-      const questions = (packet.questions ?? []).slice(0, 32);
+      const questions = packet.questions.slice(0, 32);
       for (const q of questions) {
-        if (typeof q?.name !== 'string' || typeof q.type !== 'string') continue;
-        if (questionClass(q.class).cls === 'OTHER') continue;
+        if (!answerableClass(q.class)) continue;
         const name = q.name.toLowerCase().replace(/\.$/, '');
         const type: string = q.type;
         for (const s of this.services.values()) {
@@ -325,8 +313,8 @@ export class ServiceAdvertiser {
       };
       if (legacy) {
         // A legacy unicast answer echoes the id and the questions, without cache-flush bits.
-        response.id = packet.id ?? 0;
-        response.questions = questions.map((q) => ({ name: q.name, type: q.type, class: 'IN' as const }));
+        response.id = packet.id;
+        response.questions = questions.map((q) => ({ name: q.name, type: q.type as dnsPacket.RecordType, class: 'IN' as const }));
         this.sendUnicast(response, rinfo, via);
       } else {
         void this.sendMulticast({ answers: response.answers!, additionals: response.additionals! });
@@ -341,15 +329,15 @@ export class ServiceAdvertiser {
     const onSent = (err: Error | null): void => {
       if (err) this.logger.debug(`DNS-SD answer to ${rinfo.address}:${rinfo.port} failed: ${err.message}`);
     };
-    if (via === 'unicast') {
-      const socket = this.unicastSocket;
-      if (!socket) return;
-      const bytes = dnsPacket.encode({ ...response, flags: dnsPacket.AUTHORITATIVE_ANSWER });
-      socket.send(bytes, target.port, target.address, onSent);
-    } else {
-      this.mdns?.respond(response as { answers: Answer[] }, target, (err) => onSent(err));
-    }
+    const bytes = encodeResponse(response);
+    if (via === 'unicast') this.unicastSocket?.send(bytes, target.port, target.address, onSent);
+    else void this.mdns?.send(bytes, target);
   }
+}
+
+/** A response message; every answer of ours is authoritative. */
+function encodeResponse(response: dnsPacket.Packet): Buffer {
+  return dnsPacket.encode({ ...response, type: 'response', flags: dnsPacket.AUTHORITATIVE_ANSWER });
 }
 
 function recordKey(r: Answer): string {

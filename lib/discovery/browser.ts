@@ -6,12 +6,12 @@
  */
 import type dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import type * as dnsPacket from 'dns-packet';
 import type { DeviceConfig, Protocol } from '../device/interfaces';
 import { InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { emitContained } from '../support/emit';
-import { decodePacket, MDNS_PORT, RecordCache, serviceQueries } from './dns';
+import type { DnsMessage } from '../codecs/dns-message';
+import { decodePacket, encodeQuery, MDNS_PORT, RecordCache, serviceQueries } from './dns';
 import { resolveHosts } from './query';
 import { scanTypes } from './scan';
 import { devicesFromRecords } from './services';
@@ -116,12 +116,15 @@ export class DeviceBrowser extends EventEmitter implements DeviceBrowserEmitter 
         this.hosts = await resolveHosts(this.options.hosts, this.logger);
         const socket = await openUdp(this.options.interface ?? '0.0.0.0', 0);
         this.socket = socket;
-        socket.on('message', (bytes, rinfo) => this.onPacket(decodePacket(bytes), rinfo, true));
+        // Only the polled hosts count: anything else is dropped before it is decoded.
+        socket.on('message', (bytes, rinfo) => {
+          if (this.hosts.includes(rinfo.address)) this.onPacket(decodePacket(bytes), rinfo, true);
+        });
         socket.on('error', (err) => this.logger.debug(`DNS-SD socket: ${err.message}`));
       } else {
         const mdns = await openMulticast(this.options.interface, this.logger);
         this.mdns = mdns;
-        mdns.on('response', (packet, rinfo) => this.onPacket(packet as dnsPacket.DecodedPacket, rinfo, false));
+        mdns.on('response', (packet, rinfo) => this.onPacket(packet, rinfo, false));
       }
     } catch (err) {
       this.state = 'idle';
@@ -168,11 +171,9 @@ export class DeviceBrowser extends EventEmitter implements DeviceBrowserEmitter 
   private query(types: string[]): void {
     if (this.mdns) {
       // From port 5353 without the QU bit: responders multicast full-TTL answers that every
-      // browser on the link shares (RFC 6762 §5.2).
+      // browser on the link shares (RFC 6762 §5.2). Multicast queries carry id 0 (§18.1).
       for (const m of serviceQueries(types, { sleepProxy: false, unicastResponse: false, firstId: 0 })) {
-        this.mdns.query({ id: 0, questions: m.types.map((t) => ({ name: `${t}.local`, type: 'PTR' as const })) }, (err) => {
-          if (err) this.logger.debug(`mDNS query failed: ${err.message}`);
-        });
+        void this.mdns.send(encodeQuery(0, m.types.map((t) => ({ name: `${t}.local`, type: 'PTR' }))));
       }
     } else if (this.socket) {
       const socket = this.socket;
@@ -187,7 +188,7 @@ export class DeviceBrowser extends EventEmitter implements DeviceBrowserEmitter 
     }
   }
 
-  private onPacket(packet: dnsPacket.DecodedPacket | null, rinfo: dgram.RemoteInfo, unicast: boolean): void {
+  private onPacket(packet: DnsMessage | null, rinfo: dgram.RemoteInfo, unicast: boolean): void {
     if (this.state !== 'running' || !packet || packet.type !== 'response') return;
     try {
       if (unicast ? !this.hosts.includes(rinfo.address) : rinfo.port !== MDNS_PORT) return;
@@ -221,9 +222,7 @@ export class DeviceBrowser extends EventEmitter implements DeviceBrowserEmitter 
         this.lastProxyQuery = now;
         if (this.sleepProxyNames.size > 1024) this.sleepProxyNames.clear();
         for (const { source, name } of bare) this.sleepProxyNames.set(name.toLowerCase(), source);
-        this.mdns.query({ id: 0, questions: bare.map(({ name }) => ({ name, type: 'ANY' as dnsPacket.RecordType })) }, (err) => {
-          if (err) this.logger.debug(`mDNS query failed: ${err.message}`);
-        });
+        void this.mdns.send(encodeQuery(0, bare.map(({ name }) => ({ name, type: 'ANY' }))));
       }
     }
   }

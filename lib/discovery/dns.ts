@@ -1,10 +1,12 @@
 /**
- * DNS-SD on the wire, on top of `dns-packet`: query messages (with the QU bit, which
- * dns-packet cannot encode), defensive decoding of untrusted packets, and `RecordCache`, the
- * TTL-aware store that turns PTR/SRV/TXT/A records from many packets into `ServiceRecord`s.
+ * DNS-SD on the wire: query messages (encoded with `dns-packet`, plus the QU bit it cannot
+ * encode), decoding of untrusted packets (our bounded decoder, never dns-packet's), and
+ * `RecordCache`, the TTL-aware store that turns PTR/SRV/TXT/A records from many packets into
+ * `ServiceRecord`s.
  */
 import * as dnsPacket from 'dns-packet';
 import { isIPv4 } from 'node:net';
+import { decodeDnsMessage, DNS_CLASS_ANY, DNS_CLASS_IN, type DnsMessage, type DnsRecord, type DnsSrvData } from '../codecs/dns-message';
 import { decodeTxt, isLinkLocalIPv4 } from './txt';
 import type { ServiceRecord } from './types';
 
@@ -25,8 +27,6 @@ export interface QueryQuestion {
 }
 
 const QU_BIT = 0x8000;
-const CLASS_IN = 1;
-const CLASS_ANY = 255;
 
 /** A DNS query message; dns-packet writes the class field, we then set the QU bits. */
 export function encodeQuery(id: number, questions: readonly QueryQuestion[]): Buffer {
@@ -42,7 +42,7 @@ export function encodeQuery(id: number, questions: readonly QueryQuestion[]): Bu
   for (const q of questions) {
     while (buf[offset] !== 0) offset += buf[offset]! + 1;
     offset += 1;
-    if (q.unicastResponse) buf.writeUInt16BE(CLASS_IN | QU_BIT, offset + 2);
+    if (q.unicastResponse) buf.writeUInt16BE(DNS_CLASS_IN | QU_BIT, offset + 2);
     offset += 4;
   }
   return buf;
@@ -82,32 +82,21 @@ export function serviceQueries(
   return messages;
 }
 
-/** Decodes a packet from the network; anything malformed → null (never throws). */
-export function decodePacket(bytes: Buffer): dnsPacket.DecodedPacket | null {
-  if (bytes.length < 12 || bytes.length > 65535) return null;
+/**
+ * Decodes a packet from the network with the bounded decoder; anything malformed → null
+ * (never throws), to be dropped at once.
+ */
+export function decodePacket(bytes: Buffer): DnsMessage | null {
   try {
-    return dnsPacket.decode(bytes);
+    return decodeDnsMessage(bytes);
   } catch {
     return null;
   }
 }
 
-/**
- * The class of a decoded question and its QU bit. dns-packet turns a class with the QU bit
- * set into the string `UNKNOWN_<n>`, so the bit is recovered from there.
- */
-export function questionClass(cls: unknown): { cls: 'IN' | 'ANY' | 'OTHER'; unicastResponse: boolean } {
-  let n: number;
-  if (cls === undefined || cls === 'IN') n = CLASS_IN;
-  else if (cls === 'ANY') n = CLASS_ANY;
-  else if (typeof cls === 'number') n = cls;
-  else if (typeof cls === 'string' && /^UNKNOWN_\d+$/.test(cls)) n = Number(cls.slice(8));
-  else return { cls: 'OTHER', unicastResponse: false };
-  const base = n & ~QU_BIT;
-  return {
-    cls: base === CLASS_IN ? 'IN' : base === CLASS_ANY ? 'ANY' : 'OTHER',
-    unicastResponse: (n & QU_BIT) !== 0,
-  };
+/** Whether a question's class is one we answer (IN or ANY; the QU bit is already split off). */
+export function answerableClass(cls: number): boolean {
+  return cls === DNS_CLASS_IN || cls === DNS_CLASS_ANY;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -202,11 +191,11 @@ export class RecordCache {
   }
 
   /** Adds the records of a response; true when something other than a TTL changed. */
-  ingest(packet: dnsPacket.DecodedPacket, source: string, options: IngestOptions = {}): boolean {
+  ingest(packet: DnsMessage, source: string, options: IngestOptions = {}): boolean {
     const now = options.now ?? Date.now();
     // Real responses carry a few dozen records; the caps bound what a hostile packet costs.
-    const records = [...(packet.answers ?? []), ...(packet.additionals ?? [])].slice(0, MAX_RECORDS_PER_PACKET);
-    const questions = (packet.questions ?? []).slice(0, MAX_QUESTIONS_PER_PACKET);
+    const records = [...packet.answers, ...packet.additionals].slice(0, MAX_RECORDS_PER_PACKET);
+    const questions = packet.questions.slice(0, MAX_QUESTIONS_PER_PACKET);
     let changed = false;
 
     const parsed: Entry[] = [];
@@ -216,14 +205,14 @@ export class RecordCache {
       const entry = this.parseRecord(r, source, now, options);
       if (!entry) continue;
       if (entry.kind === 'SRV' && entry.ttl > 0) srvTargets.add(entry.srv!.target.toLowerCase());
-      if (entry.kind === 'A' && (r as { flush?: unknown }).flush === true && entry.ttl > 0) aNamesWithFlush.add(entry.lname);
+      if (entry.kind === 'A' && r.flush && entry.ttl > 0) aNamesWithFlush.add(entry.lname);
       parsed.push(entry);
     }
 
     if (options.authoritative) {
       const listed = new Set(parsed.filter((e) => e.kind === 'PTR').map((e) => this.key(e)));
       for (const q of questions) {
-        if (typeof q?.name !== 'string' || (q.type !== 'PTR' && (q.type as string) !== 'ANY')) continue;
+        if (q.type !== 'PTR' && q.type !== 'ANY') continue;
         const qname = q.name.toLowerCase();
         if (!this.ptrType(qname)) continue;
         for (const [key, e] of this.entries) {
@@ -396,13 +385,9 @@ export class RecordCache {
     }
   }
 
-  private parseRecord(r: unknown, source: string, now: number, options: IngestOptions): Entry | null {
-    if (typeof r !== 'object' || r === null) return null;
-    const rec = r as { name?: unknown; type?: unknown; ttl?: unknown; class?: unknown; data?: unknown };
-    if (typeof rec.name !== 'string' || typeof rec.type !== 'string') return null;
-    if (rec.class !== undefined && rec.class !== 'IN') return null;
-    const ttlRaw = typeof rec.ttl === 'number' && Number.isFinite(rec.ttl) ? rec.ttl : 0;
-    const ttl = Math.min(Math.max(0, Math.floor(ttlRaw)), MAX_TTL_SECONDS);
+  private parseRecord(rec: DnsRecord, source: string, now: number, options: IngestOptions): Entry | null {
+    if (rec.class !== DNS_CLASS_IN) return null;
+    const ttl = Math.min(rec.ttl, MAX_TTL_SECONDS);
     const lname = rec.name.toLowerCase();
     const lifetime = ttl === 0 ? 0 : (options.lifetimeMs ?? ttl * 1000);
     const base = {
@@ -417,27 +402,27 @@ export class RecordCache {
     };
     switch (rec.type) {
       case 'PTR': {
-        if (!this.ptrType(lname) || typeof rec.data !== 'string') return null;
-        if (!this.splitInstance(rec.data)) return null;
-        return { ...base, kind: 'PTR', ptr: rec.data, dataKey: rec.data };
+        const target = rec.data as string;
+        if (!this.ptrType(lname) || !this.splitInstance(target)) return null;
+        return { ...base, kind: 'PTR', ptr: target, dataKey: target };
       }
       case 'SRV': {
-        const d = rec.data as { port?: unknown; target?: unknown } | null;
-        if (!this.splitInstance(rec.name) || typeof d !== 'object' || d === null) return null;
+        const d = rec.data as DnsSrvData;
+        if (!this.splitInstance(rec.name)) return null;
         // Target "." means "no service here" (RFC 2782).
-        if (typeof d.port !== 'number' || typeof d.target !== 'string' || d.target.length === 0 || d.target === '.') return null;
+        if (d.target.length === 0 || d.target === '.') return null;
         const srv = { port: d.port, target: d.target };
         return { ...base, kind: 'SRV', srv, dataKey: `${srv.port} ${srv.target.toLowerCase()}`, sleepProxy: options.sleepProxyNames?.get(lname) === source };
       }
       case 'TXT': {
         if (!this.splitInstance(rec.name)) return null;
-        const strings = Array.isArray(rec.data) ? rec.data : [rec.data];
-        const txt = decodeTxt(strings.filter((s): s is Buffer => Buffer.isBuffer(s)));
+        const txt = decodeTxt(rec.data as Buffer[]);
         return { ...base, kind: 'TXT', txt, dataKey: JSON.stringify(txt), sleepProxy: options.sleepProxyNames?.get(lname) === source };
       }
       case 'A': {
-        if (typeof rec.data !== 'string' || !isIPv4(rec.data)) return null;
-        return { ...base, kind: 'A', a: rec.data, dataKey: rec.data };
+        const address = rec.data as string;
+        if (!isIPv4(address)) return null;
+        return { ...base, kind: 'A', a: address, dataKey: address };
       }
       default:
         return null;

@@ -10,7 +10,7 @@
  * Unicast: the same queries go to host:port; only those hosts' answers count.
  */
 import type dgram from 'node:dgram';
-import type * as dnsPacket from 'dns-packet';
+import type { DnsMessage } from '../codecs/dns-message';
 import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import { ClosedError, InvalidArgumentError, UnreachableError } from '../errors';
@@ -141,7 +141,7 @@ export async function collect(options: CollectOptions): Promise<ServiceRecord[]>
     },
   };
 
-  const onPacket = (packet: dnsPacket.DecodedPacket | null, rinfo: dgram.RemoteInfo, fromMulticastSocket: boolean): void => {
+  const onPacket = (packet: DnsMessage | null, rinfo: dgram.RemoteInfo, fromMulticastSocket: boolean): void => {
     if (finished || !packet || packet.type !== 'response') return;
     try {
       if (unicast && !hosts.includes(rinfo.address)) return;
@@ -203,14 +203,17 @@ export async function collect(options: CollectOptions): Promise<ServiceRecord[]>
   try {
     if (unicast) {
       const socket = await openUdp(options.interface ?? '0.0.0.0', 0);
-      socket.on('message', (bytes, rinfo) => onPacket(decodePacket(bytes), rinfo, false));
+      // Only the asked hosts count: anything else is dropped before it is decoded.
+      socket.on('message', (bytes, rinfo) => {
+        if (hosts.includes(rinfo.address)) onPacket(decodePacket(bytes), rinfo, false);
+      });
       socket.on('error', (err) => logger.debug(`DNS-SD socket: ${err.message}`));
       sockets.push(socket);
       if (options.knock) for (const host of hosts) stopKnocks.push(knock(host, KNOCK_PORTS, Math.min(options.timeout, 2000), logger));
     } else {
       try {
         mdns = await openMulticast(options.interface, logger);
-        mdns.on('response', (packet, rinfo) => onPacket(packet as dnsPacket.DecodedPacket, rinfo, true));
+        mdns.on('response', (packet, rinfo) => onPacket(packet, rinfo, true));
       } catch (err) {
         // Answers to our queries still arrive on the per-interface sockets.
         logger.debug(`no mDNS listener, relying on direct answers: ${(err as Error).message}`);

@@ -216,6 +216,8 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
   private readonly sessions = new Map<number, Session>();
   private readonly waiters = new Set<Waiter>();
   private counters = { logins: 0, totalConnections: 0, requests: 0 };
+  /** While hung: requests taken in and never answered (see `hang`). */
+  private hung: Set<http.ServerResponse> | null = null;
   private readonly onChange = (): void => this.wakeWaiters();
   private readonly routes: Readonly<Record<string, Route>>;
 
@@ -271,6 +273,22 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
       pendingPolls: this.waiters.size,
       requests: this.counters.requests,
     };
+  }
+
+  /**
+   * Plays a device that stops answering with its TCP stack alive: connections are accepted
+   * and requests read, but no byte comes back (blocked long polls stay blocked). `recover()`
+   * ends it.
+   */
+  hang(): void {
+    this.hung ??= new Set();
+  }
+
+  /** Answers again; the requests taken in while hung are dropped with their connections. */
+  recover(): void {
+    const held = this.hung;
+    this.hung = null;
+    for (const res of held ?? []) res.socket?.destroy();
   }
 
   async start(): Promise<void> {
@@ -359,6 +377,10 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
   // Plumbing
 
   private async dispatch(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (this.hung) {
+      this.hung.add(res);
+      return;
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://simulator.invalid');
@@ -666,12 +688,14 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
   }
 
   private wakeWaiters(): void {
+    if (this.hung) return;
     for (const waiter of this.waiters) {
       if (waiter.revision !== this.state.revision) this.answerWaiter(waiter);
     }
   }
 
   private answerWaiter(waiter: Waiter): void {
+    if (this.hung) return;
     clearTimeout(waiter.timer);
     this.waiters.delete(waiter);
     this.sendPlayStatus({ req: waiter.req, res: waiter.res, path: '', query: new URLSearchParams(), body: Buffer.alloc(0), session: waiter.session });

@@ -1,7 +1,7 @@
 /**
  * A small deterministic pseudo-random generator (mulberry32) for what must repeat run after
- * run: the simulator's shuffle order, the tests' random inputs. Not for anything secret (keys
- * and nonces come from node:crypto).
+ * run: the simulator's shuffle order, the fuzzer's mutations, the tests' random inputs. Not
+ * for anything secret (keys and nonces come from node:crypto).
  */
 
 /** Numbers in [0, 1), the same sequence for the same seed. */

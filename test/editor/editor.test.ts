@@ -16,9 +16,11 @@ import { COMMANDS } from '../../lib/device/commands';
 import type { Simulator } from '../../lib/simulator';
 import { startNodeRed, type NodeRedRuntime } from '../nodes/runtime';
 import { DEMO_DMAP_CREDENTIALS, mrpStats, pairMrp, startMrpSimulator, type FlowNode } from '../nodes/support';
+import { skipOutsideCi } from '../support/ci';
 
 const CHROMIUM = process.env.ATV_CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`;
+const missing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`;
+const skip = skipOutsideCi(missing);
 if (skip) console.log(`# editor tests skipped: ${skip}`);
 
 // The flags known to work on this kind of machine: no GPU, no sandbox as root, and no

@@ -3,6 +3,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { NodeMessage } from 'node-red';
 import type { NowPlaying } from '../../lib/device/state';
 import type { Simulator } from '../../lib/simulator';
+import type { KeyPress } from '../../lib/simulator/state';
 import {
   ALL_NODES,
   deviceConfig,
@@ -67,6 +68,25 @@ describe('flow nodes against the simulator (happy paths)', () => {
       sim.state.keys.slice(keysBefore).map((k) => k.name),
       ['down', 'down'],
     );
+  });
+
+  it('command: messages arriving together reach the device one command at a time, in order', async () => {
+    const { out, statuses } = await load([{ id: 'cmd', type: 'atvlink-command', device: 'dev1', command: '', action: 'single', wires: [['out']] }]);
+    await waitForStatus(statuses, ['cmd'], isConnected, 'connected');
+    const keys: string[] = [];
+    const onKey = (press: KeyPress): void => void keys.push(press.name);
+    sim.state.on('key', onKey);
+    try {
+      // Arrows are seven-request swipes each: interleaved, left + down + right read as "select".
+      const arrows = ['left', 'down', 'right', 'up', 'up', 'left'];
+      arrows.forEach((payload, i) => helper.getNode('cmd').receive({ payload, seq: i } as never));
+      await out.waitFor((m) => m.seq === arrows.length - 1, 'the last arrow passed on');
+      await out.waitFor(() => out.items.length >= arrows.length, 'every arrow passed on');
+      assert.deepEqual(keys, arrows);
+      assert.deepEqual(out.items.map((m) => m.seq), arrows.map((_, i) => i), 'messages go on in the order they came');
+    } finally {
+      sim.state.off('key', onKey);
+    }
   });
 
   it("command: the node's Press applies to buttons only; a transport command from msg.payload still goes through", async () => {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { SessionFactory } from '../../lib/device/interfaces';
+import { DMAP_PROTOCOL } from '../../lib/protocols/dmap/descriptor';
+import { DmapSession } from '../../lib/protocols/dmap/session';
 import type { Simulator } from '../../lib/simulator';
 import {
   ALL_NODES,
@@ -91,6 +94,44 @@ describe('one shared connection per device config', () => {
     assert.equal(dmapStats(sim).logins, 1, 'one login on the restarted simulator');
 
     // and the shared connection works again
+    const out = new Recorder(helper.getNode('out'));
+    sim.state.pause();
+    helper.getNode('c1').receive({ payload: 'x' } as never);
+    await out.waitFor(() => true, 'the acknowledged command');
+    assert.equal(sim.state.status, 'playing');
+  });
+});
+
+describe('a device that stops answering (TCP open, no bytes)', () => {
+  let sim: Simulator;
+  // The table entry the facade opens DMAP sessions from, swapped for the test's bounds.
+  const entry = DMAP_PROTOCOL as { createSession?: SessionFactory };
+  const original = entry.createSession;
+
+  before(async () => {
+    // The library's bound is LIVENESS_TIMEOUT_MS (30 s); the same mechanism with 1.5 s here.
+    entry.createSession = (context) => new DmapSession(context, { liveness: { timeout: 1500, probeAfter: 1000 } });
+    await helper.startServer();
+    sim = await startSimulator();
+  });
+  after(async () => {
+    entry.createSession = original;
+    await helper.unload();
+    await sim.stop();
+    await helper.stopServer();
+  });
+
+  it('shows disconnected within the liveness bound, then reconnects by itself once it answers again', async () => {
+    await helper.load(ALL_NODES, flow([deviceConfig(sim), ...tenNodes()]), demoCredentials());
+    const statuses = new Recorder(helper.getNode('statuses'));
+    await waitForStatus(statuses, IDS, isConnected, 'connected');
+    const since = statuses.mark();
+    sim.server('dmap')!.hang();
+    await waitForStatus(statuses, IDS, (t) => t === 'atvlink-device.status.disconnected', 'disconnected', 8000, since);
+    const recovered = statuses.mark();
+    sim.server('dmap')!.recover();
+    await waitForStatus(statuses, IDS, isConnected, 'connected again', 10_000, recovered);
+
     const out = new Recorder(helper.getNode('out'));
     sim.state.pause();
     helper.getNode('c1').receive({ payload: 'x' } as never);

@@ -5,12 +5,13 @@
  * package loaded from the checkout through `nodesDir`, and no network use of its own
  * (telemetry, tours and the palette catalogue off).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../support/paths';
+import { startLocalRegistry } from './local-registry';
 import type { FlowNode } from './support';
 
 export const NODE_RED_PACKAGE = process.env.ATV_NODE_RED || 'node-red';
@@ -94,6 +95,32 @@ export class NodeRedRuntime {
   }
 }
 
+/**
+ * `npm install <tarball>` in `userDir` as a user runs it, but with the dependencies served by
+ * a loopback registry made from this checkout's node_modules, an empty npm cache of its own
+ * and no user npmrc: it needs no network and no warm cache, so it passes on a fresh machine
+ * and inside the test network namespace alike.
+ */
+async function installFromLocalRegistry(tarball: string, userDir: string): Promise<void> {
+  const registry = await startLocalRegistry(REPO_ROOT);
+  const cache = mkdtempSync(join(tmpdir(), 'atvlink-npm-cache-'));
+  const userconfig = join(cache, 'npmrc');
+  writeFileSync(userconfig, '');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        'npm',
+        ['install', '--no-audit', '--no-fund', '--loglevel=error', `--registry=${registry.url}`, `--cache=${cache}`, `--userconfig=${userconfig}`, '--fetch-retries=0', tarball],
+        { cwd: userDir, timeout: 120_000, env: { ...process.env, npm_config_update_notifier: 'false' } },
+        (err, _stdout, stderr) => (err ? reject(new Error(`npm install ${tarball} failed: ${err.message}\n${stderr}`)) : resolve()),
+      );
+    });
+  } finally {
+    await registry.close();
+    rmSync(cache, { recursive: true, force: true });
+  }
+}
+
 export async function startNodeRed(options: RuntimeOptions = {}): Promise<NodeRedRuntime> {
   const userDir = mkdtempSync(join(tmpdir(), 'atvlink-nr-'));
   const port = await freePort();
@@ -113,12 +140,7 @@ export async function startNodeRed(options: RuntimeOptions = {}): Promise<NodeRe
   writeFileSync(join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
   if (options.install) {
     writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
-    // --prefer-offline: the dependencies are in npm's cache since `npm ci`.
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', options.install], {
-      cwd: userDir,
-      stdio: 'pipe',
-      timeout: 120_000,
-    });
+    await installFromLocalRegistry(options.install, userDir);
   }
   const redJs = join(dirname(require.resolve(`${NODE_RED_PACKAGE}/package.json`)), 'red.js');
   const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', join(userDir, 'settings.js')], {

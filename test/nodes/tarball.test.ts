@@ -1,11 +1,13 @@
 /**
  * The package as users get it: `npm pack`, then `npm install <tarball>` into a fresh Node-RED
  * user directory (no build step on their side), then Node-RED loads all six node types,
- * serves their icons and runs a flow against the simulator.
+ * serves their icons and runs a flow against the simulator. npm resolves the dependencies
+ * from a loopback registry made of this checkout's node_modules (see runtime.ts): no network,
+ * no warm npm cache.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -43,6 +45,11 @@ describe('the packed tarball installed into a Node-RED user directory', { timeou
     assert.ok(!existsSync(join(installed, 'lib')), 'TypeScript sources are not shipped');
     assert.ok(!existsSync(join(installed, 'dist', 'test')), 'tests are not shipped');
     assert.ok(!existsSync(join(runtime!.userDir, 'node_modules', 'typescript')), 'no build tool pulled in');
+    // ...and its runtime dependencies came along, resolved from their version ranges.
+    const { dependencies } = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const dep of Object.keys(dependencies)) {
+      assert.ok(existsSync(join(runtime!.userDir, 'node_modules', dep, 'package.json')), `${dep} is installed`);
+    }
   });
 
   it('loads every node type from the installed module', async () => {

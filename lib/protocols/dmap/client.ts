@@ -6,7 +6,7 @@
  */
 import type { Artwork } from '../../device/interfaces';
 import { decodeDmap, dmapNumber, encodeTag, type DmapNode } from '../../codecs/dmap';
-import { describeImage } from '../../codecs/image';
+import { artworkImage } from '../../codecs/image';
 import {
   AtvError,
   AuthenticationError,
@@ -102,6 +102,8 @@ export interface DacpClientOptions {
   /** Largest accepted response body (default 16 MiB). */
   maxBodySize?: number;
   logger?: Logger;
+  /** Called whenever the device sends something: a sign of life (see `LivenessMonitor`). */
+  onAnswer?: () => void;
 }
 
 export interface PlayStatusOptions {
@@ -154,6 +156,7 @@ export class DacpClient {
       port: options.port,
       ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
       ...(options.maxBodySize !== undefined ? { maxBodySize: options.maxBodySize } : {}),
+      ...(options.onAnswer ? { onAnswer: options.onAnswer } : {}),
       logger: this.logger,
     });
   }
@@ -267,7 +270,10 @@ export class DacpClient {
     return this.decode(res.body, 'playstatusupdate');
   }
 
-  /** The artwork of what plays, or null when there is none (empty body, 204 or 404). */
+  /**
+   * The artwork of what plays, or null when there is none (empty body, 204 or 404); a body
+   * that is not an image is a `ProtocolError`.
+   */
   async artwork(width = 0, height = 0): Promise<Artwork | null> {
     const w = Math.max(0, Math.round(width));
     const h = Math.max(0, Math.round(height));
@@ -278,7 +284,7 @@ export class DacpClient {
       accept: [404],
     });
     if (res.status === 204 || res.status === 404 || res.body.length === 0) return null;
-    return describeArtwork(res.body, res.headers['content-type']);
+    return { bytes: res.body, ...artworkImage(res.body, res.headers['content-type'], this.endpoint) };
   }
 
   /** Aborts everything in flight (the long poll too) and destroys the sockets. */
@@ -376,10 +382,4 @@ function formatProperty(property: DacpProperty, value: number): string {
     default:
       throw new InvalidArgumentError(`unknown DACP property ${JSON.stringify(String(property))}`);
   }
-}
-
-/** An `Artwork` from an artwork answer: type and size as the image codec reads them. */
-export function describeArtwork(bytes: Buffer, contentType: string | undefined): Artwork {
-  const image = describeImage(bytes, contentType);
-  return { bytes, mimeType: image?.mimeType ?? 'application/octet-stream', width: image?.width ?? null, height: image?.height ?? null };
 }

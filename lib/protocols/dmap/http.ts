@@ -29,6 +29,14 @@ export const DACP_POST_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 export const DACP_TIMEOUT = 10_000;
 /** The largest response body accepted (after decompression); artwork is far smaller. */
 export const DACP_MAX_BODY = 16 * 1024 * 1024;
+/**
+ * TCP connections open to one device at most; further requests wait for a free one. Four:
+ * the playstatus long poll holds one all the time, commands (one at a time, see the
+ * session's queue) need one, and two more let now-playing reads and a slow artwork download
+ * go on beside them. Apple's Remote app keeps about as many; a small server (an Apple TV 3,
+ * OwnTone on a NAS) should never see the hundreds that concurrent callers would open.
+ */
+export const DACP_MAX_CONNECTIONS = 4;
 
 export interface DacpHttpOptions {
   host: string;
@@ -38,6 +46,8 @@ export interface DacpHttpOptions {
   /** Largest accepted body in bytes, compressed or not (default 16 MiB). */
   maxBodySize?: number;
   logger?: Logger;
+  /** Called whenever the device sends something (a response head or body bytes): a sign of life. */
+  onAnswer?: () => void;
 }
 
 export interface DacpHttpRequest {
@@ -69,6 +79,7 @@ export class DacpHttp {
   private readonly timeout: number;
   private readonly maxBody: number;
   private readonly logger: Logger;
+  private readonly onAnswer: () => void;
   private readonly agent: http.Agent;
   private readonly inFlight = new Set<http.ClientRequest>();
   private closed = false;
@@ -80,9 +91,11 @@ export class DacpHttp {
     this.timeout = options.timeout ?? DACP_TIMEOUT;
     this.maxBody = options.maxBodySize ?? DACP_MAX_BODY;
     this.logger = options.logger ?? silentLogger;
-    // keepAlive also turns on TCP keep-alive probes, the only way a long poll that waits
-    // forever ever notices a device that vanished.
-    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 10_000 });
+    this.onAnswer = options.onAnswer ?? (() => undefined);
+    // keepAlive also turns on TCP keep-alive probes, which end a long poll to a host that
+    // vanished without a request of ours (slowly: minutes with Linux defaults). A device that
+    // stops answering with its TCP stack alive is the session's liveness check's business.
+    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 10_000, maxSockets: DACP_MAX_CONNECTIONS });
   }
 
   get isClosed(): boolean {
@@ -166,6 +179,7 @@ export class DacpHttp {
       request.on('error', fail);
       request.on('response', (res) => {
         gotResponse = true;
+        this.onAnswer();
         const status = res.statusCode ?? 0;
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > this.maxBody) {
@@ -176,6 +190,7 @@ export class DacpHttp {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
+          this.onAnswer();
           size += chunk.length;
           if (size > this.maxBody) {
             fail(new ProtocolError(`${this.endpoint} sent more than ${this.maxBody} bytes in answer to ${what}`));

@@ -3,7 +3,7 @@
  * (`DmapPairing`), and the lower layers for tools that want them (the DACP client, the
  * push updater, the playstatus mapping).
  */
-export { DACP_HEADERS, DACP_POST_CONTENT_TYPE, DACP_TIMEOUT, DACP_MAX_BODY, DacpHttp } from './http';
+export { DACP_HEADERS, DACP_POST_CONTENT_TYPE, DACP_TIMEOUT, DACP_MAX_BODY, DACP_MAX_CONNECTIONS, DacpHttp } from './http';
 export type { DacpHttpOptions, DacpHttpRequest, DacpHttpResponse } from './http';
 export { DacpClient, DACP_BUTTONS, DACP_PROMPTS, DACP_ARROWS, DACP_ARROW_SWIPES, dacpLoginParameter } from './client';
 export type { DacpClientOptions, DacpButton, DacpPrompt, DacpArrow, DacpProperty, DacpPropertyValues, PlayStatusOptions } from './client';

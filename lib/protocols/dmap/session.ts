@@ -5,6 +5,14 @@
  *
  * DMAP has no notion of a button being pressed twice or held: `double` sends the command
  * twice, `hold` sends it once.
+ *
+ * Everything that acts on the device (commands, property writes) goes through one
+ * `SerialQueue`: an arrow is seven touch requests that the device reads as one swipe, and
+ * two swipes interleaved on the wire read as a different key (or none).
+ *
+ * A device that stops answering is noticed by a `LivenessMonitor` (the library-wide bound,
+ * LIVENESS_TIMEOUT_MS): every answer counts, and after a quiet spell one `playstatusupdate`
+ * read (what the Remote app reads; no command, so it turns nothing on) must be answered.
  */
 import { EventEmitter } from 'node:events';
 import type { DmapNode } from '../../codecs/dmap';
@@ -25,9 +33,11 @@ import type {
 } from '../../device/interfaces';
 import type { PlayerPropertyName, PropertyValues } from '../../device/properties';
 import type { NowPlaying, RepeatState, ShuffleState } from '../../device/state';
-import { NotSupportedError } from '../../errors';
+import { ClosedError, ConnectionLostError, NotSupportedError } from '../../errors';
 import type { Logger } from '../../log';
 import { emitContained } from '../../support/emit';
+import { LivenessMonitor, type LivenessOptions } from '../../support/liveness';
+import { SerialQueue } from '../../support/serial-queue';
 import { dmapNumber, findDmap } from '../../codecs/dmap';
 import { DacpClient, type DacpArrow, type DacpButton, type DacpPrompt } from './client';
 import { DmapPushUpdater, type DmapPushOptions } from './push';
@@ -78,6 +88,8 @@ export interface DmapSessionOptions {
   push?: Omit<DmapPushOptions, 'logger'>;
   /** Largest accepted response body in bytes (default 16 MiB). */
   maxBodySize?: number;
+  /** Shorter liveness bounds than the library's (tests). */
+  liveness?: Pick<LivenessOptions, 'timeout' | 'probeAfter'>;
 }
 
 export class DmapSession extends EventEmitter<SessionEvents> implements ProtocolSession, RemoteControl, Metadata, Audio {
@@ -90,6 +102,10 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
   private volume: number | null = null;
   private closed = false;
   private readonly logger: Logger;
+  /** Commands and property writes, one at a time, in call order. */
+  private readonly actions = new SerialQueue();
+  private readonly liveness: LivenessMonitor;
+  private lost = false;
 
   constructor(context: SessionContext, options: DmapSessionOptions = {}) {
     super();
@@ -101,7 +117,19 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
       credentials: context.credentials ?? context.service.credentials,
       timeout: context.timeout,
       logger: context.logger,
+      onAnswer: () => this.liveness.heard(),
       ...(options.maxBodySize !== undefined ? { maxBodySize: options.maxBodySize } : {}),
+    });
+    this.liveness = new LivenessMonitor({
+      ...options.liveness,
+      probe: (signal) =>
+        this.client.playStatus(0, { signal }).then((nodes) => {
+          this.latest = nodes;
+        }),
+      onLost: (silentMs) =>
+        this.connectionLost(
+          new ConnectionLostError(`${this.client.endpoint} stopped answering: nothing from it for ${Math.round(silentMs / 1000)} s`),
+        ),
     });
     this.push = new DmapPushUpdater(this.client, { ...options.push, logger: context.logger });
     this.push.on('playstatus', (nodes) => {
@@ -109,11 +137,18 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
     });
     this.push.on('update', (state) => this.emit('nowPlaying', state));
     this.push.on('pushError', (error) => this.emit('pushError', error));
-    this.push.on('connectionLost', (error) => {
-      // The contract: a lost session is unusable; free its sockets now.
-      void this.client.close();
-      this.emit('connectionLost', error);
-    });
+    this.push.on('connectionLost', (error) => this.connectionLost(error));
+  }
+
+  /** The contract: a lost session is unusable; free its sockets now, say so once. */
+  private connectionLost(error: Error): void {
+    if (this.lost || this.closed) return;
+    this.lost = true;
+    this.liveness.stop();
+    this.actions.close(error);
+    void this.push.stop();
+    void this.client.close();
+    this.emit('connectionLost', error);
   }
 
   /**
@@ -132,11 +167,14 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
     } catch (err) {
       if (!(err instanceof NotSupportedError)) throw err;
     }
+    if (!this.closed) this.liveness.start();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.liveness.stop();
+    this.actions.close(new ClosedError('the DMAP session was closed'));
     const stopped = this.push.stop();
     await this.client.close();
     await stopped;
@@ -189,10 +227,13 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
 
   async sendCommand(command: CommandName, options: CommandOptions = {}): Promise<void> {
     const action = DMAP_COMMAND_ACTIONS[command];
+    if (action.kind === 'unsupported') throw new NotSupportedError(`DMAP cannot send ${command}; pair MRP or Companion for it`);
+    return this.actions.run(() => this.perform(action, options));
+  }
+
+  private async perform(action: Exclude<DmapAction, { kind: 'unsupported' }>, options: CommandOptions): Promise<void> {
     const times = options.action === 'double' ? 2 : 1;
     switch (action.kind) {
-      case 'unsupported':
-        throw new NotSupportedError(`DMAP cannot send ${command}; pair MRP or Companion for it`);
       case 'button':
         for (let i = 0; i < times; i++) await this.client.button(action.cmd);
         return;
@@ -226,7 +267,11 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
     return this.client.artwork(request.width ?? 0, request.height ?? 0);
   }
 
-  async setProperty<N extends PlayerPropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
+  setProperty<N extends PlayerPropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
+    return this.actions.run(() => this.writeProperty(name, value));
+  }
+
+  private async writeProperty<N extends PlayerPropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
     switch (name) {
       case 'position':
         await this.client.setProperty('dacp.playingtime', Math.round((value as number) * 1000));
@@ -243,15 +288,17 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
     return after as PropertyValues[N];
   }
 
-  async setVolume(level: number): Promise<number> {
-    await this.client.setProperty('dmcp.volume', level);
-    // Not every server answers getproperty; then the value we set is the best we know.
-    const reported = await this.readVolume().catch((err: unknown) => {
-      if (err instanceof NotSupportedError) return null;
-      throw err;
+  setVolume(level: number): Promise<number> {
+    return this.actions.run(async () => {
+      await this.client.setProperty('dmcp.volume', level);
+      // Not every server answers getproperty; then the value we set is the best we know.
+      const reported = await this.readVolume().catch((err: unknown) => {
+        if (err instanceof NotSupportedError) return null;
+        throw err;
+      });
+      if (reported === null) this.learnVolume(level);
+      return reported ?? level;
     });
-    if (reported === null) this.learnVolume(level);
-    return reported ?? level;
   }
 
   getVolume(): Promise<number | null> {

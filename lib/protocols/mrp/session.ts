@@ -9,7 +9,7 @@
  * the `nowPlaying` events.
  */
 import { EventEmitter } from 'node:events';
-import { describeImage } from '../../codecs/image';
+import { artworkImage } from '../../codecs/image';
 import type { CommandName, CommandOptions, InputAction } from '../../device/commands';
 import type {
   Artwork,
@@ -418,12 +418,12 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     const bytes = item?.artworkData;
     if (!item || !bytes || bytes.length === 0) return null;
     // The metadata's artworkMIMEType plays the part of a Content-Type: a fallback to the bytes.
-    const image = describeImage(bytes, meta.artworkMIMEType);
+    const image = artworkImage(bytes, meta.artworkMIMEType, 'the device');
     const artwork: Artwork = {
       bytes,
-      mimeType: image?.mimeType ?? 'application/octet-stream',
-      width: item.artworkDataWidth ?? image?.width ?? null,
-      height: item.artworkDataHeight ?? image?.height ?? null,
+      mimeType: image.mimeType,
+      width: item.artworkDataWidth ?? image.width ?? null,
+      height: item.artworkDataHeight ?? image.height ?? null,
     };
     if (key) this.artworkCache.set(key, artwork);
     return artwork;

@@ -13,6 +13,7 @@ import type { DeviceConfig } from '../../../lib/device/interfaces';
 import { NOW_PLAYING_FIELDS, type NowPlaying } from '../../../lib/device/state';
 import { DMAP_COMMAND_ACTIONS } from '../../../lib/protocols/dmap/session';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../../lib/simulator';
+import { loginBody, pathOf, replyDmap, startServer } from '../protocols/dmap/servers';
 import { cli, commandEffects, startCli, stateBefore, type Before } from './support';
 
 const WRONG = '0x1111222233334444';
@@ -212,6 +213,24 @@ describe('atvlink against the simulator', () => {
     assert.match(none.stderr, /no artwork/);
     await assert.rejects(stat(join(dir, 'none.png')), /ENOENT/);
     sim.state.play();
+  });
+
+  it('artwork that is not an image: exit code 1, the reason, no file', async () => {
+    // A DACP server that answers nowplayingartwork with an HTML page.
+    const server = await startServer((req, res) => {
+      if (pathOf(req.url) === '/login') return replyDmap(res, loginBody(5));
+      if (pathOf(req.url) === '/ctrl-int/1/nowplayingartwork') return void res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>oops</html>');
+      res.writeHead(500).end();
+    });
+    try {
+      const file = join(dir, 'not-an-image.png');
+      const run = await cli(['artwork', '--out', file, '--host', '127.0.0.1', '--port', String(server.port), '--credentials', DEMO_DMAP_CREDENTIALS]);
+      assert.equal(run.code, EXIT.failure, run.stderr);
+      assert.match(run.stderr, /sent artwork that is not an image \(type text\/html/);
+      await assert.rejects(stat(file), /ENOENT/);
+    } finally {
+      await server.close();
+    }
   });
 
   it('watch --count 2 prints one JSON line per push update, then exits', async () => {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { describeImage, PNG_SIGNATURE, sniffImage } from '../../../lib/codecs/image';
+import { artworkImage, describeImage, PNG_SIGNATURE, sniffImage } from '../../../lib/codecs/image';
+import { ProtocolError } from '../../../lib/errors';
 import { encodePng } from '../../../lib/simulator/artwork';
 import { CAPTURED_ARTWORK } from '../protocols/mrp/fake-device';
 import { fixture } from '../../support/paths';
@@ -92,8 +93,19 @@ describe('image codec', () => {
     assert.deepEqual(describeImage(GIF, 'application/octet-stream'), { mimeType: 'image/gif', width: 32, height: 16 });
     assert.deepEqual(describeImage(Buffer.from('unknown bytes'), 'Image/HEIC; charset=binary'), { mimeType: 'image/heic', width: null, height: null });
     assert.equal(describeImage(Buffer.from('<html>not found</html>'), 'text/html'), null);
+    assert.equal(describeImage(Buffer.from('<html>not found</html>'), 'image/png'), null, 'bytes that contradict a type we can check');
     assert.equal(describeImage(Buffer.from('unknown bytes'), undefined), null);
     assert.equal(describeImage(Buffer.alloc(0), 'image/png'), null, 'no bytes, no image');
+  });
+
+  it('artworkImage: an image, or a ProtocolError that says what came instead (the rule of every protocol)', () => {
+    assert.deepEqual(artworkImage(GIF, 'application/octet-stream', 'the TV'), { mimeType: 'image/gif', width: 32, height: 16 });
+    assert.deepEqual(artworkImage(Buffer.from('heic bytes'), 'image/heic', 'the TV'), { mimeType: 'image/heic', width: null, height: null });
+    assert.throws(
+      () => artworkImage(Buffer.from('<html>not found</html>'), 'text/html; charset=utf-8', 'DACP server 10.0.0.2:3689'),
+      (err: unknown) => err instanceof ProtocolError && err.message === 'DACP server 10.0.0.2:3689 sent artwork that is not an image (type text/html, 22 bytes)',
+    );
+    assert.throws(() => artworkImage(Buffer.from('??'), undefined, 'the device'), /not an image \(no type, 2 bytes\)/);
   });
 
   it('never throws: every truncation of every kind, random bytes, and headers claiming huge segments', () => {

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import * as dnsPacket from 'dns-packet';
 import { describe, it } from 'node:test';
-import { decodePacket, encodeQuery, questionClass, RecordCache, serviceQueries } from '../../../lib/discovery/dns';
+import { decodeDnsMessage, type DnsMessage } from '../../../lib/codecs/dns-message';
+import { decodePacket, encodeQuery, RecordCache, serviceQueries } from '../../../lib/discovery/dns';
 import { scanTypes } from '../../../lib/discovery/scan';
 
-function response(answers: dnsPacket.Answer[], additionals: dnsPacket.Answer[] = [], extra: Partial<dnsPacket.Packet> = {}): dnsPacket.DecodedPacket {
-  // Through the wire format, so the cache sees exactly what dns-packet decodes.
-  return dnsPacket.decode(dnsPacket.encode({ type: 'response', answers, additionals, ...extra }));
+function response(answers: dnsPacket.Answer[], additionals: dnsPacket.Answer[] = [], extra: Partial<dnsPacket.Packet> = {}): DnsMessage {
+  // Through the wire format, so the cache sees exactly what arrives from the network.
+  return decodeDnsMessage(dnsPacket.encode({ type: 'response', answers, additionals, ...extra }));
 }
 
 function service(instance: string, opts: { ttl?: number; port?: number; host?: string; address?: string; txt?: string[] } = {}): dnsPacket.Answer[] {
@@ -31,10 +32,11 @@ describe('DNS-SD queries', () => {
     // First question: 1+8 "_airplay" 1+4 "_tcp" 1+5 "local" 0 = 21 bytes of name.
     assert.equal(bytes.readUInt16BE(12 + 21), 12); // PTR
     assert.equal(bytes.readUInt16BE(12 + 21 + 2), 0x8001);
-    const decoded = dnsPacket.decode(bytes);
-    assert.deepEqual(questionClass(decoded.questions![0]!.class), { cls: 'IN', unicastResponse: true });
-    assert.deepEqual(questionClass(decoded.questions![1]!.class), { cls: 'IN', unicastResponse: false });
-    assert.equal(decoded.questions![1]!.type as string, 'ANY');
+    const decoded = decodeDnsMessage(bytes);
+    assert.deepEqual(decoded.questions, [
+      { name: '_airplay._tcp.local', type: 'PTR', class: 1, unicastResponse: true },
+      { name: 'Kitchen._airplay._tcp.local', type: 'ANY', class: 1, unicastResponse: false },
+    ]);
   });
 
   it('asks three types per message plus the sleep proxy in each, with distinct ids', () => {
@@ -54,6 +56,17 @@ describe('DNS-SD queries', () => {
     counts.writeUInt16BE(0xffff, 4);
     counts.writeUInt16BE(0xffff, 6);
     assert.equal(decodePacket(counts), null);
+  });
+
+  it('drops the packets that stalled dns-packet (counts the packet cannot hold, a lying TXT length)', () => {
+    // 24 bytes: dns-packet read past the TXT record, its offset became NaN and it decoded
+    // 3 x 65535 records from offset 0 (a third of a second per packet).
+    assert.equal(decodePacket(Buffer.from('000084000000ffffffffffff00001000010000007800ff00', 'hex')), null);
+    // Counts alone, 13 bytes: dns-packet still walked records until it fell off the end.
+    const header = Buffer.alloc(13);
+    header.writeUInt16BE(0x8400, 2);
+    for (const at of [4, 6, 8, 10]) header.writeUInt16BE(0xffff, at);
+    assert.equal(decodePacket(header), null);
   });
 });
 

@@ -77,5 +77,16 @@ export function hostilePackets(): Buffer[] {
   // A response whose TXT length field lies.
   const lying = Buffer.from('000084000000000100000000' + '045f6172' + '00' + '0010000100000078' + 'ffff' + '0361', 'hex');
   out.push(lying);
+  out.push(...STALLING_PACKETS);
   return out;
 }
+
+/**
+ * Packets that stalled dns-packet's decoder (issue 7, D1): a TXT whose length lies sent it
+ * past the end, its offset turned NaN and it decoded 3 x 65535 records from offset 0; header
+ * counts alone (13 bytes) still cost milliseconds each.
+ */
+export const STALLING_PACKETS: readonly Buffer[] = [
+  Buffer.from('000084000000ffffffffffff00001000010000007800ff00', 'hex'),
+  Buffer.from('00008400ffffffffffffffff00', 'hex'),
+];

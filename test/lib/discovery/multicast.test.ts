@@ -15,7 +15,9 @@ import type { DeviceConfig } from '../../../lib/device/interfaces';
 import { UnreachableError } from '../../../lib/errors';
 import { silentLogger } from '../../../lib/log';
 import { closeMulticast, openMulticast } from '../../../lib/discovery/transport';
-import { fakeAppleTv, fakeIds, hostilePackets, waitForEvent, type FakeIds } from './fakes';
+import { fakeAppleTv, fakeIds, hostilePackets, STALLING_PACKETS, waitForEvent, type FakeIds } from './fakes';
+import type { DnsMessage } from '../../../lib/codecs/dns-message';
+import { until } from '../../support/wait';
 
 const skip = process.env.ATV_TEST_NETNS === '1' ? false : 'needs a private network namespace (npm test makes one when run as root)';
 
@@ -209,6 +211,25 @@ describe('DeviceBrowser (multicast)', { skip }, () => {
   });
 });
 
+describe('the mDNS socket under hostile packets', { skip }, () => {
+  it('drops what fails the decoder\'s checks before any listener sees it', async () => {
+    const listener = await openMulticast('127.0.0.1', silentLogger);
+    const seen: DnsMessage[] = [];
+    listener.on('response', (m) => seen.push(m));
+    listener.on('query', (m) => seen.push(m));
+    const marker = `marker-${fakeIds().raop}.local`;
+    try {
+      // Loopback keeps the order: once the marker is in, so are the packets before it.
+      await multicastRaw([...STALLING_PACKETS, ...hostilePackets(), dnsPacket.encode({ type: 'response', answers: [{ name: marker, type: 'A', ttl: 1, data: '127.0.0.1' }] })]);
+      await until(() => seen.some((m) => m.answers.some((a) => a.name === marker)), 'the marker packet');
+      assert.ok(listener.dropped >= STALLING_PACKETS.length, `dropped ${listener.dropped}`);
+      for (const m of seen) assert.ok(m.answers.length + m.authorities.length + m.additionals.length <= 256, 'a hostile packet was handed on');
+    } finally {
+      await closeMulticast(listener);
+    }
+  });
+});
+
 describe('sleep proxy', { skip }, () => {
   it('asks the proxy for a sleeping device and flags it deep sleeping', async () => {
     const ids = fakeIds();
@@ -228,7 +249,8 @@ describe('sleep proxy', { skip }, () => {
     let directQueries = 0;
     listener.on('query', (q, rinfo) => {
       if (q.questions.some((x) => x.name === '_airplay._tcp.local')) {
-        answer({ id: q.id, questions: q.questions, answers: [{ name: '_airplay._tcp.local', type: 'PTR', ttl: 10, data: full }] }, rinfo);
+        const questions = q.questions.map((x) => ({ name: x.name, type: x.type as dnsPacket.RecordType }));
+        answer({ id: q.id, questions, answers: [{ name: '_airplay._tcp.local', type: 'PTR', ttl: 10, data: full }] }, rinfo);
       }
     });
     own.on('message', (bytes, rinfo) => {

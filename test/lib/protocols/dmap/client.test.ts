@@ -296,6 +296,11 @@ describe('DACP client against OwnTone 29.3 recordings', () => {
     assert.deepEqual(await c.artwork(), { bytes: gif, mimeType: 'image/gif', width: 32, height: 16 });
     answer = [Buffer.from('unknown image bytes'), 'image/heic'];
     assert.deepEqual(await c.artwork(), { bytes: Buffer.from('unknown image bytes'), mimeType: 'image/heic', width: null, height: null });
+    // Neither the bytes nor the label say image: an error, never "artwork" of some other type.
+    for (const [body, type] of [['<html><body>Not found</body></html>', 'text/html; charset=utf-8'], ['{"error":1}', 'application/octet-stream']] as const) {
+      answer = [Buffer.from(body), type];
+      await assert.rejects(c.artwork(), (err: unknown) => err instanceof ProtocolError && /not an image \(type (text\/html|application\/octet-stream)/.test(err.message));
+    }
   });
 
   it('artwork: 204, 404 and an empty 200 are all "no artwork"', async () => {

@@ -4,10 +4,13 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import * as dnsPacket from 'dns-packet';
-import makeMdns from 'multicast-dns';
 import { decodeDmap, dmapToObject } from '../../../../lib/codecs/dmap';
+import type { DnsRecord, DnsSrvData } from '../../../../lib/codecs/dns-message';
+import { encodeQuery } from '../../../../lib/discovery/dns';
+import { openMulticast } from '../../../../lib/discovery/transport';
 import { DEFAULT_CLIENT_NAME } from '../../../../lib/device/interfaces';
 import { InvalidArgumentError, PairingError } from '../../../../lib/errors';
+import { silentLogger } from '../../../../lib/log';
 import {
   DmapPairing,
   dmapPairingAnswer,
@@ -81,7 +84,7 @@ function unicastQuery(port: number, ms = 2000): Promise<dnsPacket.Answer[]> {
   });
 }
 
-function txtOf(answers: dnsPacket.Answer[]): Record<string, string> {
+function txtOf(answers: readonly { type: string; data?: unknown }[]): Record<string, string> {
   const txt = answers.find((a) => a.type === 'TXT');
   assert.ok(txt, 'a TXT record');
   const out: Record<string, string> = {};
@@ -197,21 +200,21 @@ describe('DMAP pairing (remote side)', () => {
       // files announce remotes in the same namespace, all under the instance name of
       // 127.0.0.1: take the answer whose TXT carries this pairing's GUID, and its SRV from
       // the same packet (one responder's records).
-      const mdns = makeMdns({ interface: '127.0.0.1', bind: '0.0.0.0', loopback: true, reuseAddr: true });
-      cleanups.push(() => new Promise<void>((r) => mdns.destroy(() => r())));
+      const mdns = await openMulticast('127.0.0.1', silentLogger);
+      cleanups.push(() => mdns.close());
       const found = await new Promise<{ port: number; txt: Record<string, string> }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('no mDNS answer')), 3000);
         mdns.on('response', (packet) => {
-          const all = [...packet.answers, ...(packet.additionals ?? [])];
-          const ours = (a: dnsPacket.Answer): boolean =>
+          const all = [...packet.answers, ...packet.additionals];
+          const ours = (a: DnsRecord): boolean =>
             a.type === 'TXT' && a.name.endsWith('_touch-remote._tcp.local') && txtOf([a]).Pair === pairing.pairingGuid;
           const txt = all.find(ours);
           const srv = txt && all.find((a) => a.type === 'SRV' && a.name === txt.name);
           if (!srv || !txt) return;
           clearTimeout(timer);
-          resolve({ port: ((srv as { data: unknown }).data as { port: number }).port, txt: txtOf([txt]) });
+          resolve({ port: (srv.data as DnsSrvData).port, txt: txtOf([txt]) });
         });
-        mdns.query({ questions: [{ name: '_touch-remote._tcp.local', type: 'PTR' }] });
+        void mdns.send(encodeQuery(0, [{ name: '_touch-remote._tcp.local', type: 'PTR' }]));
       });
       assert.equal(found.port, pairing.port);
       assert.equal(found.txt.DvNm, 'Multicast Remote');

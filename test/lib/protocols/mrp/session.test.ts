@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { COMMANDS, type CommandName } from '../../../../lib/device/commands';
 import type { ProtocolSession } from '../../../../lib/device/interfaces';
 import type { NowPlaying } from '../../../../lib/device/state';
-import { InvalidArgumentError, NotSupportedError, TimeoutError } from '../../../../lib/errors';
+import { InvalidArgumentError, NotSupportedError, ProtocolError, TimeoutError } from '../../../../lib/errors';
 import { MRP_HID_KEYS, mrpHidEventData } from '../../../../lib/protocols/mrp/commands';
 import { createMrpMessage, encodeMrpMessage, MrpMessageType, type MrpMessage } from '../../../../lib/protocols/mrp/messages';
 import {
@@ -433,6 +433,19 @@ describe('MrpSession', () => {
         conn.reply(m, createMrpMessage(MrpMessageType.SET_STATE_MESSAGE, { playbackQueue: { location: 0, contentItems: [{}] } })),
       );
       assert.equal(await session.artwork(), null);
+    });
+
+    it('artwork data that is not an image is an error, as over every protocol', async () => {
+      const { device, session } = await connected(cleanups);
+      device.on(MrpMessageType.PLAYBACK_QUEUE_REQUEST_MESSAGE, (conn, m) =>
+        conn.reply(
+          m,
+          createMrpMessage(MrpMessageType.SET_STATE_MESSAGE, {
+            playbackQueue: { location: 0, contentItems: [{ artworkData: Buffer.from('<html>no cover</html>') }] },
+          }),
+        ),
+      );
+      await assert.rejects(session.artwork({ width: 100 }), (err: unknown) => err instanceof ProtocolError && /not an image/.test(err.message));
     });
 
     it('fetches a remote artworkIdentifier template first, then artworkURL, then falls back to the device', async () => {
