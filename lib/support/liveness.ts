@@ -101,6 +101,8 @@ export class LivenessMonitor {
           if (this.probing === controller) this.probing = null;
         });
     }
-    this.arm(this.timeout - silent);
+    // Look again when the bound is reached, or sooner when a probe is due again anyway (an
+    // idle device that answers gets one probe per `probeAfter`).
+    this.arm(Math.min(this.timeout - silent, this.probeAfter));
   }
 }

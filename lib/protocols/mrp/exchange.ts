@@ -21,6 +21,7 @@ import { DEFAULT_CLIENT_NAME } from '../../device/interfaces';
 import { AtvError, AuthenticationError, ClosedError, ConnectionLostError, ProtocolError } from '../../errors';
 import type { HapExchange, HapExchangeStep } from '../../hap/pairing';
 import { silentLogger, type Logger } from '../../log';
+import { LIVENESS_PROBE_AFTER_MS, LIVENESS_TIMEOUT_MS, LivenessMonitor } from '../../support/liveness';
 import { RequestTable } from '../../support/requests';
 import type { MrpTransport } from './transport';
 import {
@@ -33,10 +34,16 @@ import {
 } from './messages';
 import { MrpConnectionState, MrpDeviceClass, MrpErrorCode, MrpMessageType, type MrpDeviceInfoMessage } from './proto-types';
 
-/** pyatv's heartbeat period (protocols/mrp/protocol.py). */
-export const MRP_HEARTBEAT_INTERVAL = 30_000;
+/**
+ * Silence after which a heartbeat is sent: the library's liveness probe delay (lib/support/
+ * liveness.ts). pyatv beats every 30 s whatever the traffic; here a device that pushes state
+ * is never probed, an idle one once per 20 s.
+ */
+export const MRP_HEARTBEAT_INTERVAL = LIVENESS_PROBE_AFTER_MS;
 /** Heartbeat retries after a failed one, sent at once (pyatv: one). */
 export const MRP_HEARTBEAT_RETRIES = 1;
+/** Each heartbeat's own timeout, so the attempt and its retry end within the liveness bound (30 s). */
+export const MRP_HEARTBEAT_TIMEOUT = (LIVENESS_TIMEOUT_MS - LIVENESS_PROBE_AFTER_MS) / (MRP_HEARTBEAT_RETRIES + 1);
 
 /** The updates we subscribe to (everything but the now-playing feed, which pyatv's MrpProtocol.start leaves off). */
 export const MRP_CLIENT_UPDATES_CONFIG = {
@@ -79,7 +86,7 @@ export interface MrpExchangeOptions {
   logger?: Logger;
   /** The name the device shows for us (default DEFAULT_CLIENT_NAME). */
   name?: string;
-  /** Heartbeat period in ms (default 30 s); only on transports that need one. */
+  /** Silence in ms after which a heartbeat is sent (default 20 s); only on transports that need one. */
   heartbeatInterval?: number;
 }
 
@@ -106,8 +113,7 @@ export class MrpExchange extends EventEmitter<MrpExchangeEvents> {
   private readonly logger: Logger;
   private readonly byIdentifier: RequestTable<string, MrpDecodedMessage>;
   private readonly byType: RequestTable<number, MrpDecodedMessage>;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
-  private heartbeatRunning = false;
+  private liveness: LivenessMonitor | null = null;
   private closed = false;
   private info: MrpDeviceInfoMessage | null = null;
 
@@ -256,6 +262,7 @@ export class MrpExchange extends EventEmitter<MrpExchangeEvents> {
   }
 
   private route(message: MrpDecodedMessage): void {
+    this.liveness?.heard();
     // An empty identifier is none (as pyatv reads it): such a reply is matched by its type.
     // A reply's errorCode is left to the caller: pyatv ignores it, and which replies a real
     // device marks (and whether that means failure) is not documented.
@@ -266,45 +273,39 @@ export class MrpExchange extends EventEmitter<MrpExchangeEvents> {
   }
 
   /**
-   * Starts the heartbeat: a GENERIC_MESSAGE request every interval; a failed one is retried
-   * at once, and when the retry fails too the connection is closed with a ConnectionLostError.
+   * Starts watching the device (transports that need it): every message it sends is a sign of
+   * life; after `heartbeatInterval` of silence a GENERIC_MESSAGE request is sent, retried once
+   * at once, and when the device stays silent through both the connection is closed with a
+   * ConnectionLostError — within the library's liveness bound (30 s) with the defaults.
    */
   startHeartbeat(): void {
-    if (this.closed || this.heartbeatTimer || this.heartbeatRunning) return;
-    this.scheduleHeartbeat(this.options.heartbeatInterval ?? MRP_HEARTBEAT_INTERVAL);
-  }
-
-  private scheduleHeartbeat(delay: number): void {
-    this.heartbeatTimer = setTimeout(() => {
-      this.heartbeatTimer = null;
-      void this.heartbeat();
-    }, delay);
-    this.heartbeatTimer.unref();
-  }
-
-  private async heartbeat(): Promise<void> {
-    this.heartbeatRunning = true;
-    let lastError: unknown;
-    for (let attempt = 0; attempt <= MRP_HEARTBEAT_RETRIES; attempt++) {
-      if (this.closed) return;
-      try {
-        await this.request(createMrpMessage(MrpMessageType.GENERIC_MESSAGE));
-        this.heartbeatRunning = false;
-        if (!this.closed) this.scheduleHeartbeat(this.options.heartbeatInterval ?? MRP_HEARTBEAT_INTERVAL);
-        return;
-      } catch (err) {
-        lastError = err;
-        this.logger.debug(`${this.endpoint}: heartbeat ${attempt + 1} failed: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    this.heartbeatRunning = false;
-    if (this.closed) return;
-    this.logger.warn(`${this.endpoint}: the device stopped answering heartbeats; closing the connection`);
-    this.fail(
-      new ConnectionLostError(`${this.endpoint}: the device stopped answering (heartbeat failed ${MRP_HEARTBEAT_RETRIES + 1} times)`, {
-        cause: lastError,
-      }),
-    );
+    if (this.closed || this.liveness) return;
+    const probeAfter = this.options.heartbeatInterval ?? MRP_HEARTBEAT_INTERVAL;
+    const beatTimeout = Math.min(this.options.timeout, MRP_HEARTBEAT_TIMEOUT);
+    this.liveness = new LivenessMonitor({
+      probeAfter,
+      timeout: probeAfter + (MRP_HEARTBEAT_RETRIES + 1) * beatTimeout,
+      probe: async () => {
+        for (let attempt = 0; attempt <= MRP_HEARTBEAT_RETRIES && !this.closed; attempt++) {
+          try {
+            await this.request(createMrpMessage(MrpMessageType.GENERIC_MESSAGE), { timeout: beatTimeout });
+            return;
+          } catch (err) {
+            this.logger.debug(`${this.endpoint}: heartbeat ${attempt + 1} failed: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
+      },
+      onLost: (silent) => {
+        if (this.closed) return;
+        this.logger.warn(`${this.endpoint}: the device stopped answering heartbeats; closing the connection`);
+        this.fail(
+          new ConnectionLostError(
+            `${this.endpoint}: the device stopped answering (silent for ${Math.round(silent / 1000)} s, heartbeat failed ${MRP_HEARTBEAT_RETRIES + 1} times)`,
+          ),
+        );
+      },
+    });
+    this.liveness.start();
   }
 
   /** Ends the connection with `error` (reported through `closed`). */
@@ -320,8 +321,8 @@ export class MrpExchange extends EventEmitter<MrpExchangeEvents> {
   private onClosed(error: AtvError | null): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
-    this.heartbeatTimer = null;
+    this.liveness?.stop();
+    this.liveness = null;
     const reason = error ?? new ClosedError(`${this.endpoint}: the connection was closed`);
     this.byIdentifier.rejectAll(reason);
     this.byType.rejectAll(reason);

@@ -38,6 +38,7 @@ import {
 } from '../../errors';
 import type { Logger } from '../../log';
 import { emitContained } from '../../support/emit';
+import { SerialQueue } from '../../support/serial-queue';
 import { fetchMrpArtwork, mrpHttpUrl, MrpArtworkCache, mrpArtworkTemplateUrl } from './artwork';
 import {
   MRP_DEFAULT_SKIP_SECONDS,
@@ -150,6 +151,11 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
   private latest: { state: NowPlaying; at: number; moving: boolean } | null = null;
   private readonly stateWaiters = new Set<StateWaiter>();
   private readonly delays = new Map<NodeJS.Timeout, (error: Error) => void>();
+  /**
+   * Commands and settings go out one at a time, in call order: a key press (down, a hold's
+   * wait, up, the flush) or a double press never interleaves with the next command's bytes.
+   */
+  private readonly actions = new SerialQueue();
 
   /** `transport`: how the messages reach the device (direct TCP, or the AirPlay tunnel). */
   constructor(context: SessionContext, transport: MrpTransport, options: MrpSessionOptions = {}) {
@@ -281,7 +287,11 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     return this.state.commandEnabled(command) ? 'available' : 'unavailable';
   }
 
-  async sendCommand(command: CommandName, options: CommandOptions = {}): Promise<void> {
+  sendCommand(command: CommandName, options: CommandOptions = {}): Promise<void> {
+    return this.actions.run(() => this.perform(command, options));
+  }
+
+  private async perform(command: CommandName, options: CommandOptions): Promise<void> {
     const action = MRP_COMMAND_ACTIONS[command];
     this.assertConnected();
     switch (action.kind) {
@@ -429,7 +439,11 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     return artwork;
   }
 
-  async setProperty<N extends PlayerPropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
+  setProperty<N extends PlayerPropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
+    return this.actions.run(() => this.writeProperty(name, value));
+  }
+
+  private async writeProperty<N extends PlayerPropertyName>(name: N, value: PropertyValues[N]): Promise<PropertyValues[N]> {
     this.assertConnected();
     const field: PlayerPropertyName = name;
     const checked = value;
@@ -450,9 +464,11 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     return this.volume.level;
   }
 
-  async setVolume(level: number): Promise<number> {
-    this.assertConnected();
-    return this.volume.set(level);
+  setVolume(level: number): Promise<number> {
+    return this.actions.run(async () => {
+      this.assertConnected();
+      return this.volume.set(level);
+    });
   }
 
   /** Starts `nowPlaying` events; the current state is delivered first. */
@@ -571,6 +587,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     this.delays.clear();
     this.stateWaiters.clear();
     this.volume.cancel(error);
+    this.actions.close(error);
   }
 
   /** The connection ended; unless close() did it, a connected session reports the loss. */

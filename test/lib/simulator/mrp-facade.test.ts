@@ -13,6 +13,7 @@ import { AuthenticationError, PairingError } from '../../../lib/errors';
 import { formatHapCredentials, parseFullHapCredentials } from '../../../lib/hap/credentials';
 import { ED25519_KEY_LENGTH, randomKeyBytes } from '../../../lib/hap/keys';
 import { Simulator, type SimulatorPinRequest } from '../../../lib/simulator/index';
+import type { KeyPress } from '../../../lib/simulator/state';
 import { until } from '../../support/wait';
 
 const PIN = '2468';
@@ -69,6 +70,27 @@ describe('Device over MRP against the simulator', () => {
     for (const key of ['up', 'down', 'left', 'right', 'select', 'menu', 'topMenu', 'home']) assert.ok(keys.includes(key as never), `${key} arrived`);
     await device.command('select', { action: 'hold' });
     assert.deepEqual(sim.state.lastKey && [sim.state.lastKey.name, sim.state.lastKey.action], ['select', 'hold']);
+  });
+
+  it('never interleaves concurrent key presses: each press, hold and double press arrives whole, in call order', async () => {
+    const keys: string[] = [];
+    const onKey = (press: KeyPress): void => void keys.push(`${press.name}:${press.action}`);
+    sim.state.on('key', onKey);
+    try {
+      // A hold keeps its key down for a second: unqueued, the presses sent meanwhile would
+      // land inside it (and a double press's two halves could be split by another key).
+      await Promise.all([
+        device.command('select', { action: 'hold' }),
+        device.command('up'),
+        device.command('down', { action: 'double' }),
+        device.command('left'),
+        device.command('menu', { action: 'double' }),
+        device.command('right'),
+      ]);
+      assert.deepEqual(keys, ['select:hold', 'up:single', 'down:single', 'down:single', 'left:single', 'menu:single', 'menu:single', 'right:single']);
+    } finally {
+      sim.state.off('key', onKey);
+    }
   });
 
   it('turns the device off and on', async () => {

@@ -222,6 +222,23 @@ describe('MRP heartbeat (pyatv: protocols/mrp/connection.py)', () => {
     assert.equal(beats.length, 2, 'one attempt and one retry');
   });
 
+  it('a device that keeps talking is never probed, and one that goes silent is lost within the bound', async () => {
+    const { device, session } = await connected(cleanups, { session: { heartbeatInterval: 60 }, timeout: 40 });
+    const lost = lostErrors(session);
+    device.on(MrpMessageType.GENERIC_MESSAGE, () => undefined);
+    // Pushes every 20 ms: signs of life, so no heartbeat goes out however long it lasts.
+    const pushes = setInterval(() => device.last.send(createMrpMessage(MrpMessageType.GENERIC_MESSAGE)), 20);
+    await sleep(300);
+    clearInterval(pushes);
+    assert.equal(device.last.messages(MrpMessageType.GENERIC_MESSAGE).length, 0, 'no heartbeat while the device talks');
+    assert.equal(lost.length, 0);
+    // Silent from now: heartbeat after 60 ms, its retry, lost by 60 + 2 × 40 ms (the deadline is slack for a loaded machine).
+    await until(() => lost.length > 0, 'the loss', 3000);
+    assert.equal(device.last.messages(MrpMessageType.GENERIC_MESSAGE).length, 2, 'one heartbeat and its retry');
+    const error: unknown = lost[0];
+    assert.ok(error instanceof ConnectionLostError);
+  });
+
   it('after close() no heartbeat is sent any more', async () => {
     const { device, session } = await connected(cleanups, { session: { heartbeatInterval: 20 } });
     await session.close();
