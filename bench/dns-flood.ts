@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { decodePacket } from '../lib/discovery/dns';
+import { decodePacket } from '../lib/mdns/dns';
 import { connect, type Device } from '../lib/core/facade';
 import type { NowPlaying } from '../lib/device/state';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../lib/simulator';

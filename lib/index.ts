@@ -12,7 +12,7 @@ export * from './codecs/dmap';
 export * from './log';
 export * from './core/facade';
 export * from './device/config';
-export * from './discovery/types';
+export * from './mdns/types';
 export * from './codecs/tlv8';
 export * from './hap';
 export * from './discovery';

@@ -17,7 +17,7 @@
  * are latin1 strings, so every byte survives a decode/encode round trip.
  */
 import { DecodeError, InvalidArgumentError } from '../errors';
-import { ByteQueue } from '../support/byte-queue';
+import { ByteQueue } from './byte-queue';
 
 /** The protocol versions this codec reads and writes. */
 export const HTTP_PROTOCOLS = ['HTTP/1.1', 'HTTP/1.0', 'RTSP/1.0'] as const;

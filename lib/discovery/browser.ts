@@ -11,12 +11,12 @@ import { InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { emitContained } from '../support/emit';
 import type { DnsMessage } from '../codecs/dns-message';
-import { decodePacket, encodeQuery, MDNS_PORT, RecordCache, serviceQueries } from './dns';
-import { resolveHosts } from './query';
+import { decodePacket, encodeQuery, MDNS_PORT, RecordCache, serviceQueries } from '../mdns/dns';
+import { resolveHosts } from '../mdns/query';
 import { scanTypes } from './scan';
 import { devicesFromRecords } from './services';
-import { closeMulticast, closeUdp, openMulticast, openUdp, type MulticastDns } from './transport';
-import type { MulticastOptions } from './types';
+import { closeMulticast, closeUdp, openMulticast, openUdp, type MulticastDns } from '../mdns/transport';
+import type { MulticastOptions } from '../mdns/types';
 
 export interface DeviceBrowserOptions extends MulticastOptions {
   /** Poll these hosts with unicast DNS-SD instead of listening to multicast. */

@@ -1,5 +1,5 @@
 /** Public API of discovery: scanning, continuous browsing, advertising, TXT → device facts. */
-export * from './types';
+export * from '../mdns/types';
 export {
   SERVICE_TYPES,
   SERVICE_TYPE_NAMES,
@@ -10,7 +10,7 @@ export {
   devicesFromRecords,
   deviceMatches,
 } from './services';
-export { txtValue, decodeTxt, encodeTxt } from './txt';
+export { txtValue, decodeTxt, encodeTxt } from '../mdns/txt';
 export { scan, browseServices, scanTypes, DEFAULT_SCAN_TIMEOUT, type ScanOptions } from './scan';
 export {
   DeviceBrowser,
@@ -19,5 +19,5 @@ export {
   type DeviceBrowserEvents,
   type DeviceBrowserEmitter,
 } from './browser';
-export { ServiceAdvertiser, DEFAULT_ADVERTISED_TTL } from './advertiser';
-export { KNOCK_PORTS } from './transport';
+export { ServiceAdvertiser, DEFAULT_ADVERTISED_TTL } from '../mdns/advertiser';
+export { KNOCK_PORTS } from '../mdns/transport';

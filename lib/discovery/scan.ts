@@ -7,9 +7,9 @@ import type { DeviceConfig, Protocol } from '../device/interfaces';
 import { PROTOCOLS } from '../device/interfaces';
 import { InvalidArgumentError } from '../errors';
 import type { Logger } from '../log';
-import { collect, type CollectProgress } from './query';
+import { collect, type CollectProgress } from '../mdns/query';
 import { deviceMatches, devicesFromRecords, SERVICE_TYPES } from './services';
-import type { BrowseOptions, ServiceRecord } from './types';
+import type { BrowseOptions, ServiceRecord } from '../mdns/types';
 
 export interface ScanOptions {
   /** How long to listen, in milliseconds (default 3000). */

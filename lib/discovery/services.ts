@@ -7,8 +7,8 @@
 import type { DeviceConfig, DeviceInfo, PairingContext, PairingRequirement, Protocol, ServiceInfo, ServiceTypeSpec } from '../device/interfaces';
 import { lookupModel, lookupOsVersion, MAC_MODEL, MUSIC_APP_MODEL, OPERATING_SYSTEMS } from '../device/models';
 import { PROTOCOL_TABLE } from '../protocols/table';
-import { isLinkLocalIPv4, normalizeSpaces, txtValue } from './txt';
-import type { ServiceRecord } from './types';
+import { isLinkLocalIPv4, normalizeSpaces, txtValue } from '../mdns/txt';
+import type { ServiceRecord } from '../mdns/types';
 
 /** Services that carry facts about a device but are no protocol's endpoint. */
 const INFO_SERVICES: readonly ServiceTypeSpec[] = [

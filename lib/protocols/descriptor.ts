@@ -6,7 +6,7 @@
  * adding a protocol is one folder, one entry there and its simulator part.
  */
 import type { Capability, DeviceConfig, PairingSession, Protocol, ServiceTypeSpec, SessionFactory } from '../device/interfaces';
-import type { AdvertiserOptions } from '../discovery/types';
+import type { AdvertiserOptions } from '../mdns/types';
 import type { Logger } from '../log';
 
 export interface PairOptions {

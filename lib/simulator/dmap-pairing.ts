@@ -7,7 +7,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { decodeDmap, dmapString, findDmap } from '../codecs/dmap';
-import type { BrowseOptions, ServiceRecord } from '../discovery/types';
+import type { BrowseOptions, ServiceRecord } from '../mdns/types';
 import { ClosedError, InvalidArgumentError, PairingError, TimeoutError, networkError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { dmapPairingCode, normalizeDmapPin, TOUCH_REMOTE_TYPE } from '../protocols/dmap/pairing';

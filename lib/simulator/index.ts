@@ -7,11 +7,11 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { DeviceConfig } from '../device/interfaces';
-import { DEFAULT_ADVERTISED_TTL, ServiceAdvertiser } from '../discovery/advertiser';
+import { DEFAULT_ADVERTISED_TTL, ServiceAdvertiser } from '../mdns/advertiser';
 import { browseServices } from '../discovery/scan';
 import { devicesFromRecords } from '../discovery/services';
-import { announcedIPv4Addresses } from '../discovery/transport';
-import type { AdvertisedService, ServiceRecord } from '../discovery/types';
+import { announcedIPv4Addresses } from '../mdns/transport';
+import type { AdvertisedService, ServiceRecord } from '../mdns/types';
 import { AtvError, ClosedError, InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, SIMULATOR_DMAP_MODEL, createDmapServer, type DmapSimulatorServer } from './dmap';

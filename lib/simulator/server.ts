@@ -5,7 +5,7 @@
  * device-side pairings. Adding a protocol = one file implementing `SimulatorServer` + one
  * line in the factory table of `index.ts`.
  */
-import type { AdvertisedService } from '../discovery/types';
+import type { AdvertisedService } from '../mdns/types';
 import type { Protocol } from '../device/interfaces';
 import type { Logger } from '../log';
 import type { SimulatorState } from './state';

@@ -19,7 +19,7 @@
  */
 import { decodeVarint, encodeVarint, VARINT_MAX_BYTES } from '../codecs/varint';
 import { InvalidArgumentError, ProtocolError } from '../errors';
-import { ByteQueue } from './byte-queue';
+import { ByteQueue } from '../codecs/byte-queue';
 
 /** The session cipher of a channel: lib/hap's `CounterNonceCipher` fits. */
 export interface FrameSealer {

@@ -11,7 +11,7 @@ import { decodeDnsMessage, DNS_HEADER_BYTES, MAX_DECODED_QUESTIONS, MAX_DECODED_
 import { artworkImage, describeImage, sniffImage } from '../../lib/codecs/image';
 import { decodeTlv8, decodeTlv8Items, encodeTlv8, Tlv8Type } from '../../lib/codecs/tlv8';
 import { decodeVarint, encodeVarint, VARINT_MAX_BYTES } from '../../lib/codecs/varint';
-import { decodeTxt, encodeTxt } from '../../lib/discovery/txt';
+import { decodeTxt, encodeTxt } from '../../lib/mdns/txt';
 import { formatHapCredentials, parseHapCredentials } from '../../lib/hap/credentials';
 import { dacpLoginParameter } from '../../lib/protocols/dmap/client';
 import { encodeMrpFrame, mrpFrameCodec } from '../../lib/protocols/mrp/framing';

@@ -15,7 +15,7 @@
  */
 import { decodeVarint, encodeVarint } from '../../codecs/varint';
 import { DecodeError, InvalidArgumentError } from '../../errors';
-import { ByteQueue } from '../../support/byte-queue';
+import { ByteQueue } from '../../codecs/byte-queue';
 import { MRP_MAX_FRAME_BYTES } from '../mrp/framing';
 
 export const DATA_STREAM_HEADER_BYTES = 32;

@@ -4,7 +4,7 @@
  * decide RAOP's pairing requirement.
  */
 import type { PairingRequirement, ServiceTypeSpec, Txt } from '../../device/interfaces';
-import { parseHex, txtValue } from '../../discovery/txt';
+import { parseHex, txtValue } from '../../mdns/txt';
 
 const nonEmpty = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
 

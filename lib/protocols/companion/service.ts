@@ -4,7 +4,7 @@
  * (pyatv's Companion `service_info`).
  */
 import type { PairingRequirement, ServiceTypeSpec } from '../../device/interfaces';
-import { parseHex, txtValue } from '../../discovery/txt';
+import { parseHex, txtValue } from '../../mdns/txt';
 
 const nonEmpty = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
 

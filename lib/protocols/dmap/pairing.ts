@@ -11,9 +11,9 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { encodeTag } from '../../codecs/dmap';
 import { DEFAULT_CLIENT_NAME, type PairingSession } from '../../device/interfaces';
-import { ServiceAdvertiser } from '../../discovery/advertiser';
-import { announcedIPv4Addresses } from '../../discovery/transport';
-import type { AdvertisedService, AdvertiserOptions } from '../../discovery/types';
+import { ServiceAdvertiser } from '../../mdns/advertiser';
+import { announcedIPv4Addresses } from '../../mdns/transport';
+import type { AdvertisedService, AdvertiserOptions } from '../../mdns/types';
 import { AtvError, InvalidArgumentError, PairingError } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
 

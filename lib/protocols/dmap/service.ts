@@ -5,7 +5,7 @@
  * DMAP `service_info`).
  */
 import type { PairingRequirement, ServiceTypeSpec, Txt } from '../../device/interfaces';
-import { txtValue } from '../../discovery/txt';
+import { txtValue } from '../../mdns/txt';
 
 const nonEmpty = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
 const firstPart = (instance: string): string => instance.split('_', 1)[0]!;

@@ -6,7 +6,7 @@
  */
 import type { PairingRequirement, ServiceTypeSpec, Txt } from '../../device/interfaces';
 import { buildMajor } from '../../device/models';
-import { txtValue } from '../../discovery/txt';
+import { txtValue } from '../../mdns/txt';
 
 /** Build prefix from which direct MRP is gone (19 = tvOS 15). */
 export const MRP_LAST_BUILD_MAJOR = 18;

@@ -5,7 +5,7 @@
  * for the device's identity, model and OS.
  */
 import type { PairingRequirement, ServiceTypeSpec } from '../../device/interfaces';
-import { txtValue } from '../../discovery/txt';
+import { txtValue } from '../../mdns/txt';
 import { airplayPairing } from '../airplay/service';
 
 const nonEmpty = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);

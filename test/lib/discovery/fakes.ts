@@ -1,7 +1,7 @@
 /** Fake Apple TV advertisements and event helpers for the discovery tests. */
 import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import type { AdvertisedService } from '../../../lib/discovery/types';
+import type { AdvertisedService } from '../../../lib/mdns/types';
 
 export interface FakeIds {
   mrp: string;

@@ -14,6 +14,7 @@ import { REPO_ROOT } from '../../support/paths';
 
 const skip = process.env.ATV_TEST_NETNS === '1' ? false : 'needs a private network namespace (npm test makes one when run as root)';
 const DIST = join(REPO_ROOT, 'dist', 'lib', 'discovery');
+const MDNS = join(REPO_ROOT, 'dist', 'lib', 'mdns');
 
 function sh(cmd: string): void {
   const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
@@ -31,7 +32,7 @@ function nodeIn(pid: number, script: string): { child: ChildProcess; output: Pro
 
 function advertiserScript(pinned: string | null): string {
   return `
-    const { ServiceAdvertiser } = require(${JSON.stringify(join(DIST, 'advertiser.js'))});
+    const { ServiceAdvertiser } = require(${JSON.stringify(join(MDNS, 'advertiser.js'))});
     const adv = new ServiceAdvertiser(${pinned ? `{ interface: ${JSON.stringify(pinned)} }` : '{}'});
     adv.add({ type: '_touch-able._tcp', instance: 'ABCDEF0123456789', host: 'multihomed.local',
       addresses: ['10.99.0.1'], port: 3689, txt: { CtlN: 'Multi-homed TV' } });

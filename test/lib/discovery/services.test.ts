@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { lookupModel, lookupOsVersion } from '../../../lib/device/models';
 import { devicesFromRecords, pairingRequirement, SERVICE_TYPES, uniqueIdOf } from '../../../lib/discovery/services';
-import { decodeTxt, txtValue } from '../../../lib/discovery/txt';
+import { decodeTxt, txtValue } from '../../../lib/mdns/txt';
 import { airplayFeatures, requiresPassword } from '../../../lib/protocols/airplay/service';
-import type { ServiceRecord } from '../../../lib/discovery/types';
+import type { ServiceRecord } from '../../../lib/mdns/types';
 
 function record(type: string, instance: string, txt: Record<string, string>, extra: Partial<ServiceRecord> = {}): ServiceRecord {
   return {

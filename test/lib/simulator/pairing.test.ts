@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { encodeTag } from '../../../lib/codecs/dmap';
-import { ServiceAdvertiser } from '../../../lib/discovery/advertiser';
+import { ServiceAdvertiser } from '../../../lib/mdns/advertiser';
 import { ClosedError, InvalidArgumentError, PairingError, TimeoutError, UnreachableError } from '../../../lib/errors';
 import { dmapPairingCode as lowerCaseCode } from '../../../lib/protocols/dmap/pairing';
 

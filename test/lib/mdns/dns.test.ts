@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as dnsPacket from 'dns-packet';
 import { describe, it } from 'node:test';
 import { decodeDnsMessage, type DnsMessage } from '../../../lib/codecs/dns-message';
-import { decodePacket, encodeQuery, RecordCache, serviceQueries } from '../../../lib/discovery/dns';
+import { decodePacket, encodeQuery, RecordCache, serviceQueries } from '../../../lib/mdns/dns';
 import { scanTypes } from '../../../lib/discovery/scan';
 
 function response(answers: dnsPacket.Answer[], additionals: dnsPacket.Answer[] = [], extra: Partial<dnsPacket.Packet> = {}): DnsMessage {

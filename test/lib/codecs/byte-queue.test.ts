@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ByteQueue } from '../../../lib/support/byte-queue';
+import { ByteQueue } from '../../../lib/codecs/byte-queue';
 import { randomChunks, randomInt, seededRandom } from '../../support/random';
 
 describe('ByteQueue', () => {
