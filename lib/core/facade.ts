@@ -296,6 +296,11 @@ export class Device extends EventEmitter {
         throw new InvalidArgumentError(`artwork ${key} must be a whole number of pixels from 1 to ${ARTWORK_MAX_EDGE}`);
       }
     }
+    return this.fetchArtwork(request);
+  }
+
+  /** The artwork for a request whose sizes were checked where it entered (`isArtworkEdge`). */
+  fetchArtwork(request: ArtworkRequest): Promise<Artwork | null> {
     return this.route('metadata', 'artwork').artwork(request);
   }
 

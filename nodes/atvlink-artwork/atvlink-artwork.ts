@@ -4,7 +4,7 @@
  * Width and height are typed inputs: a number, or read from the message or context.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import type { ArtworkRequest } from '../../lib/device/interfaces';
+import { isArtworkEdge, type ArtworkRequest } from '../../lib/device/interfaces';
 import { InvalidArgumentError } from '../../lib/errors';
 import { attachToDevice, evaluate, onInput, withDevice } from '../flow-node';
 
@@ -26,7 +26,7 @@ export default function (RED: NodeAPI): void {
   function pixels(given: unknown, what: string): number | undefined {
     if (given === undefined || given === null || String(given).trim() === '') return undefined;
     const n = typeof given === 'number' ? given : typeof given === 'string' ? Number(given) : NaN;
-    if (!Number.isInteger(n) || n < 1 || n > 4096) {
+    if (!isArtworkEdge(n)) {
       throw new InvalidArgumentError(t('errors.badSize', { what, value: String(given).slice(0, 20) }));
     }
     return n;
@@ -56,7 +56,7 @@ export default function (RED: NodeAPI): void {
       const height = await size(def.height, def.heightType, msg, 'height');
       if (width !== undefined) request.width = width;
       if (height !== undefined) request.height = height;
-      const artwork = await withDevice(link, (device) => device.artwork(request));
+      const artwork = await withDevice(link, (device) => device.fetchArtwork(request));
       if (!artwork) {
         msg.payload = null;
         msg.contentType = null;

@@ -4,7 +4,7 @@
  * acknowledged it, so flows can chain commands.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { COMMANDS, findCommand, isInputAction, type CommandOptions } from '../../lib/device/commands';
+import { checkCommand, COMMANDS, CommandError, findCommand, type CommandRequest } from '../../lib/device/commands';
 import { InvalidArgumentError } from '../../lib/errors';
 import { attachToDevice, onInput, withDevice } from '../flow-node';
 
@@ -18,6 +18,19 @@ export interface CommandNodeDef extends NodeDef {
 export default function (RED: NodeAPI): void {
   const t = (key: string, substitutions?: Record<string, string | number>) => RED._(`atvlink-command.${key}`, substitutions);
 
+  /** The node's own words for what is wrong with a command (the library's otherwise). */
+  function translated(err: CommandError): Error {
+    const problem = err.problem;
+    switch (problem.kind) {
+      case 'unknown-command':
+        return new InvalidArgumentError(t('errors.unknownCommand', { command: problem.given.slice(0, 40), known: COMMANDS.map((c) => c.name).join(', ') }));
+      case 'unknown-action':
+        return new InvalidArgumentError(t('errors.badAction', { action: problem.given.slice(0, 20) }));
+      default:
+        return err;
+    }
+  }
+
   function AtvlinkCommandNode(this: Node, def: CommandNodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -28,19 +41,17 @@ export default function (RED: NodeAPI): void {
       if (typeof requested !== 'string' || requested.trim() === '') {
         throw new InvalidArgumentError(t('errors.noCommand'));
       }
-      const spec = findCommand(requested);
-      if (!spec) {
-        throw new InvalidArgumentError(
-          t('errors.unknownCommand', { command: requested.slice(0, 40), known: COMMANDS.map((c) => c.name).join(', ') }),
-        );
+      let request: CommandRequest;
+      try {
+        const spec = findCommand(requested);
+        // The node's Press is for the buttons it may be sent (a node taking its command from the
+        // message gets "play" as well as "down"); msg.action asks for one command and is strict.
+        const action = msg.action ?? (spec?.button ? def.action || 'single' : 'single');
+        request = checkCommand(requested, { action, ...(msg.interval !== undefined && { interval: Number(msg.interval) }) });
+      } catch (err) {
+        throw err instanceof CommandError ? translated(err) : err;
       }
-      // The node's Press is for the buttons it may be sent (a node taking its command from the
-      // message gets "play" as well as "down"); msg.action asks for one command and is strict.
-      const action = msg.action ?? (spec.button ? def.action || 'single' : 'single');
-      if (!isInputAction(action)) throw new InvalidArgumentError(t('errors.badAction', { action: String(action).slice(0, 20) }));
-      const options: CommandOptions = { action };
-      if (msg.interval !== undefined) options.interval = Number(msg.interval);
-      await withDevice(link, (device) => device.command(spec.name, options));
+      await withDevice(link, (device) => device.sendCommand(request));
       send(msg);
     });
   }

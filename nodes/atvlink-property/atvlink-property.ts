@@ -4,7 +4,7 @@
  * input) and passes the message on with the value the device reports after.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { isPropertyName, parsePropertyValue, PROPERTY_NAMES } from '../../lib/device/properties';
+import { checkProperty, isPropertyName, PROPERTY_NAMES } from '../../lib/device/properties';
 import { InvalidArgumentError } from '../../lib/errors';
 import { attachToDevice, evaluate, onInput, withDevice } from '../flow-node';
 
@@ -34,8 +34,8 @@ export default function (RED: NodeAPI): void {
         throw new InvalidArgumentError(t('errors.unknownProperty', { property: String(name).slice(0, 40), known: PROPERTY_NAMES.join(', ') }));
       }
       const raw = await evaluate(RED, node, def.value ?? 'payload', def.valueType || 'msg', msg);
-      const value = parsePropertyValue(name, raw);
-      msg.payload = await withDevice(link, (device) => device.setProperty(name, value));
+      const request = checkProperty(name, raw);
+      msg.payload = await withDevice(link, (device) => device.applyProperty(request));
       msg.property = name;
       send(msg);
     });
