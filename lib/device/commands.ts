@@ -53,6 +53,10 @@ export type PowerCommandName = Extract<(typeof COMMANDS)[number], { group: 'powe
 /** Commands a RemoteControl sends. */
 export type RemoteCommandName = Exclude<CommandName, PowerCommandName>;
 
+export function isCommandName(name: string): name is CommandName {
+  return (COMMAND_NAMES as readonly string[]).includes(name);
+}
+
 export function isPowerCommand(name: CommandName): name is PowerCommandName {
   return COMMANDS.some((c) => c.name === name && c.group === 'power');
 }

@@ -16,7 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { DmapNode } from '../../codecs/dmap';
-import type { CommandName, CommandOptions } from '../../device/commands';
+import { isCommandName, type CommandName, type CommandOptions } from '../../device/commands';
 import type {
   Artwork,
   ArtworkRequest,
@@ -198,15 +198,9 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
         return this.volume !== null ? 'available' : 'unknown';
       case 'setVolume':
         return 'unknown';
-      case 'powerState':
-      case 'appList':
-      case 'launchApp':
-      case 'accountList':
-      case 'switchAccount':
-      case 'textInput':
-      case 'playUrl':
-        return 'unsupported';
     }
+    // Features of capabilities DMAP does not offer are never asked.
+    if (!isCommandName(name)) return 'unsupported';
     const action = DMAP_COMMAND_ACTIONS[name];
     switch (action.kind) {
       case 'unsupported':

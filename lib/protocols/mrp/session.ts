@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { artworkImage } from '../../codecs/image';
-import type { CommandName, CommandOptions, InputAction } from '../../device/commands';
+import { isCommandName, type CommandName, type CommandOptions, type InputAction } from '../../device/commands';
 import type {
   Artwork,
   ArtworkRequest,
@@ -253,14 +253,9 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
       case 'volume':
       case 'setVolume':
         return this.volume.controllable && this.volume.absolute ? 'available' : 'unavailable';
-      case 'appList':
-      case 'launchApp':
-      case 'accountList':
-      case 'switchAccount':
-      case 'textInput':
-      case 'playUrl':
-        return 'unsupported';
     }
+    // Features of capabilities MRP does not offer are never asked.
+    if (!isCommandName(name)) return 'unsupported';
     const action = MRP_COMMAND_ACTIONS[name];
     switch (action.kind) {
       case 'key':
