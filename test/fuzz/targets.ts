@@ -12,6 +12,19 @@ import { artworkImage, describeImage, sniffImage } from '../../lib/codecs/image'
 import { decodeTlv8, decodeTlv8Items, encodeTlv8, Tlv8Type } from '../../lib/codecs/tlv8';
 import { decodeVarint, encodeVarint, VARINT_MAX_BYTES } from '../../lib/codecs/varint';
 import { decodeTxt, encodeTxt } from '../../lib/mdns/txt';
+import { decodeBplist, encodeBplist, isBplistDict } from '../../lib/codecs/bplist';
+import { HttpMessageDecoder } from '../../lib/codecs/http';
+import { decodeOpack, encodeOpack } from '../../lib/codecs/opack';
+import { CounterNonceCipher } from '../../lib/hap/channel';
+import {
+  DataStreamCommand,
+  DataStreamFrameDecoder,
+  DataStreamMessageType,
+  encodeDataStreamFrame,
+  splitDataStreamMessages,
+} from '../../lib/protocols/airplay/datastream';
+import { COMPANION_FRAMES, FrameCodec, HAP_BLOCKS } from '../../lib/support/frames';
+import { readCapture, stream } from '../support/pyatv-captures';
 import { formatHapCredentials, parseHapCredentials } from '../../lib/hap/credentials';
 import { dacpLoginParameter } from '../../lib/protocols/dmap/client';
 import { encodeMrpFrame, mrpFrameCodec } from '../../lib/protocols/mrp/framing';
@@ -79,6 +92,63 @@ function checkDns(input: Buffer, output: unknown): void {
   const room = Math.floor((input.length - DNS_HEADER_BYTES) / 11);
   if (records > Math.min(MAX_DECODED_RECORDS, room)) fail(`${records} records from ${input.length} bytes`);
   if (m.questions.length > MAX_DECODED_QUESTIONS) fail(`${m.questions.length} questions`);
+}
+
+
+/** Every binary plist of the plistlib vectors (Python's writer and Apple devices'). */
+function bplistSeeds(): Buffer[] {
+  return readFileSync(fixture('plistlib', 'bplist-vectors.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => Buffer.from((JSON.parse(line) as { hex: string }).hex, 'hex'))
+    .filter((b) => b.length <= 4096);
+}
+
+/** The OPACK vectors (pyatv's encoder, an Apple TV's and an iPhone's payloads). */
+function opackSeeds(): Buffer[] {
+  return readFileSync(fixture('pyatv-0.16.1', 'opack-vectors.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => Buffer.from((JSON.parse(line) as { hex: string }).hex, 'hex'))
+    .filter((b) => b.length <= 4096);
+}
+
+/** A fixed session key, so mutated sealed frames meet the cipher the seeds were sealed with. */
+const FUZZ_KEYS = { encryptKey: Buffer.alloc(32, 0x11), decryptKey: Buffer.alloc(32, 0x11) };
+
+/** A codec of `format` that opens with FUZZ_KEYS (a fresh one per input: counters from 0). */
+function sealedCodec(format: typeof HAP_BLOCKS, layout: 'zeros-then-counter' | 'counter-then-zeros'): FrameCodec {
+  const codec = new FrameCodec(format, { maxFrameBytes: 64 * 1024 });
+  codec.switchTo(format, new CounterNonceCipher(FUZZ_KEYS, layout));
+  return codec;
+}
+
+/** Feeds `input` in two chunks; returns the frames' payloads and checks no byte was invented. */
+function framesOf(codec: FrameCodec, input: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  const cut = input.length >> 1;
+  codec.push(input.subarray(0, cut), (f) => frames.push(f.payload));
+  codec.push(input.subarray(cut), (f) => frames.push(f.payload));
+  const out = frames.reduce((n, f) => n + f.length, 0);
+  if (out > input.length) fail(`${out} plaintext bytes out of ${input.length}`);
+  return frames;
+}
+
+/** The AirPlay data-stream `sync` frames of the tunnel: MRP messages in a bplist. */
+function dataStreamSeeds(): Buffer[] {
+  const payloads = ['ap2-data-params-set-connection-state', 'ap2-data-params-device-info', 'doc-ios-data-sync-comm-payload'];
+  const vectors = readFileSync(fixture('plistlib', 'bplist-vectors.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { name: string; hex: string });
+  return [
+    ...vectors
+      .filter((v) => payloads.includes(v.name))
+      .map((v) =>
+        encodeDataStreamFrame({ messageType: DataStreamMessageType.Sync, command: DataStreamCommand.Sender, seqno: 0x1_0000_0042n, payload: Buffer.from(v.hex, 'hex') }),
+      ),
+    encodeDataStreamFrame({ messageType: DataStreamMessageType.Reply, command: '', seqno: 7n, payload: encodeBplist({}) }),
+  ];
 }
 
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
@@ -198,5 +268,76 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
       Buffer.from('transient'),
     ],
     maxLength: 512,
+  },
+  {
+    name: 'bplist',
+    what: 'binary property lists (decodeBplist), re-encoded when they decode',
+    run: (input) => decodeBplist(input),
+    check: (_input, output) => {
+      // Whatever decodes must encode and decode again to the same value.
+      const again = encodeBplist(output as Parameters<typeof encodeBplist>[0]);
+      decodeBplist(again);
+    },
+    expected: (err) => err instanceof Error && (err.name === 'DecodeError' || err.name === 'InvalidArgumentError'),
+    seeds: bplistSeeds,
+  },
+  {
+    name: 'opack',
+    what: 'OPACK (decodeOpack), re-encoded when it decodes',
+    run: (input) => decodeOpack(input),
+    check: (_input, output) => {
+      decodeOpack(encodeOpack(output as Parameters<typeof encodeOpack>[0]));
+    },
+    expected: (err) => err instanceof Error && (err.name === 'DecodeError' || err.name === 'InvalidArgumentError'),
+    seeds: opackSeeds,
+  },
+  {
+    name: 'http',
+    what: 'HTTP/RTSP messages (HttpMessageDecoder, either kind, fed in two chunks)',
+    run: (input) => {
+      const decoder = HttpMessageDecoder.forMessages({ maxBodyBytes: 64 * 1024 });
+      const cut = input.length >> 1;
+      return [...decoder.push(input.subarray(0, cut)), ...decoder.push(input.subarray(cut))];
+    },
+    seeds: () => [
+      ...(['airplay-pair.jsonl', 'airplay-tunnel-pair.jsonl'] as const).flatMap((name) =>
+        (['c2s', 's2c'] as const).map((dir) => stream(readCapture(name), dir).subarray(0, 4096)),
+      ),
+      readFileSync(fixture('pyatv-0.16.1', 'airplay-tunnel-client.decrypted.bin')),
+    ],
+  },
+  {
+    name: 'hap-blocks',
+    what: 'AirPlay HAP blocks (the shared FrameCodec, sealed, fed in two chunks)',
+    run: (input) => framesOf(sealedCodec(HAP_BLOCKS, 'zeros-then-counter'), input),
+    seeds: () => {
+      const sender = new FrameCodec(HAP_BLOCKS);
+      sender.switchTo(HAP_BLOCKS, new CounterNonceCipher(FUZZ_KEYS, 'zeros-then-counter'));
+      return [sender.encode(readFileSync(fixture('pyatv-0.16.1', 'airplay-tunnel-client.decrypted.bin')))];
+    },
+  },
+  {
+    name: 'companion-frame',
+    what: 'Companion frames (the shared FrameCodec: plain pairing frames, and sealed ones)',
+    run: (input) => [...framesOf(new FrameCodec(COMPANION_FRAMES, { maxFrameBytes: 64 * 1024 }), input), ...framesOf(sealedCodec(COMPANION_FRAMES, 'counter-then-zeros'), input)],
+    seeds: () => (['c2s', 's2c'] as const).map((dir) => stream(readCapture('companion-pair.jsonl'), dir).subarray(0, 4096)),
+  },
+  {
+    name: 'data-stream',
+    what: 'AirPlay data-stream frames, their bplist payloads and the MRP messages inside',
+    run: (input) => {
+      const decoder = new DataStreamFrameDecoder(64 * 1024);
+      const frames = [...decoder.push(input.subarray(0, 40)), ...decoder.push(input.subarray(40))];
+      for (const frame of frames) {
+        if (frame.messageType !== DataStreamMessageType.Sync || frame.payload.length === 0) continue;
+        // A device's plist can be any value: only {params: {data: <bytes>}} carries messages.
+        const plist = decodeBplist(frame.payload);
+        const params = isBplistDict(plist) ? plist.params : undefined;
+        const data = isBplistDict(params) ? params.data : undefined;
+        if (Buffer.isBuffer(data)) for (const message of splitDataStreamMessages(data)) decodeMrpMessage(message);
+      }
+      return frames;
+    },
+    seeds: dataStreamSeeds,
   },
 ];

@@ -1,16 +1,10 @@
+import { prng } from '../../lib/support/prng';
+
 /**
- * A seeded pseudo-random source (xorshift32) for mutation loops and random chunkings: the
- * same inputs on every run, so a failure can be reproduced.
+ * A seeded pseudo-random source for mutation loops and random chunkings (the library's one
+ * generator): the same inputs on every run, so a failure can be reproduced.
  */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-}
+export const seededRandom = (seed: number): (() => number) => prng(seed);
 
 /** A whole number from 0 to `below` - 1. */
 export const randomInt = (random: () => number, below: number): number => Math.floor(random() * below);
