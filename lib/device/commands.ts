@@ -41,6 +41,13 @@ export const COMMANDS = [
   { name: 'menu', group: 'navigation', label: 'Menu', aliases: ['back'], button: true },
   { name: 'topMenu', group: 'navigation', label: 'Top menu', aliases: [], button: true },
   { name: 'home', group: 'navigation', label: 'Home', aliases: [], button: true },
+  // Buttons only Companion sends (pyatv: protocols/companion/api.py HidCommand).
+  { name: 'guide', group: 'navigation', label: 'Guide', aliases: ['epg', 'tvGuide'], button: true },
+  { name: 'channelUp', group: 'navigation', label: 'Channel up', aliases: ['chUp', 'channelIncrement'], button: true },
+  { name: 'channelDown', group: 'navigation', label: 'Channel down', aliases: ['chDown', 'channelDecrement'], button: true },
+  { name: 'screensaver', group: 'navigation', label: 'Screensaver', aliases: ['screenSaver'], button: true },
+  { name: 'controlCenter', group: 'navigation', label: 'Control Center', aliases: ['controlCentre'], button: true },
+  { name: 'siri', group: 'navigation', label: 'Siri', aliases: [], button: true },
   { name: 'volumeUp', group: 'volume', label: 'Volume up', aliases: ['volUp'], button: false },
   { name: 'volumeDown', group: 'volume', label: 'Volume down', aliases: ['volDown'], button: false },
   { name: 'turnOn', group: 'power', label: 'Turn on', aliases: ['on', 'wake', 'wakeUp', 'powerOn'], button: false },

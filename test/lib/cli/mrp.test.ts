@@ -15,6 +15,7 @@ import { NOW_PLAYING_FIELDS, type NowPlaying } from '../../../lib/device/state';
 import { formatHapCredentials, parseFullHapCredentials } from '../../../lib/hap/credentials';
 import { ED25519_KEY_LENGTH, randomKeyBytes } from '../../../lib/hap/keys';
 import { Simulator, type SimulatorPinRequest } from '../../../lib/simulator';
+import { MRP_COMMAND_ACTIONS } from '../../../lib/protocols/mrp/session';
 import { argsOf, cli, commandEffects, stateBefore, spawnCli, startCli, stopChild, type Before, type Child } from './support';
 
 const PIN = '2468';
@@ -121,6 +122,11 @@ describe('atvlink over MRP against the simulator', () => {
     const expectations = commandEffects(st, pressed);
     for (const spec of COMMANDS) {
       const expectation = expectations[spec.name];
+      if (MRP_COMMAND_ACTIONS[spec.name].kind === 'unsupported') {
+        const { code, stderr } = await cli(['command', spec.name, ...conn]);
+        assert.equal(code, EXIT.notSupported, `${spec.name}: ${stderr}`);
+        continue;
+      }
       expectation.arrange?.();
       const snapshot = stateBefore(st);
       const { code, stdout, stderr } = await cli(['command', spec.name, ...conn]);
