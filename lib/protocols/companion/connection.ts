@@ -67,6 +67,17 @@ function isNotHandled(code: number | null): boolean {
   return code !== null && (code === COMPANION_NOT_HANDLED || code === 2 ** 16 + COMPANION_NOT_HANDLED || code === 2 ** 32 + COMPANION_NOT_HANDLED);
 }
 
+/** A request the device answered with an error (`_em`) other than "no handler". */
+export class CompanionRefusal extends ProtocolError {
+  constructor(
+    message: string,
+    /** What the device said (`_em`). */
+    readonly deviceMessage: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The error a device's `_em` reply means: an unknown request is one the device cannot do. */
 export function companionRequestError(endpoint: string, request: string, reply: CompanionMessage): AtvError {
   const error = reply.error!;
@@ -74,7 +85,7 @@ export function companionRequestError(endpoint: string, request: string, reply: 
   if (isNotHandled(error.code) || /no request handler/i.test(error.message)) {
     return new NotSupportedError(`${endpoint} does not handle ${request}: ${detail}`);
   }
-  return new ProtocolError(`${endpoint} refused ${request}: ${detail}`);
+  return new CompanionRefusal(`${endpoint} refused ${request}: ${detail}`, error.message);
 }
 
 export class CompanionConnection extends EventEmitter<CompanionConnectionEvents> {

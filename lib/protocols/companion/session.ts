@@ -7,8 +7,8 @@
  * sequence the iOS remote sends (a 2026 capture of it is quoted in the pyatv issue tracker):
  * `_systemInfo` with a non-null, stable `_i` (without it newer tvOS stops pushing power
  * events, pyatv PR #2855), `_sessionStart`, `TVRCSessionStart` (tvOS 26 answers
- * FetchAttentionState only after it; older tvOS has no handler, which is fine),
- * `FetchAttentionState`, then one `_interest` for `_iMC`, `SystemStatus` and `TVSystemStatus`.
+ * FetchAttentionState only after it; older tvOS has no handler, which is fine), one
+ * `_interest` for `_iMC`, `SystemStatus` and `TVSystemStatus`, then `FetchAttentionState`.
  * The touch and text-input sessions (`_touchStart`, `_tiStart`) are what the remote's screen
  * opens: they are started only while the device is on, or when a keyboard call needs one,
  * never while it sleeps (users report TVs woken at night by a reconnecting remote,
@@ -58,7 +58,7 @@ import {
   type CompanionHidButton,
   type CompanionMediaControl,
 } from './commands';
-import { CompanionConnection } from './connection';
+import { CompanionConnection, CompanionRefusal } from './connection';
 import { companionNumber, companionString, companionUint64, uint64ForOpack, type CompanionContent } from './messages';
 import { readRtiSession, rtiClearTextArchive, rtiInsertTextArchive, type RtiSession } from './rti';
 
@@ -205,11 +205,13 @@ export class CompanionSession
     if (remoteSid === null) throw new ProtocolError(`${this.endpoint} started a session without giving its _sid`);
     this.sessionId = (BigInt.asUintN(32, remoteSid) << 32n) | BigInt(this.localSid);
     await this.tolerate('TVRCSessionStart', () => connection.request('TVRCSessionStart', { ProtocolVersionKey: '1.2' }));
+    // Interest first, then the state: no change can fall between the two, and once the
+    // answer is here the device has read our interest (the stream is ordered).
+    connection.event('_interest', { _regEvents: [...COMPANION_EVENTS] });
     await this.tolerate('FetchAttentionState', async () => {
       const reply = await connection.request('FetchAttentionState', {});
       this.setPower(powerStateOfSystemStatus(companionNumber(reply.content.get('state'))), false);
     });
-    connection.event('_interest', { _regEvents: [...COMPANION_EVENTS] });
   }
 
   /** Runs a step older tvOS may refuse; only a dead connection fails the connect. */
@@ -413,7 +415,7 @@ export class CompanionSession
 
   async launchApp(bundleIdOrUrl: string): Promise<void> {
     const key = isCompanionUrl(bundleIdOrUrl) ? '_urlS' : '_bundleID';
-    await this.live().request('_launchApp', { [key]: bundleIdOrUrl });
+    await this.asked(`launch ${bundleIdOrUrl}`, () => this.live().request('_launchApp', { [key]: bundleIdOrUrl }));
   }
 
   /** Companion does not say which app is in the foreground; the facade asks MRP for that. */
@@ -427,7 +429,19 @@ export class CompanionSession
   }
 
   async switchAccount(id: string): Promise<void> {
-    await this.live().request('SwitchUserAccountEvent', { SwitchAccountID: id });
+    await this.asked(`switch to account ${id}`, () => this.live().request('SwitchUserAccountEvent', { SwitchAccountID: id }));
+  }
+
+  /** A request the user made; the device saying no (an app not installed) is NotSupported, in its words. */
+  private async asked<T>(what: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (err) {
+      if (err instanceof CompanionRefusal) {
+        throw new NotSupportedError(`${this.context.config.name} refused to ${what}: ${err.deviceMessage}`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   // -------------------------------------------------------------------------------------
