@@ -358,6 +358,32 @@ export class Device extends EventEmitter {
     return 'unknown';
   }
 
+  /**
+   * Turns the device on or off and resolves with the power state it reports afterwards,
+   * waiting up to `wait` ms for it to say so (Companion pushes it; a device that does not
+   * tell leaves whatever it reported before, or 'unknown').
+   */
+  async setPower(state: 'on' | 'off', wait = 2000): Promise<PowerState> {
+    if (state !== 'on' && state !== 'off') throw new InvalidArgumentError(`the power state to set is on or off, not ${JSON.stringify(String(state).slice(0, 20))}`);
+    await this.sendCommand({ command: state === 'on' ? 'turnOn' : 'turnOff', action: 'single' });
+    if (this.powerState() === state) return state;
+    return new Promise<PowerState>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off('power', onPower);
+        this.off('closed', done);
+        resolve(this.powerState());
+      };
+      const onPower = (now: PowerState): void => {
+        if (now === state) done();
+      };
+      const timer = setTimeout(done, wait);
+      timer.unref();
+      this.on('power', onPower);
+      this.once('closed', done);
+    });
+  }
+
   /** Installed apps that can be launched (Companion). */
   async appList(): Promise<AppInfo[]> {
     return this.route('apps', 'appList').appList();

@@ -234,6 +234,13 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
   private readonly onChange = (): void => this.pushState();
   private readonly onVolume = (level: number): void => this.broadcast(this.volumeDidChange(level));
   private readonly onPower = (): void => this.broadcast(this.deviceInfo(MrpMessageType.DEVICE_INFO_UPDATE_MESSAGE), { subscribedOnly: false });
+  /** A launch brought another app to the front: it becomes the now-playing client, as on a device. */
+  private readonly onApp = (): void => {
+    const app = this.state.app;
+    this.broadcast(createMrpMessage(MrpMessageType.SET_NOW_PLAYING_CLIENT_MESSAGE, { client: nowPlayingClient(app) }));
+    this.broadcast(createMrpMessage(MrpMessageType.SET_NOW_PLAYING_PLAYER_MESSAGE, { playerPath: playerPath(app) }));
+    this.broadcast(this.setStateMessage(this.state.snapshot()));
+  };
 
   constructor(options: MrpSimulatorOptions) {
     super();
@@ -301,6 +308,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     this.state.on('change', this.onChange);
     this.state.on('volume', this.onVolume);
     this.state.on('power', this.onPower);
+    this.state.on('app', this.onApp);
     this.logger.debug(`MRP simulator listening on ${this.host}:${this.boundPort}`);
   }
 
@@ -311,6 +319,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     this.state.off('change', this.onChange);
     this.state.off('volume', this.onVolume);
     this.state.off('power', this.onPower);
+    this.state.off('app', this.onApp);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const c of this.connections) c.channel.close();
     await closed;

@@ -32,24 +32,7 @@ export const powerCommand: CliCommand = {
     if (wanted !== undefined && wanted !== 'on' && wanted !== 'off') throw new UsageError(`power takes on or off, not ${JSON.stringify(wanted)}`, 'power');
     ctx.failure.action = wanted === undefined ? 'reading the power state' : `turning the device ${wanted}`;
     return withDevice(ctx, 'power', async (device) => {
-      let state: PowerState = device.powerState();
-      if (wanted !== undefined) {
-        await device.command(wanted === 'on' ? 'turnOn' : 'turnOff');
-        // The device reports its new state by itself; give it a moment to say so.
-        state = await new Promise<PowerState>((resolve) => {
-          if (device.powerState() === wanted) return resolve(wanted);
-          const timer = setTimeout(() => done(device.powerState()), 2000);
-          const done = (s: PowerState) => {
-            clearTimeout(timer);
-            device.off('power', onPower);
-            resolve(s);
-          };
-          const onPower = (s: PowerState) => {
-            if (s === wanted) done(s);
-          };
-          device.on('power', onPower);
-        });
-      }
+      const state: PowerState = wanted === undefined ? device.powerState() : await device.setPower(wanted);
       if (ctx.out.json) ctx.out.result({ power: state });
       else ctx.out.line(state);
       return EXIT.ok;
