@@ -16,6 +16,7 @@ import { COMMANDS } from '../../lib/device/commands';
 import type { Simulator } from '../../lib/simulator';
 import { startNodeRed, type NodeRedRuntime } from '../nodes/runtime';
 import { DEMO_DMAP_CREDENTIALS, mrpStats, pairMrp, startMrpSimulator, type FlowNode } from '../nodes/support';
+import { credentialFlags } from '../support/node-types';
 
 const CHROMIUM = process.env.ATV_CHROMIUM ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`;
@@ -227,7 +228,7 @@ describe('the editor in Chromium', { skip }, () => {
     const fromPage = await page.evaluate(async () => (await fetch('flows', { headers: { 'Node-RED-API-Version': 'v2' } })).text());
     assert.ok(!fromPage.includes(ltsk), 'nor as the editor fetches it');
     const device = (JSON.parse(flows) as { flows: FlowNode[] }).flows.find((n) => n.type === 'atvlink-device')!;
-    assert.deepEqual(await red.getJson(`credentials/atvlink-device/${device.id}`), { has_dmap: true, has_mrp: true });
+    assert.deepEqual(await red.getJson(`credentials/atvlink-device/${device.id}`), credentialFlags('dmap', 'mrp'));
     assert.deepEqual(consoleErrors.filter((e) => /atvlink/i.test(e)), [], 'no editor errors from our nodes');
   });
 
