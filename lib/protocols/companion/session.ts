@@ -237,10 +237,11 @@ export class CompanionSession
   private async openRemoteSessions(): Promise<void> {
     const connection = this.live();
     if (!this.touchStarted) {
-      await connection.request('_touchStart', { _height: new OpackFloat(1000), _tFl: 0, _width: new OpackFloat(1000) });
+      // Counted as started once asked for: a disconnect must stop it even if the answer is still on its way.
       this.touchStarted = true;
+      await connection.request('_touchStart', { _height: new OpackFloat(1000), _tFl: 0, _width: new OpackFloat(1000) });
     }
-    if (!this.textStarted) await this.textSession(false);
+    if (!this.textStarted) await this.keyboard(() => this.textSession(false));
   }
 
   /** Ends the session: the disconnect sequence (briefly), then the socket. Safe to call twice. */
@@ -259,6 +260,10 @@ export class CompanionSession
   }
 
   private async goodbye(connection: CompanionConnection): Promise<void> {
+    // Sessions asked for just before the close are answered first, then stopped (the device
+    // may keep a text session for everyone: pyatv's fake ignores the next _tiStart otherwise).
+    const pending = this.remoteSessions;
+    if (pending) await Promise.race([pending, new Promise((resolve) => setTimeout(resolve, GOODBYE_TIMEOUT_MS).unref())]);
     connection.event('_interest', { _deregEvents: [...COMPANION_EVENTS] });
     const steps: [string, OpackObject][] = [];
     if (this.sessionId !== null) steps.push(['_sessionStop', { _srvT: TV_REMOTE_SERVICE, _sid: uint64ForOpack(this.sessionId) }]);
@@ -499,8 +504,8 @@ export class CompanionSession
       this.textStarted = false;
       await connection.request('_tiStop', {});
     }
-    const reply = await connection.request('_tiStart', {});
     this.textStarted = true;
+    const reply = await connection.request('_tiStart', {});
     return this.learnTextSession(reply.content);
   }
 

@@ -235,6 +235,15 @@ describe('Companion against the simulator', () => {
       ['_tiStop', 0],
     ]);
 
+    // Closed at once, while the touch and text sessions are still being opened: they are stopped all the same.
+    const mark = sim.server('companion')!.requests.length;
+    const quick = await connect(sim.config(), { credentials: { companion: credentials } });
+    await quick.close();
+    const quickly = sim.server('companion')!.requests.slice(mark);
+    const count = (path: string) => quickly.filter((r) => r.path === path).length;
+    assert.equal(count('_tiStart'), count('_tiStop'), quickly.map((r) => r.path).join());
+    assert.equal(count('_touchStart') > 0 ? count('_touchStop') : 0, count('_touchStart'));
+
     const lost = new Promise<Error>((resolve) => device.once('connectionLost', resolve));
     await sim.stop();
     assert.match((await lost).message, /closed/);
