@@ -6,7 +6,7 @@
  * ChaCha20-Poly1305 both ways and OPACK messages acting on the shared `SimulatorState`:
  * power (the Sleep and Wake buttons, FetchAttentionState, SystemStatus/TVSystemStatus pushed
  * to remotes that asked), apps and URLs, user accounts, the text field (`_tiStart`, `_tiC`,
- * `_tiStarted`/`_tiStopped`), buttons, media controls and volume (`_iMC` pushes).
+ * `_tiStarted`/`_tiStopped`), buttons, touch gestures, media controls and volume (`_iMC` pushes).
  *
  * What a real device checks, this one checks: nothing but pairing before pair-verify; a
  * button up needs its button down (Sleep and Wake excepted: remotes send them alone); a
@@ -30,9 +30,13 @@ import {
   COMPANION_BUTTON_STATE,
   COMPANION_MEDIA_FLAGS,
   COMPANION_SYSTEM_STATUS,
+  COMPANION_TOUCH_PHASE,
+  COMPANION_TOUCHPAD,
   companionHidButton,
   companionMediaControl,
+  touchGesture,
   type CompanionHidButton,
+  type TouchPoint,
 } from '../protocols/companion/commands';
 import {
   COMPANION_AUTH_FRAMES,
@@ -163,6 +167,8 @@ interface Connection {
   textSession: boolean;
   /** `_hidC` code → ms it went down. */
   readonly held: Map<number, number>;
+  /** The finger on the touch surface, from where it went down to where it is. */
+  touch: { from: TouchPoint; to: TouchPoint } | null;
   xid: number;
 }
 
@@ -340,6 +346,7 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
       interests: new Set(),
       textSession: false,
       held: new Map(),
+      touch: null,
       xid: randomInt(0, 0x10000),
     };
     this.connections.add(conn);
@@ -681,8 +688,11 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
       case '_tiC':
         this.textOperation(conn, message.content);
         return;
+      case '_hidT':
+        this.touchEvent(conn, message.content);
+        return;
       default:
-        // Touch events and whatever else a remote tells: nothing to answer.
+        // Whatever else a remote tells: nothing to answer.
         this.logger.debug(`Companion simulator: event ${message.name ?? '?'} ignored`);
     }
   }
@@ -700,6 +710,38 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
     }
     for (const name of names('_deregEvents')) conn.interests.delete(name);
     this.record(conn, '_interest', 0, { events: [...conn.interests].join(',') });
+  }
+
+  /**
+   * `_hidT`: a finger on the touch surface. From press to release it is one gesture: a tap
+   * when the finger hardly moved, else a swipe along the longer way it went.
+   */
+  private touchEvent(conn: Connection, content: CompanionContent): void {
+    const phase = companionNumber(content.get('_tPh'));
+    const x = companionNumber(content.get('_cx'));
+    const y = companionNumber(content.get('_cy'));
+    if (x === null || y === null || !(x >= 0 && x <= COMPANION_TOUCHPAD.width && y >= 0 && y <= COMPANION_TOUCHPAD.height)) return;
+    const point: TouchPoint = [x, y];
+    switch (phase) {
+      case COMPANION_TOUCH_PHASE.press:
+        conn.touch = { from: point, to: point };
+        return;
+      case COMPANION_TOUCH_PHASE.hold:
+        if (conn.touch) conn.touch.to = point;
+        return;
+      case COMPANION_TOUCH_PHASE.release: {
+        const from = conn.touch?.from;
+        conn.touch = null;
+        if (from === undefined) return;
+        const gesture = touchGesture(from, point);
+        this.state.pressKey(gesture);
+        this.record(conn, '_hidT', 0, { gesture });
+        return;
+      }
+      default:
+        // A click is the touch surface pressed down: remotes send it with a Select button event.
+        return;
+    }
   }
 
   /** `_tiC`: an edit of the focused field, for the current text session only. */

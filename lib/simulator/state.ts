@@ -64,7 +64,7 @@ export type AttentionState = 'awake' | 'screensaver' | 'asleep';
 export type PlaybackStatus = 'playing' | 'paused' | 'stopped';
 
 export interface KeyPress {
-  /** A navigation or arrow command of the command table (`up`, `select`, `topMenu`, ...). */
+  /** A navigation, arrow or touch command of the command table (`up`, `select`, `swipeLeft`, ...). */
   name: CommandName;
   action: InputAction;
   /** Epoch milliseconds. */
@@ -367,6 +367,11 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
     screensaver: (o) => this.pressKey('screensaver', o.action),
     controlCenter: (o) => this.pressKey('controlCenter', o.action),
     siri: (o) => this.pressKey('siri', o.action),
+    swipeUp: () => this.pressKey('swipeUp'),
+    swipeDown: () => this.pressKey('swipeDown'),
+    swipeLeft: () => this.pressKey('swipeLeft'),
+    swipeRight: () => this.pressKey('swipeRight'),
+    tap: () => this.pressKey('tap'),
     volumeUp: () => this.volumeUp(),
     volumeDown: () => this.volumeDown(),
     turnOn: () => this.turnOn(),
@@ -459,8 +464,8 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   /** Records a navigation/arrow key so tests can assert it arrived. */
   pressKey(name: CommandName, action: InputAction = 'single'): void {
     const spec = COMMANDS.find((c) => c.name === name);
-    if (spec === undefined || (spec.group !== 'arrow' && spec.group !== 'navigation')) {
-      throw new InvalidArgumentError(`${JSON.stringify(name)} is not a navigation or arrow key`);
+    if (spec === undefined || (spec.group !== 'arrow' && spec.group !== 'navigation' && spec.group !== 'touch')) {
+      throw new InvalidArgumentError(`${JSON.stringify(name)} is not a navigation or arrow key or a touch`);
     }
     if (!isInputAction(action)) throw new InvalidArgumentError(`key action must be single, double or hold, got ${JSON.stringify(action)}`);
     const press: KeyPress = { name, action, at: Date.now() };

@@ -70,6 +70,30 @@ export const COMPANION_MEDIA_FLAGS = {
   skipBackward: 0x0400,
 } as const;
 
+/**
+ * The touch surface as a remote announces it in `_touchStart` (pyatv's 1000 × 1000), and
+ * the phases of a `_hidT` event (pyatv: TouchAction): press, hold (the finger moved or
+ * stayed), release, click.
+ */
+export const COMPANION_TOUCHPAD = { width: 1000, height: 1000 } as const;
+export const COMPANION_TOUCH_PHASE = { press: 1, hold: 3, release: 4, click: 5 } as const;
+/** Between two `_hidT` events of a gesture (pyatv's); a stream without pauses reads as a flick. */
+export const COMPANION_TOUCH_INTERVAL_MS = 16;
+/** How long a swipe takes. */
+export const COMPANION_SWIPE_MS = 200;
+/** A point on the touch surface, x then y, 0..1000 (y grows downwards). */
+export type TouchPoint = readonly [x: number, y: number];
+
+/** The gesture a finger made from `from` to `to`: a tap when it hardly moved, else the swipe along the longer axis. */
+export function touchGesture(from: TouchPoint, to: TouchPoint): 'tap' | 'swipeUp' | 'swipeDown' | 'swipeLeft' | 'swipeRight' {
+  const dx = to[0] - from[0];
+  const dy = to[1] - from[1];
+  // A tenth of the surface: less is a finger that did not mean to move.
+  if (Math.hypot(dx, dy) < COMPANION_TOUCHPAD.width / 10) return 'tap';
+  if (Math.abs(dx) >= Math.abs(dy)) return dx < 0 ? 'swipeLeft' : 'swipeRight';
+  return dy < 0 ? 'swipeUp' : 'swipeDown';
+}
+
 /** What Companion does for each command of THE command table. */
 export type CompanionAction =
   | { readonly kind: 'button'; readonly button: CompanionHidButton }
@@ -78,6 +102,10 @@ export type CompanionAction =
   | { readonly kind: 'skip'; readonly sign: 1 | -1; readonly flag: number }
   /** One button-up event of Sleep or Wake, as pyatv and the iOS remote send them. */
   | { readonly kind: 'power'; readonly button: 'sleep' | 'wake' }
+  /** A finger moved across the touch surface from one point to another (`_hidT` events). */
+  | { readonly kind: 'swipe'; readonly from: TouchPoint; readonly to: TouchPoint }
+  /** A finger put down and lifted where it was: a light tap, not a click. */
+  | { readonly kind: 'tap' }
   | { readonly kind: 'unsupported' };
 
 export const COMPANION_COMMAND_ACTIONS: { readonly [C in CommandName]: CompanionAction } = {
@@ -103,6 +131,11 @@ export const COMPANION_COMMAND_ACTIONS: { readonly [C in CommandName]: Companion
   screensaver: { kind: 'button', button: 'screensaver' },
   controlCenter: { kind: 'button', button: 'pageDown' },
   siri: { kind: 'button', button: 'siri' },
+  swipeUp: { kind: 'swipe', from: [500, 800], to: [500, 200] },
+  swipeDown: { kind: 'swipe', from: [500, 200], to: [500, 800] },
+  swipeLeft: { kind: 'swipe', from: [800, 500], to: [200, 500] },
+  swipeRight: { kind: 'swipe', from: [200, 500], to: [800, 500] },
+  tap: { kind: 'tap' },
   volumeUp: { kind: 'button', button: 'volumeUp' },
   volumeDown: { kind: 'button', button: 'volumeDown' },
   turnOn: { kind: 'power', button: 'wake' },

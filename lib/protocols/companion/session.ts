@@ -54,8 +54,13 @@ import {
   COMPANION_HID,
   COMPANION_MEDIA_CONTROL,
   COMPANION_MEDIA_FLAGS,
+  COMPANION_SWIPE_MS,
+  COMPANION_TOUCH_INTERVAL_MS,
+  COMPANION_TOUCH_PHASE,
+  COMPANION_TOUCHPAD,
   powerStateOfSystemStatus,
   type CompanionHidButton,
+  type TouchPoint,
   type CompanionMediaControl,
 } from './commands';
 import { CompanionConnection, CompanionRefusal } from './connection';
@@ -66,6 +71,8 @@ import { readRtiSession, rtiClearTextArchive, rtiInsertTextArchive, type RtiSess
 export const COMPANION_HOLD_MS = 1000;
 /** How long each message of the disconnect sequence is waited for. */
 const GOODBYE_TIMEOUT_MS = 2000;
+/** The middle of the touch surface, where a tap goes. */
+const CENTRE: TouchPoint = [COMPANION_TOUCHPAD.width / 2, COMPANION_TOUCHPAD.height / 2];
 /** The service a remote opens its session with (pyatv's `_srvT`). */
 const TV_REMOTE_SERVICE = 'com.apple.tvremoteservices';
 /** The events we listen to: media-control flags and the two power-state events. */
@@ -125,6 +132,8 @@ export class CompanionSession
   private localSid = 0;
   private sessionId: bigint | null = null;
   private touchStarted = false;
+  /** When the touch session started: `_hidT` events count nanoseconds from it. */
+  private touchBase = process.hrtime.bigint();
   private textStarted = false;
   private remoteSessions: Promise<void> | null = null;
   /** Keyboard calls one at a time: each restarts the text session. */
@@ -239,7 +248,12 @@ export class CompanionSession
     if (!this.touchStarted) {
       // Counted as started once asked for: a disconnect must stop it even if the answer is still on its way.
       this.touchStarted = true;
-      await connection.request('_touchStart', { _height: new OpackFloat(1000), _tFl: 0, _width: new OpackFloat(1000) });
+      this.touchBase = process.hrtime.bigint();
+      await connection.request('_touchStart', {
+        _height: new OpackFloat(COMPANION_TOUCHPAD.height),
+        _tFl: 0,
+        _width: new OpackFloat(COMPANION_TOUCHPAD.width),
+      });
     }
     if (!this.textStarted) await this.keyboard(() => this.textSession(false));
   }
@@ -303,6 +317,8 @@ export class CompanionSession
     switch (action.kind) {
       case 'button':
       case 'power':
+      case 'swipe':
+      case 'tap':
         return 'available';
       case 'media':
       case 'skip':
@@ -340,9 +356,44 @@ export class CompanionSession
       case 'power':
         await this.powerButton(action.button);
         return;
+      case 'swipe':
+        await this.touch(action.from, action.to, COMPANION_SWIPE_MS);
+        return;
+      case 'tap':
+        await this.touch(CENTRE, CENTRE, 0);
+        return;
       case 'unsupported':
         throw new NotSupportedError(`Companion cannot send ${command}`);
     }
+  }
+
+  /**
+   * A finger on the touch surface (pyatv: CompanionAPI.swipe): press at `from`, hold events
+   * every 16 ms on the way, release at `to`. The events get no answer; a FetchAttentionState
+   * behind them returns once the device has read them (the stream is ordered).
+   */
+  private async touch(from: TouchPoint, to: TouchPoint, ms: number): Promise<void> {
+    await this.startRemoteSessions();
+    const connection = this.live();
+    const send = (point: TouchPoint, phase: keyof typeof COMPANION_TOUCH_PHASE): void => {
+      const ns = process.hrtime.bigint() - this.touchBase;
+      connection.event('_hidT', {
+        _ns: ns <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ns) : ns,
+        _tFg: 1,
+        _cx: Math.round(point[0]),
+        _tPh: COMPANION_TOUCH_PHASE[phase],
+        _cy: Math.round(point[1]),
+      });
+    };
+    send(from, 'press');
+    const steps = Math.floor(ms / COMPANION_TOUCH_INTERVAL_MS);
+    for (let i = 1; i < steps; i++) {
+      await this.delay(COMPANION_TOUCH_INTERVAL_MS);
+      send([from[0] + ((to[0] - from[0]) * i) / steps, from[1] + ((to[1] - from[1]) * i) / steps], 'hold');
+    }
+    if (steps > 0) await this.delay(COMPANION_TOUCH_INTERVAL_MS);
+    send(to, 'release');
+    await this.tolerate('a flush after touch events', () => connection.request('FetchAttentionState', {}));
   }
 
   async setProperty<N extends PlayerPropertyName>(name: N): Promise<PropertyValues[N]> {
