@@ -1,7 +1,7 @@
 /**
  * A simulated Apple TV on loopback (or any address): one shared `SimulatorState` served by
- * a server per protocol (DMAP/DACP, MRP), advertised over DNS-SD (multicast and/or
- * unicast), with DMAP pairing run from the device side and MRP pairing with a PIN. Tests,
+ * a server per protocol (DMAP/DACP, MRP, Companion), advertised over DNS-SD (multicast and/or
+ * unicast), with DMAP pairing run from the device side and MRP and Companion pairing with a PIN. Tests,
  * the CLI's `simulate` command and the Node-RED demo (`npm start`) all use this class.
  */
 import { createHash } from 'node:crypto';

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Simulator } from '../../lib/simulator';
 import { pair } from '../../lib/core/pairing';
+import { getLink } from '../../nodes/connections';
+import { freePort } from './runtime';
 import { ALL_NODES, flow, helper, isConnected, MRP_TEST_PIN, pairMrp, Recorder, startSimulator, until, waitForStatus, type FlowNode } from './support';
 
 describe('power, apps and keyboard nodes over Companion', () => {
@@ -17,7 +19,15 @@ describe('power, apps and keyboard nodes over Companion', () => {
 
   before(async () => {
     await helper.startServer();
-    sim = await startSimulator({ name: 'Companion Node TV', protocols: ['mrp', 'companion'], pin: MRP_TEST_PIN, trackSeconds: 600 });
+    // Fixed ports, so the restart test can bring the Companion service back where it was.
+    sim = await startSimulator({
+      name: 'Companion Node TV',
+      protocols: ['mrp', 'companion'],
+      pin: MRP_TEST_PIN,
+      trackSeconds: 600,
+      mrpPort: await freePort(),
+      companionPort: await freePort(),
+    });
     const pairing = pair('companion', { config: sim.config(), name: 'Node-RED tests', timeout: 10_000 });
     await pairing.begin();
     pairing.setPin(MRP_TEST_PIN);
@@ -135,5 +145,24 @@ describe('power, apps and keyboard nodes over Companion', () => {
     await until(() => sim.state.text === '', 'the cleared field');
     sim.state.unfocusTextField();
     await out.waitFor((m) => m.payload === 'unfocused', 'the focus lost');
+  });
+
+  it('the Companion service restarting: the nodes reconnect and hear power changes over the new connection', async () => {
+    sim.state.turnOn();
+    const { out } = await load([{ id: 'n-power', type: 'atvlink-power', device: 'dev1', action: 'msg', changes: true, initial: false, wires: [['out']] }]);
+    const server = sim.server('companion')!;
+    const port = sim.companionPort;
+    const verifications = server.stats().verifications;
+    // An Apple TV restarting its Companion service keeps its pairings and keys: so does the server.
+    await server.stop();
+    await server.start();
+    assert.equal(sim.companionPort, port);
+    await until(() => (getLink('dev1')?.device?.protocols ?? []).includes('companion') && server.stats().verifiedSessions === 1, 'Companion back', 15_000);
+    assert.ok(server.stats().verifications > verifications);
+    const mark = out.mark();
+    sim.state.turnOff();
+    await out.waitFor((m) => m.payload === 'off', 'the power change over the new connection', 5000, mark);
+    sim.state.turnOn();
+    await out.waitFor((m) => m.payload === 'on', 'and back on', 5000, mark);
   });
 });
