@@ -21,7 +21,7 @@ import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
 import type { OpackObject, OpackValue } from '../codecs/opack';
 import type { CommandName, InputAction } from '../device/commands';
-import { InvalidArgumentError, NotSupportedError, networkError, ProtocolError } from '../errors';
+import { InvalidArgumentError, NotSupportedError, ProtocolError } from '../errors';
 import { CounterNonceCipher } from '../hap/channel';
 import { deriveChannelKeys } from '../hap/pair-verify';
 import type { SrpGroup } from '../hap/srp';
@@ -58,6 +58,7 @@ import { FramedChannel } from '../support/channel';
 import { COMPANION_FRAMES } from '../support/frames';
 import { decodeOpack } from '../codecs/opack';
 import { HapAccessory, type HapAccessoryStep } from './hap-accessory';
+import { listenOn, printableName } from './listen';
 import { SIMULATOR_MRP_MODEL } from './mrp-messages';
 import type { ServerAdvertisement, SimulatorRequest, SimulatorServer, SimulatorServerContext, SimulatorServerEvents } from './server';
 import type { AttentionState, SimulatorState } from './state';
@@ -74,7 +75,6 @@ const MAX_INTERESTS = 64;
 /** A button held at least this long is a hold (pyatv holds 1 s; its fake device counts 0.5 s). */
 const DEFAULT_HOLD_MS = 500;
 const REQUEST_LOG_LIMIT = 1000;
-const MAX_NAME_LENGTH = 64;
 /** `rpFl` of a pairable Apple TV 4K as pyatv's fake advertises it (bit 0x4000: PIN pairing). */
 const SIMULATOR_COMPANION_FLAGS = '0x36782';
 /** `rpVr` (the Companion version) of tvOS 14 (the fake device's). */
@@ -105,14 +105,6 @@ const BUTTON_COMMANDS: Partial<Record<CompanionHidButton, CommandName>> = {
   guide: 'guide',
   pageDown: 'controlCenter',
 };
-
-/** A remote's name as it gave it, safe for a log line. */
-function printable(name: string | null): string | null {
-  if (name === null) return null;
-  // eslint-disable-next-line no-control-regex
-  const clean = name.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_NAME_LENGTH);
-  return clean === '' ? null : clean;
-}
 
 /** The device's Companion identity, from the simulator's device id (stable across runs). */
 export function companionDeviceIdentity(deviceId: string): { pairingId: string; stableId: string; txt: Record<string, string> } {
@@ -260,20 +252,12 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
     if (this.server !== null) return;
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        this.server = null;
-        reject(networkError(err, `Companion simulator on ${this.host}:${this.requestedPort}`));
-      };
-      server.once('error', onError);
-      server.listen(this.requestedPort, this.host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.logger.warn(`Companion simulator server error: ${err.message}`));
-    const address = server.address();
-    this.boundPort = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      this.boundPort = await listenOn(server, this.host, this.requestedPort, 'Companion simulator', this.logger);
+    } catch (err) {
+      this.server = null;
+      throw err;
+    }
     this.lastFlags = this.mediaFlags();
     this.state.on('attention', this.onAttention);
     this.state.on('textFocus', this.onTextFocus);
@@ -460,7 +444,7 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
         }
         return;
       case 'paired': {
-        conn.remoteName = printable(nameOfPairing(step.name)) ?? conn.remoteName;
+        conn.remoteName = printableName(nameOfPairing(step.name)) ?? conn.remoteName;
         this.counters.pairings += 1;
         this.logger.debug(`Companion simulator: paired with ${conn.remoteName ?? 'a remote'}`);
         this.emit('credentials', { protocol: 'companion', credentials: step.record, remoteName: conn.remoteName });
@@ -491,7 +475,7 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
       case '_systemInfo': {
         const id = c.get('_i');
         conn.identified = id !== undefined && id !== null;
-        conn.remoteName = printable(companionString(c.get('name'))) ?? conn.remoteName;
+        conn.remoteName = printableName(companionString(c.get('name'))) ?? conn.remoteName;
         this.respond(conn, message);
         this.record(conn, name, 0, { identified: String(conn.identified) });
         return;
@@ -570,7 +554,7 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
         return;
       default:
         this.refuse(conn, message, 'No request handler', COMPANION_NOT_HANDLED);
-        this.record(conn, name.slice(0, MAX_NAME_LENGTH), COMPANION_NOT_HANDLED);
+        this.record(conn, printableName(name) ?? '', COMPANION_NOT_HANDLED);
     }
   }
 

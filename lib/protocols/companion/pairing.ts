@@ -8,9 +8,9 @@
  * too.
  */
 import { DEFAULT_CLIENT_NAME, type DeviceConfig } from '../../device/interfaces';
-import { ClosedError, ConnectionLostError, InvalidArgumentError, PairingError, type AtvError } from '../../errors';
+import { ClosedError, InvalidArgumentError, PairingError, type AtvError } from '../../errors';
 import type { HapCredentials } from '../../hap/credentials';
-import { hapPairVerify, HapPairingSession, type HapExchange, type HapPairingChannel } from '../../hap/pairing';
+import { hapPairVerify, HapPairingSession, pairingDropped, type HapExchange, type HapPairingChannel } from '../../hap/pairing';
 import { silentLogger, type Logger } from '../../log';
 import { CompanionConnection } from './connection';
 import { companionPairingName } from './messages';
@@ -84,12 +84,7 @@ class CompanionPairingChannel implements HapPairingChannel {
   }
 
   explain(err: unknown): AtvError | null {
-    if (err instanceof ConnectionLostError || (err instanceof ClosedError && this.connection?.error instanceof ConnectionLostError)) {
-      return new PairingError(`${this.deviceName} closed the connection during pairing (PIN dialog dismissed or timed out?): start again`, {
-        cause: err,
-      });
-    }
-    return null;
+    return pairingDropped(this.deviceName, err, this.connection?.error ?? null);
   }
 }
 
