@@ -147,6 +147,11 @@ export class HapAccessory<C extends object> {
     }
   }
 
+  /** Whether `client` is half-way through a pair-verify (its M3 is due). */
+  verifying(client: C): boolean {
+    return this.verifiers.has(client);
+  }
+
   /** The connection is gone: its attempt no longer blocks others. */
   forget(client: C): void {
     if (this.setupOwner === client) this.setupOwner = null;

@@ -18,18 +18,19 @@
 import { createHash, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
-import { decodeTlv8, encodeTlv8, Tlv8ErrorCode, Tlv8Type, tlv8Uint, type Tlv8Map } from '../codecs/tlv8';
+import { decodeTlv8, Tlv8Type, tlv8Uint, type Tlv8Map } from '../codecs/tlv8';
 import type { InputAction } from '../device/commands';
-import { InvalidArgumentError, NotSupportedError, networkError, ProtocolError } from '../errors';
+import { InvalidArgumentError, NotSupportedError, ProtocolError } from '../errors';
 import { CounterNonceCipher } from '../hap/channel';
-import { ED25519_KEY_LENGTH, randomKeyBytes } from '../hap/keys';
-import { PairSetupServer } from '../hap/pair-setup';
-import { deriveChannelKeys, PairVerifyServer } from '../hap/pair-verify';
+import { ED25519_KEY_LENGTH } from '../hap/keys';
+import { deriveChannelKeys } from '../hap/pair-verify';
 import type { SrpGroup } from '../hap/srp';
 import { silentLogger, type Logger } from '../log';
 import { repeatStateFromMrp, shuffleStateFromMrp, type MrpHidKey } from '../protocols/mrp/commands';
 import { FramedChannel } from '../support/channel';
 import { VARINT_FRAMES } from '../support/frames';
+import { formatPairingRecord, HapAccessory } from './hap-accessory';
+import { listenOn, printableName } from './listen';
 import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType, type MrpDecodedMessage, type MrpMessage } from '../protocols/mrp/messages';
 import {
   MrpErrorCode,
@@ -86,18 +87,7 @@ const MAX_HELD_KEYS = 16;
 const DEFAULT_HOLD_MS = 500;
 /** Select within this long after holding home picks "Sleep" in the menu (pyatv: protocols/mrp/__init__.py). */
 const SLEEP_MENU_MS = 5000;
-/** A pair-setup left half-way blocks others only this long. */
-const SETUP_STALE_MS = 120_000;
 const REQUEST_LOG_LIMIT = 1000;
-const MAX_NAME_LENGTH = 64;
-
-/** A remote's name as it gave it, safe for a log line. */
-function printable(name: string | undefined): string | null {
-  if (name === undefined) return null;
-  // eslint-disable-next-line no-control-regex
-  const clean = name.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_NAME_LENGTH);
-  return clean === '' ? null : clean;
-}
 
 /** `AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE` from a hash of `seed`: stable per simulator. */
 function derivedUuid(seed: string): string {
@@ -123,14 +113,7 @@ export function mrpDeviceIdentity(name: string, deviceId: string): MrpDeviceIden
  * key, hex), as kept in the simulator's credential store under 'mrp'. Public data: the
  * controller's own credentials (with its secret key) never reach the device.
  */
-export function formatMrpPairingRecord(id: Buffer, ltpk: Buffer): string {
-  return `${id.toString('hex')}:${ltpk.toString('hex')}`;
-}
-
-function parseMrpPairingRecord(record: string): { id: string; ltpk: Buffer } | null {
-  const m = /^([0-9a-f]{2,512}):([0-9a-f]{64})$/.exec(record);
-  return m === null ? null : { id: m[1]!, ltpk: Buffer.from(m[2]!, 'hex') };
-}
+export const formatMrpPairingRecord = formatPairingRecord;
 
 export interface MrpSimulatorOptions extends SimulatorServerContext {
   /** The 4-digit PIN the device "shows" when a remote starts pair-setup. */
@@ -179,8 +162,6 @@ interface Connection {
   /** DEVICE_INFO received: the device talks from then on. */
   greeted: boolean;
   remoteName: string | null;
-  /** Pair-verify in progress. */
-  verify: PairVerifyServer | null;
   /** Set once pair-verify succeeded: everything after is encrypted. */
   verified: boolean;
   /** Sent CLIENT_UPDATES_CONFIG: gets the state pushes. */
@@ -218,16 +199,13 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
   private readonly credentials: CredentialStore;
   private readonly logger: Logger;
   private readonly pinCode: string;
-  private readonly seed: Buffer;
   private readonly holdMs: number;
-  private readonly setup: PairSetupServer;
+  private readonly accessory: HapAccessory<Connection>;
 
   private server: net.Server | null = null;
   private boundPort = 0;
   private nextId = 1;
   private readonly connections = new Set<Connection>();
-  private setupOwner: Connection | null = null;
-  private setupStartedAt = 0;
   private lastStateKey = '';
   private counters = { totalConnections: 0, verifications: 0, failedVerifications: 0, pairings: 0, failedPairings: 0, messages: 0 };
 
@@ -254,14 +232,14 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     this.credentials = options.credentials;
     this.logger = options.logger ?? silentLogger;
     this.pinCode = options.pin;
-    this.seed = options.seed ?? randomKeyBytes(ED25519_KEY_LENGTH);
     this.holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
     this.identity = mrpDeviceIdentity(options.name, options.deviceId);
-    this.setup = new PairSetupServer({
+    this.accessory = new HapAccessory<Connection>({
+      protocol: 'mrp',
       pin: this.pinCode,
       deviceId: this.identity.uniqueIdentifier,
-      seed: this.seed,
-      allowTransient: false,
+      credentials: this.credentials,
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.srpGroup !== undefined ? { srpGroup: options.srpGroup } : {}),
     });
   }
@@ -277,7 +255,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
 
   /** The device's long-term public key, as paired controllers store it. */
   get ltpk(): Buffer {
-    return Buffer.from(this.setup.ltpk);
+    return this.accessory.ltpk;
   }
 
   stats(): MrpServerStats {
@@ -290,20 +268,12 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     if (this.server !== null) return;
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        this.server = null;
-        reject(networkError(err, `MRP simulator on ${this.host}:${this.requestedPort}`));
-      };
-      server.once('error', onError);
-      server.listen(this.requestedPort, this.host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.logger.warn(`MRP simulator server error: ${err.message}`));
-    const address = server.address();
-    this.boundPort = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      this.boundPort = await listenOn(server, this.host, this.requestedPort, 'MRP simulator', this.logger);
+    } catch (err) {
+      this.server = null;
+      throw err;
+    }
     this.lastStateKey = stateKey(this.state.snapshot());
     this.state.on('change', this.onChange);
     this.state.on('volume', this.onVolume);
@@ -370,7 +340,6 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
       }),
       greeted: false,
       remoteName: null,
-      verify: null,
       verified: false,
       subscribed: false,
       held: new Map(),
@@ -384,7 +353,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
       if (reason) this.logger.debug(`MRP simulator: connection ${conn.id}: ${reason.message}`);
       conn.closed = true;
       this.connections.delete(conn);
-      if (this.setupOwner === conn) this.setupOwner = null;
+      this.accessory.forget(conn);
       this.emit('disconnect', this.connections.size);
     });
     this.emit('connection', this.connections.size);
@@ -454,7 +423,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     switch (message.type) {
       case MrpMessageType.DEVICE_INFO_MESSAGE:
         conn.greeted = true;
-        conn.remoteName = printable(message.payload?.name) ?? conn.remoteName;
+        conn.remoteName = printableName(message.payload?.name) ?? conn.remoteName;
         this.send(conn, this.deviceInfo(MrpMessageType.DEVICE_INFO_MESSAGE, message.identifier));
         this.record(conn, message, 0);
         return;
@@ -748,99 +717,34 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     const state = tlv === null ? undefined : tlv8Uint(tlv, Tlv8Type.State);
     // Verify's M1 carries a public key and no method; setup's M1 a method (pyatv's device tells them apart so too).
     const verifyStart = state === 1 && tlv !== null && tlv.has(Tlv8Type.PublicKey) && !tlv.has(Tlv8Type.Method);
-    if (verifyStart || (state === 3 && conn.verify !== null)) this.pairVerify(conn, bytes, state, identifier);
-    else this.pairSetup(conn, bytes, state, identifier);
-  }
-
-  private pairSetup(conn: Connection, data: Buffer, state: number | undefined, identifier: string | undefined): void {
-    const now = Date.now();
-    const owner = this.setupOwner;
-    const ownerBusy = owner !== null && owner !== conn && !owner.closed && now - this.setupStartedAt < SETUP_STALE_MS;
-    if (state === 1 && ownerBusy) {
-      this.counters.failedPairings += 1;
-      this.pairingReply(conn, encodeTlv8([[Tlv8Type.State, 2], [Tlv8Type.Error, Tlv8ErrorCode.Busy]]), identifier);
-      return;
-    }
-    if (state !== 1 && owner !== conn) {
-      // Not this remote's attempt: refuse without disturbing the one in progress.
-      this.counters.failedPairings += 1;
-      const reply = Math.min(6, Math.max(2, (state ?? 1) + 1));
-      this.pairingReply(conn, encodeTlv8([[Tlv8Type.State, reply], [Tlv8Type.Error, Tlv8ErrorCode.Unknown]]), identifier);
-      return;
-    }
-    if (state === 1) {
-      this.setupOwner = conn;
-      this.setupStartedAt = now;
-    }
-    const step = this.setup.handle(data);
+    const verifying = verifyStart || (state === 3 && this.accessory.verifying(conn));
+    const step = verifying ? this.accessory.pairVerify(conn, bytes) : this.accessory.pairSetup(conn, bytes, (c) => !c.closed);
+    this.pairingReply(conn, step.message, identifier);
     switch (step.kind) {
       case 'reply':
-        this.pairingReply(conn, step.message, identifier);
-        if (state === 1) {
+        if (step.pinShown) {
           this.logger.debug(`MRP simulator: ${conn.remoteName ?? 'a remote'} started pairing; the PIN is on screen`);
           this.emit('pin', { protocol: 'mrp', pin: this.pinCode, remoteName: conn.remoteName });
         }
         return;
-      case 'paired': {
-        this.setupOwner = null;
-        const record = formatMrpPairingRecord(step.controller.id, step.controller.ltpk);
-        this.credentials.add('mrp', record);
+      case 'paired':
         this.counters.pairings += 1;
-        this.pairingReply(conn, step.message, identifier);
         this.logger.debug(`MRP simulator: paired with ${conn.remoteName ?? 'a remote'}`);
-        this.emit('credentials', { protocol: 'mrp', credentials: record, remoteName: conn.remoteName });
-        return;
-      }
-      default:
-        // 'rejected' (wrong PIN, back-off, garbage); 'transient' cannot happen (not allowed).
-        this.setupOwner = null;
-        this.counters.failedPairings += 1;
-        this.pairingReply(conn, step.message, identifier);
-        this.logger.debug(`MRP simulator: pair-setup refused: ${step.kind === 'rejected' ? step.reason : 'transient pairing'}`);
-    }
-  }
-
-  private pairVerify(conn: Connection, data: Buffer, state: number | undefined, identifier: string | undefined): void {
-    if (state === 1) {
-      conn.verify = new PairVerifyServer({
-        seed: this.seed,
-        deviceId: this.identity.uniqueIdentifier,
-        controllers: (id) => this.controllerKey(id),
-      });
-    }
-    const verify = conn.verify!;
-    const step = verify.handle(data);
-    switch (step.kind) {
-      case 'reply':
-        this.pairingReply(conn, step.message, identifier);
-        return;
-      case 'rejected':
-        conn.verify = null;
-        this.counters.failedVerifications += 1;
-        this.pairingReply(conn, step.message, identifier);
-        this.logger.debug(`MRP simulator: pair-verify refused: ${step.reason}`);
+        this.emit('credentials', { protocol: 'mrp', credentials: step.record, remoteName: conn.remoteName });
         return;
       case 'verified':
-        conn.verify = null;
-        // M4 goes out in clear; everything after it is encrypted, both ways.
-        this.pairingReply(conn, step.message, identifier);
+        // M4 went out in clear; everything after it is encrypted, both ways.
         conn.channel.switchTo(VARINT_FRAMES, new CounterNonceCipher(deriveChannelKeys(step.sharedSecret, 'mrp', { role: 'accessory' }), 'zeros-then-counter'));
         conn.verified = true;
         this.counters.verifications += 1;
         this.emit('login', { protocol: 'mrp', sessionId: conn.id, method: 'pair-verify' });
         return;
+      case 'refused':
+        if (verifying) this.counters.failedVerifications += 1;
+        else this.counters.failedPairings += 1;
+        this.logger.debug(`MRP simulator: ${verifying ? 'pair-verify' : 'pair-setup'} refused: ${step.reason}`);
+        return;
     }
-  }
-
-  /** The long-term key of a paired controller (the newest pairing of that id wins). */
-  private controllerKey(id: Buffer): Buffer | undefined {
-    const wanted = id.toString('hex');
-    let found: Buffer | undefined;
-    for (const record of this.credentials.list('mrp')) {
-      const parsed = parseMrpPairingRecord(record);
-      if (parsed !== null && parsed.id === wanted) found = parsed.ltpk;
-    }
-    return found;
   }
 }
 
