@@ -17,15 +17,12 @@
  * older clients (pyatv 0.16) work too.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import net, { type Socket } from 'node:net';
 import type { OpackObject, OpackValue } from '../codecs/opack';
 import type { CommandName, InputAction } from '../device/commands';
-import { InvalidArgumentError, NotSupportedError, ProtocolError } from '../errors';
+import { InvalidArgumentError, NotSupportedError } from '../errors';
 import { CounterNonceCipher } from '../hap/channel';
 import { deriveChannelKeys } from '../hap/pair-verify';
 import type { SrpGroup } from '../hap/srp';
-import { silentLogger, type Logger } from '../log';
 import {
   COMPANION_BUTTON_STATE,
   COMPANION_MEDIA_FLAGS,
@@ -54,27 +51,26 @@ import {
   type CompanionMessage,
 } from '../protocols/companion/messages';
 import { readRtiTextOperations, rtiSessionArchive } from '../protocols/companion/rti';
-import { FramedChannel } from '../support/channel';
-import { COMPANION_FRAMES } from '../support/frames';
+import type { FramedChannel } from '../support/channel';
+import { COMPANION_FRAMES, type Frame } from '../support/frames';
 import { decodeOpack } from '../codecs/opack';
-import { HapAccessory, type HapAccessoryStep } from './hap-accessory';
-import { listenOn, printableName } from './listen';
+import type { HapAccessoryStep } from './hap-accessory';
+import { HapTcpServer, type HapServerConnection, type HapServerStats } from './hap-server';
+import { printableName } from './listen';
 import { SIMULATOR_MRP_MODEL } from './mrp-messages';
-import type { ServerAdvertisement, SimulatorRequest, SimulatorServer, SimulatorServerContext, SimulatorServerEvents } from './server';
+import type { ServerAdvertisement, SimulatorServer, SimulatorServerContext } from './server';
 import type { AttentionState, SimulatorState } from './state';
 
 /** Remotes send small messages; a larger frame is garbage or an attack. */
 export const COMPANION_SIMULATOR_MAX_REQUEST_BYTES = 256 * 1024;
 /** A client that lets this much of our output pile up unread is dropped. */
 const MAX_PENDING_OUTPUT = 16 * 1024 * 1024;
-const MAX_CONNECTIONS = 64;
 /** Buttons held at once, sessions and interests per remote: a remote needs a handful. */
 const MAX_HELD_BUTTONS = 16;
 const MAX_SESSIONS = 16;
 const MAX_INTERESTS = 64;
 /** A button held at least this long is a hold (pyatv holds 1 s; its fake device counts 0.5 s). */
 const DEFAULT_HOLD_MS = 500;
-const REQUEST_LOG_LIMIT = 1000;
 /** `rpFl` of a pairable Apple TV 4K as pyatv's fake advertises it (bit 0x4000: PIN pairing). */
 const SIMULATOR_COMPANION_FLAGS = '0x36782';
 /** `rpVr` (the Companion version) of tvOS 14 (the fake device's). */
@@ -130,25 +126,10 @@ export interface CompanionSimulatorOptions extends SimulatorServerContext {
   holdMs?: number;
 }
 
-export interface CompanionServerStats {
-  openConnections: number;
-  totalConnections: number;
-  /** Open connections that passed pair-verify (encrypted). */
-  verifiedSessions: number;
-  verifications: number;
-  failedVerifications: number;
-  pairings: number;
-  failedPairings: number;
-  /** Messages received after pair-verify (all connections). */
-  messages: number;
-}
+/** The Companion server's counters. */
+export type CompanionServerStats = HapServerStats;
 
-interface Connection {
-  readonly id: number;
-  readonly channel: FramedChannel;
-  verified: boolean;
-  closed: boolean;
-  remoteName: string | null;
+interface Connection extends HapServerConnection {
   /** `_systemInfo` gave a non-null `_i`: the device pushes power events to it. */
   identified: boolean;
   /** Combined 64-bit ids of the sessions this remote started. */
@@ -164,28 +145,17 @@ interface Connection {
   xid: number;
 }
 
-export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents> implements SimulatorServer {
+export class CompanionSimulatorServer extends HapTcpServer<Connection> implements SimulatorServer {
   readonly protocol = 'companion' as const;
-  /** The last 1000 messages handled after pair-verify, oldest first. */
-  readonly requests: SimulatorRequest[] = [];
   readonly identity: ReturnType<typeof companionDeviceIdentity>;
 
   private readonly state: SimulatorState;
   private readonly name: string;
   private readonly host: string;
-  private readonly requestedPort: number;
-  private readonly logger: Logger;
-  private readonly pinCode: string;
   private readonly holdMs: number;
-  private readonly accessory: HapAccessory<Connection>;
-  private server: net.Server | null = null;
-  private boundPort = 0;
-  private nextId = 1;
-  private readonly connections = new Set<Connection>();
   /** The UUID of the focused field's text session (new for every focus). */
   private fieldSession: Buffer = randomBytes(16);
   private lastFlags = -1;
-  private counters = { totalConnections: 0, verifications: 0, failedVerifications: 0, pairings: 0, failedPairings: 0, messages: 0 };
 
   private readonly onAttention = (state: AttentionState): void => {
     const content = { state: ATTENTION_STATUS[state] };
@@ -209,74 +179,42 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
   private readonly onVolume = (): void => this.pushFlags(this.mediaFlags());
 
   constructor(options: CompanionSimulatorOptions) {
-    super();
+    const identity = companionDeviceIdentity(options.deviceId);
+    super({
+      protocol: 'companion',
+      label: 'Companion',
+      host: options.host,
+      port: options.port,
+      credentials: options.credentials,
+      ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      pin: options.pin,
+      pairingId: identity.pairingId,
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      ...(options.srpGroup !== undefined ? { srpGroup: options.srpGroup } : {}),
+      format: COMPANION_FRAMES,
+      maxFrameBytes: COMPANION_SIMULATOR_MAX_REQUEST_BYTES,
+      maxQueuedWriteBytes: MAX_PENDING_OUTPUT,
+    });
+    this.identity = identity;
     this.state = options.state;
     this.name = options.name;
     this.host = options.host;
-    this.requestedPort = options.port;
-    this.logger = options.logger ?? silentLogger;
-    this.pinCode = options.pin;
     this.holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
-    this.identity = companionDeviceIdentity(options.deviceId);
-    this.accessory = new HapAccessory<Connection>({
-      protocol: 'companion',
-      pin: options.pin,
-      deviceId: this.identity.pairingId,
-      credentials: options.credentials,
-      ...(options.seed !== undefined ? { seed: options.seed } : {}),
-      ...(options.srpGroup !== undefined ? { srpGroup: options.srpGroup } : {}),
-    });
   }
 
-  get port(): number {
-    return this.boundPort;
-  }
-
-  /** The PIN a remote must enter (shown, like on a TV, through the 'pin' event). */
-  get pin(): string {
-    return this.pinCode;
-  }
-
-  /** The device's long-term public key, as paired controllers store it. */
-  get ltpk(): Buffer {
-    return this.accessory.ltpk;
-  }
-
-  stats(): CompanionServerStats {
-    let verified = 0;
-    for (const c of this.connections) if (c.verified) verified++;
-    return { ...this.counters, openConnections: this.connections.size, verifiedSessions: verified };
-  }
-
-  async start(): Promise<void> {
-    if (this.server !== null) return;
-    const server = net.createServer((socket) => this.accept(socket));
-    this.server = server;
-    try {
-      this.boundPort = await listenOn(server, this.host, this.requestedPort, 'Companion simulator', this.logger);
-    } catch (err) {
-      this.server = null;
-      throw err;
-    }
+  protected override started(): void {
     this.lastFlags = this.mediaFlags();
     this.state.on('attention', this.onAttention);
     this.state.on('textFocus', this.onTextFocus);
     this.state.on('change', this.onPlayback);
     this.state.on('volume', this.onVolume);
-    this.logger.debug(`Companion simulator listening on ${this.host}:${this.boundPort}`);
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (server === null) return;
-    this.server = null;
+  protected override stopping(): void {
     this.state.off('attention', this.onAttention);
     this.state.off('textFocus', this.onTextFocus);
     this.state.off('change', this.onPlayback);
     this.state.off('volume', this.onVolume);
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const c of this.connections) c.channel.close();
-    await closed;
   }
 
   advertisements(): ServerAdvertisement[] {
@@ -284,7 +222,7 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
       {
         type: '_companion-link._tcp',
         instance: this.name,
-        port: this.boundPort,
+        port: this.port,
         txt: {
           rpMac: '1',
           ...this.identity.txt,
@@ -299,7 +237,7 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
 
   describe(): string[] {
     return [
-      `Companion on ${this.host}:${this.boundPort} (${SIMULATOR_MRP_MODEL}; apps, power, accounts, keyboard)`,
+      `Companion on ${this.host}:${this.port} (${SIMULATOR_MRP_MODEL}; apps, power, accounts, keyboard)`,
       '  pairing: HAP with a 4-digit PIN, shown when a remote starts pairing',
     ];
   }
@@ -307,21 +245,10 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
   // -------------------------------------------------------------------------------------
   // Connections
 
-  private accept(socket: Socket): void {
-    if (this.server === null || this.connections.size >= MAX_CONNECTIONS) {
-      socket.destroy();
-      return;
-    }
-    const id = this.nextId++;
-    const conn: Connection = {
+  protected connection(id: number, channel: FramedChannel): Connection {
+    return {
       id,
-      channel: new FramedChannel(socket, {
-        endpoint: `Companion simulator connection ${id}`,
-        format: COMPANION_FRAMES,
-        maxFrameBytes: COMPANION_SIMULATOR_MAX_REQUEST_BYTES,
-        maxQueuedWriteBytes: MAX_PENDING_OUTPUT,
-        logger: this.logger,
-      }),
+      channel,
       verified: false,
       closed: false,
       remoteName: null,
@@ -333,26 +260,9 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
       touch: null,
       xid: randomInt(0, 0x10000),
     };
-    this.connections.add(conn);
-    this.counters.totalConnections += 1;
-    conn.channel.on('frame', ({ type, payload }) => this.receive(conn, type, payload));
-    conn.channel.on('closed', (reason) => {
-      if (reason) this.logger.debug(`Companion simulator: connection ${conn.id}: ${reason.message}`);
-      conn.closed = true;
-      this.connections.delete(conn);
-      this.accessory.forget(conn);
-    });
   }
 
-  /** Ends one connection over its own bad input; the others carry on. */
-  private drop(conn: Connection, reason: string): void {
-    if (conn.closed) return;
-    this.logger.debug(`Companion simulator: closing connection ${conn.id}: ${reason}`);
-    conn.channel.abort(new ProtocolError(reason));
-  }
-
-  private receive(conn: Connection, type: number, payload: Buffer): void {
-    if (conn.closed) return;
+  protected receive(conn: Connection, { type, payload }: Frame): void {
     if (COMPANION_AUTH_FRAMES.has(type)) {
       if (conn.verified) {
         this.logger.debug(`Companion simulator: a pairing frame on the verified connection ${conn.id} ignored`);
@@ -415,13 +325,6 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
     this.send(conn, encodeCompanionMessage({ kind: 'event', name, xid, content }));
   }
 
-  private record(conn: Connection, name: string, status: number, query: Record<string, string> = {}): void {
-    const entry: SimulatorRequest = { protocol: 'companion', at: Date.now(), method: 'Companion', path: name, query, status, sessionId: conn.id };
-    this.requests.push(entry);
-    if (this.requests.length > REQUEST_LOG_LIMIT) this.requests.shift();
-    this.emit('request', entry);
-  }
-
   // -------------------------------------------------------------------------------------
   // Pairing
 
@@ -429,40 +332,15 @@ export class CompanionSimulatorServer extends EventEmitter<SimulatorServerEvents
     const setup = type === COMPANION_FRAME.PS_Start || type === COMPANION_FRAME.PS_Next;
     let step: HapAccessoryStep;
     if (setup) {
-      if (type === COMPANION_FRAME.PS_Start) conn.remoteName = null;
       step = this.accessory.pairSetup(conn, tlv, (c) => !c.closed);
     } else {
       step = this.accessory.pairVerify(conn, tlv);
     }
     // Replies come as _Next frames, whatever started the exchange.
     conn.channel.send(encodeCompanionPairing(step.message), setup ? COMPANION_FRAME.PS_Next : COMPANION_FRAME.PV_Next);
-    switch (step.kind) {
-      case 'reply':
-        if (step.pinShown) {
-          this.logger.debug('Companion simulator: a remote started pairing; the PIN is on screen');
-          this.emit('pin', { protocol: 'companion', pin: this.pinCode, remoteName: conn.remoteName });
-        }
-        return;
-      case 'paired': {
-        conn.remoteName = printableName(nameOfPairing(step.name)) ?? conn.remoteName;
-        this.counters.pairings += 1;
-        this.logger.debug(`Companion simulator: paired with ${conn.remoteName ?? 'a remote'}`);
-        this.emit('credentials', { protocol: 'companion', credentials: step.record, remoteName: conn.remoteName });
-        return;
-      }
-      case 'verified':
-        // M4 went out in clear; everything after it is encrypted, both ways.
-        conn.channel.switchTo(COMPANION_FRAMES, new CounterNonceCipher(deriveChannelKeys(step.sharedSecret, 'companion', { role: 'accessory' }), 'counter-then-zeros'));
-        conn.verified = true;
-        this.counters.verifications += 1;
-        this.emit('login', { protocol: 'companion', sessionId: conn.id, method: 'pair-verify' });
-        return;
-      case 'refused':
-        if (setup) this.counters.failedPairings += 1;
-        else this.counters.failedVerifications += 1;
-        this.logger.debug(`Companion simulator: ${setup ? 'pair-setup' : 'pair-verify'} refused: ${step.reason}`);
-        return;
-    }
+    const secure = (secret: Buffer): void =>
+      conn.channel.switchTo(COMPANION_FRAMES, new CounterNonceCipher(deriveChannelKeys(secret, 'companion', { role: 'accessory' }), 'counter-then-zeros'));
+    this.afterPairing(conn, step, setup, secure, step.kind === 'paired' ? printableName(nameOfPairing(step.name)) : null);
   }
 
   // -------------------------------------------------------------------------------------

@@ -16,21 +16,19 @@
  * recorded as two `single` presses (telling them apart would mean delaying every press).
  */
 import { createHash, randomInt } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import net, { type Socket } from 'node:net';
 import { decodeTlv8, Tlv8Type, tlv8Uint, type Tlv8Map } from '../codecs/tlv8';
 import type { InputAction } from '../device/commands';
-import { InvalidArgumentError, NotSupportedError, ProtocolError } from '../errors';
+import { InvalidArgumentError, NotSupportedError } from '../errors';
 import { CounterNonceCipher } from '../hap/channel';
 import { ED25519_KEY_LENGTH } from '../hap/keys';
 import { deriveChannelKeys } from '../hap/pair-verify';
 import type { SrpGroup } from '../hap/srp';
-import { silentLogger, type Logger } from '../log';
 import { repeatStateFromMrp, shuffleStateFromMrp, type MrpHidKey } from '../protocols/mrp/commands';
-import { FramedChannel } from '../support/channel';
-import { VARINT_FRAMES } from '../support/frames';
-import { formatPairingRecord, HapAccessory } from './hap-accessory';
-import { listenOn, printableName } from './listen';
+import type { FramedChannel } from '../support/channel';
+import { VARINT_FRAMES, type Frame } from '../support/frames';
+import { formatPairingRecord } from './hap-accessory';
+import { HapTcpServer, type HapServerConnection, type HapServerEvents, type HapServerStats } from './hap-server';
+import { printableName } from './listen';
 import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType, type MrpDecodedMessage, type MrpMessage } from '../protocols/mrp/messages';
 import {
   MrpErrorCode,
@@ -56,14 +54,7 @@ import {
   type MrpDeviceIdentity,
   type SimulatorMrpCommand,
 } from './mrp-messages';
-import type {
-  CredentialStore,
-  ServerAdvertisement,
-  SimulatorRequest,
-  SimulatorServer,
-  SimulatorServerContext,
-  SimulatorServerEvents,
-} from './server';
+import type { ServerAdvertisement, SimulatorServer, SimulatorServerContext } from './server';
 import type { SimulatorSnapshot, SimulatorState } from './state';
 
 export {
@@ -77,7 +68,6 @@ export {
 export const MRP_SIMULATOR_MAX_REQUEST_BYTES = 256 * 1024;
 /** A client that lets this much of our output pile up unread is dropped. */
 const MAX_PENDING_OUTPUT = 32 * 1024 * 1024;
-const MAX_CONNECTIONS = 64;
 /** Keys held down at once per connection (a remote has one finger). */
 const MAX_HELD_KEYS = 16;
 /**
@@ -87,7 +77,6 @@ const MAX_HELD_KEYS = 16;
 const DEFAULT_HOLD_MS = 500;
 /** Select within this long after holding home picks "Sleep" in the menu (pyatv: protocols/mrp/__init__.py). */
 const SLEEP_MENU_MS = 5000;
-const REQUEST_LOG_LIMIT = 1000;
 
 /** `AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE` from a hash of `seed`: stable per simulator. */
 function derivedUuid(seed: string): string {
@@ -126,29 +115,10 @@ export interface MrpSimulatorOptions extends SimulatorServerContext {
   holdMs?: number;
 }
 
-export interface MrpServerStats {
-  /** TCP connections open right now. */
-  openConnections: number;
-  /** TCP connections accepted since start. */
-  totalConnections: number;
-  /** Open connections that passed pair-verify (encrypted). */
-  verifiedSessions: number;
-  /** Successful pair-verifies since start. */
-  verifications: number;
-  /** Refused pair-verifies (unknown controller, bad signature, garbage). */
-  failedVerifications: number;
-  /** Completed pair-setups since start. */
-  pairings: number;
-  /** Refused pair-setup attempts (wrong PIN, back-off, busy, garbage). */
-  failedPairings: number;
-  /** Messages received (all connections). */
-  messages: number;
-}
+/** The MRP server's counters. */
+export type MrpServerStats = HapServerStats;
 
-export interface MrpServerEvents extends SimulatorServerEvents {
-  connection: [open: number];
-  disconnect: [open: number];
-}
+export type MrpServerEvents = HapServerEvents;
 
 interface HeldKey {
   key: MrpHidKey;
@@ -156,20 +126,14 @@ interface HeldKey {
   at: number;
 }
 
-interface Connection {
-  readonly id: number;
-  readonly channel: FramedChannel;
+interface Connection extends HapServerConnection {
   /** DEVICE_INFO received: the device talks from then on. */
   greeted: boolean;
-  remoteName: string | null;
-  /** Set once pair-verify succeeded: everything after is encrypted. */
-  verified: boolean;
   /** Sent CLIENT_UPDATES_CONFIG: gets the state pushes. */
   subscribed: boolean;
   /** `usagePage:usage` → ms when it went down. */
   readonly held: Map<string, number>;
   lastKey: HeldKey | null;
-  closed: boolean;
 }
 
 type SendCommandOutcome = Pick<MrpSendCommandResultMessage, 'sendError' | 'handlerReturnStatus'>;
@@ -187,27 +151,14 @@ function stateKey(s: SimulatorSnapshot): string {
   return [s.status, s.index, s.shuffle, s.repeat, s.power, Math.round(anchor * 10)].join('|');
 }
 
-export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements SimulatorServer {
+export class MrpSimulatorServer extends HapTcpServer<Connection> implements SimulatorServer {
   readonly protocol = 'mrp' as const;
   readonly identity: MrpDeviceIdentity;
-  /** The last 1000 messages handled after DEVICE_INFO (no pairing data), oldest first. */
-  readonly requests: SimulatorRequest[] = [];
 
   private readonly state: SimulatorState;
   private readonly host: string;
-  private readonly requestedPort: number;
-  private readonly credentials: CredentialStore;
-  private readonly logger: Logger;
-  private readonly pinCode: string;
   private readonly holdMs: number;
-  private readonly accessory: HapAccessory<Connection>;
-
-  private server: net.Server | null = null;
-  private boundPort = 0;
-  private nextId = 1;
-  private readonly connections = new Set<Connection>();
   private lastStateKey = '';
-  private counters = { totalConnections: 0, verifications: 0, failedVerifications: 0, pairings: 0, failedPairings: 0, messages: 0 };
 
   private readonly onChange = (): void => this.pushState();
   private readonly onVolume = (level: number): void => this.broadcast(this.volumeDidChange(level));
@@ -221,78 +172,45 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
   };
 
   constructor(options: MrpSimulatorOptions) {
-    super();
     if (!/^\d{4}$/.test(options.pin)) throw new InvalidArgumentError('the MRP pairing PIN must be 4 digits');
     if (options.seed !== undefined && options.seed.length !== ED25519_KEY_LENGTH) {
       throw new InvalidArgumentError('the MRP device seed must be 32 bytes');
     }
-    this.state = options.state;
-    this.host = options.host;
-    this.requestedPort = options.port;
-    this.credentials = options.credentials;
-    this.logger = options.logger ?? silentLogger;
-    this.pinCode = options.pin;
-    this.holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
-    this.identity = mrpDeviceIdentity(options.name, options.deviceId);
-    this.accessory = new HapAccessory<Connection>({
+    const identity = mrpDeviceIdentity(options.name, options.deviceId);
+    super({
       protocol: 'mrp',
-      pin: this.pinCode,
-      deviceId: this.identity.uniqueIdentifier,
-      credentials: this.credentials,
+      label: 'MRP',
+      host: options.host,
+      port: options.port,
+      credentials: options.credentials,
+      ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      pin: options.pin,
+      pairingId: identity.uniqueIdentifier,
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.srpGroup !== undefined ? { srpGroup: options.srpGroup } : {}),
+      format: VARINT_FRAMES,
+      maxFrameBytes: MRP_SIMULATOR_MAX_REQUEST_BYTES,
+      maxQueuedWriteBytes: MAX_PENDING_OUTPUT,
     });
+    this.identity = identity;
+    this.state = options.state;
+    this.host = options.host;
+    this.holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
   }
 
-  get port(): number {
-    return this.boundPort;
-  }
-
-  /** The PIN a remote must enter (shown, like on a TV, through the 'pin' event). */
-  get pin(): string {
-    return this.pinCode;
-  }
-
-  /** The device's long-term public key, as paired controllers store it. */
-  get ltpk(): Buffer {
-    return this.accessory.ltpk;
-  }
-
-  stats(): MrpServerStats {
-    let verified = 0;
-    for (const c of this.connections) if (c.verified) verified++;
-    return { ...this.counters, openConnections: this.connections.size, verifiedSessions: verified };
-  }
-
-  async start(): Promise<void> {
-    if (this.server !== null) return;
-    const server = net.createServer((socket) => this.accept(socket));
-    this.server = server;
-    try {
-      this.boundPort = await listenOn(server, this.host, this.requestedPort, 'MRP simulator', this.logger);
-    } catch (err) {
-      this.server = null;
-      throw err;
-    }
+  protected override started(): void {
     this.lastStateKey = stateKey(this.state.snapshot());
     this.state.on('change', this.onChange);
     this.state.on('volume', this.onVolume);
     this.state.on('power', this.onPower);
     this.state.on('app', this.onApp);
-    this.logger.debug(`MRP simulator listening on ${this.host}:${this.boundPort}`);
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (server === null) return;
-    this.server = null;
+  protected override stopping(): void {
     this.state.off('change', this.onChange);
     this.state.off('volume', this.onVolume);
     this.state.off('power', this.onPower);
     this.state.off('app', this.onApp);
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const c of this.connections) c.channel.close();
-    await closed;
   }
 
   advertisements(): ServerAdvertisement[] {
@@ -300,7 +218,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
       {
         type: '_mediaremotetv._tcp',
         instance: this.identity.name,
-        port: this.boundPort,
+        port: this.port,
         txt: {
           Name: this.identity.name,
           UniqueIdentifier: this.identity.uniqueIdentifier,
@@ -315,7 +233,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
 
   describe(): string[] {
     return [
-      `MRP on ${this.host}:${this.boundPort} (id ${this.identity.uniqueIdentifier}, ${SIMULATOR_MRP_MODEL}, tvOS build ${SIMULATOR_MRP_BUILD})`,
+      `MRP on ${this.host}:${this.port} (id ${this.identity.uniqueIdentifier}, ${SIMULATOR_MRP_MODEL}, tvOS build ${SIMULATOR_MRP_BUILD})`,
       '  pairing: HAP with a 4-digit PIN, shown when a remote starts pairing',
     ];
   }
@@ -323,54 +241,14 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
   // -------------------------------------------------------------------------------------
   // Connections
 
-  private accept(socket: Socket): void {
-    if (this.server === null || this.connections.size >= MAX_CONNECTIONS) {
-      socket.destroy();
-      return;
-    }
-    const id = this.nextId++;
-    const conn: Connection = {
-      id,
-      channel: new FramedChannel(socket, {
-        endpoint: `MRP simulator connection ${id}`,
-        format: VARINT_FRAMES,
-        maxFrameBytes: MRP_SIMULATOR_MAX_REQUEST_BYTES,
-        maxQueuedWriteBytes: MAX_PENDING_OUTPUT,
-        logger: this.logger,
-      }),
-      greeted: false,
-      remoteName: null,
-      verified: false,
-      subscribed: false,
-      held: new Map(),
-      lastKey: null,
-      closed: false,
-    };
-    this.connections.add(conn);
-    this.counters.totalConnections += 1;
-    conn.channel.on('frame', ({ payload }) => this.receive(conn, payload));
-    conn.channel.on('closed', (reason) => {
-      if (reason) this.logger.debug(`MRP simulator: connection ${conn.id}: ${reason.message}`);
-      conn.closed = true;
-      this.connections.delete(conn);
-      this.accessory.forget(conn);
-      this.emit('disconnect', this.connections.size);
-    });
-    this.emit('connection', this.connections.size);
+  protected connection(id: number, channel: FramedChannel): Connection {
+    return { id, channel, greeted: false, remoteName: null, verified: false, subscribed: false, held: new Map(), lastKey: null, closed: false };
   }
 
-  /** Ends one connection over its own bad input; the others carry on. */
-  private drop(conn: Connection, reason: string): void {
-    if (conn.closed) return;
-    this.logger.debug(`MRP simulator: closing connection ${conn.id}: ${reason}`);
-    conn.channel.abort(new ProtocolError(reason));
-  }
-
-  private receive(conn: Connection, frame: Buffer): void {
-    if (conn.closed) return;
+  protected receive(conn: Connection, { payload }: Frame): void {
     let message: MrpDecodedMessage;
     try {
-      message = decodeMrpMessage(frame);
+      message = decodeMrpMessage(payload);
     } catch (err) {
       this.drop(conn, (err as Error).message);
       return;
@@ -403,11 +281,8 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     }
   }
 
-  private record(conn: Connection, message: MrpDecodedMessage, status: number, query: Record<string, string> = {}): void {
-    const entry: SimulatorRequest = { protocol: 'mrp', at: Date.now(), method: 'MRP', path: message.typeName, query, status, sessionId: conn.id };
-    this.requests.push(entry);
-    if (this.requests.length > REQUEST_LOG_LIMIT) this.requests.shift();
-    this.emit('request', entry);
+  private recordMessage(conn: Connection, message: MrpDecodedMessage, status: number, query: Record<string, string> = {}): void {
+    this.record(conn, message.typeName, status, query);
   }
 
   // -------------------------------------------------------------------------------------
@@ -425,7 +300,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
         conn.greeted = true;
         conn.remoteName = printableName(message.payload?.name) ?? conn.remoteName;
         this.send(conn, this.deviceInfo(MrpMessageType.DEVICE_INFO_MESSAGE, message.identifier));
-        this.record(conn, message, 0);
+        this.recordMessage(conn, message, 0);
         return;
       case MrpMessageType.CRYPTO_PAIRING_MESSAGE:
         if (conn.verified) {
@@ -458,24 +333,24 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
   }
 
   private refuseUnpaired(conn: Connection, message: MrpDecodedMessage): void {
-    this.record(conn, message, MrpErrorCode.DeviceNotPaired);
+    this.recordMessage(conn, message, MrpErrorCode.DeviceNotPaired);
     this.ack(conn, message, { code: MrpErrorCode.DeviceNotPaired, description: 'pair with this Apple TV first (pair-verify did not happen)' });
   }
 
   private session(conn: Connection, message: MrpDecodedMessage): void {
     switch (message.type) {
       case MrpMessageType.SET_CONNECTION_STATE_MESSAGE:
-        this.record(conn, message, 0, { state: String(message.payload?.state ?? '') });
+        this.recordMessage(conn, message, 0, { state: String(message.payload?.state ?? '') });
         return;
       case MrpMessageType.CLIENT_UPDATES_CONFIG_MESSAGE:
         conn.subscribed = true;
         this.sendInitialState(conn);
         this.ack(conn, message);
-        this.record(conn, message, 0);
+        this.recordMessage(conn, message, 0);
         return;
       case MrpMessageType.GET_KEYBOARD_SESSION_MESSAGE:
         this.send(conn, createMrpMessage(MrpMessageType.KEYBOARD_MESSAGE, { state: MrpKeyboardState.NotEditing }, this.replyTo(message)));
-        this.record(conn, message, 0);
+        this.recordMessage(conn, message, 0);
         return;
       case MrpMessageType.SEND_COMMAND_MESSAGE:
         this.sendCommand(conn, message);
@@ -495,14 +370,14 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
       case MrpMessageType.WAKE_DEVICE_MESSAGE:
         this.state.turnOn();
         this.send(conn, createMrpMessage(MrpMessageType.SEND_COMMAND_RESULT_MESSAGE, { ...OK }, this.replyTo(message)));
-        this.record(conn, message, 0);
+        this.recordMessage(conn, message, 0);
         return;
       case MrpMessageType.PLAYBACK_QUEUE_REQUEST_MESSAGE: {
         const request = message.payload ?? {};
         const payload = artworkPayload(this.state.snapshot(), this.state.app, request);
         this.send(conn, createMrpMessage(MrpMessageType.SET_STATE_MESSAGE, payload, this.replyTo(message)));
         const item = payload.playbackQueue?.contentItems?.[0];
-        this.record(conn, message, 0, item?.artworkData ? { artwork: `${item.artworkDataWidth}x${item.artworkDataHeight}` } : {});
+        this.recordMessage(conn, message, 0, item?.artworkData ? { artwork: `${item.artworkDataWidth}x${item.artworkDataHeight}` } : {});
         return;
       }
       case MrpMessageType.SET_VOLUME_MESSAGE:
@@ -510,7 +385,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
         return;
       case MrpMessageType.GET_VOLUME_MESSAGE:
         this.send(conn, createMrpMessage(MrpMessageType.GET_VOLUME_RESULT_MESSAGE, { volume: this.state.volume / 100 }, this.replyTo(message)));
-        this.record(conn, message, 0);
+        this.recordMessage(conn, message, 0);
         return;
       default:
         this.logger.debug(`MRP simulator: ${message.typeName} ignored`);
@@ -571,7 +446,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     else if (!commandEnabled(name, this.state.snapshot())) outcome = DISABLED;
     else outcome = this.runCommand(name, message.payload?.options ?? {});
     this.send(conn, createMrpMessage(MrpMessageType.SEND_COMMAND_RESULT_MESSAGE, { ...outcome }, this.replyTo(message)));
-    this.record(conn, message, outcome.sendError ?? 0, { command: name ?? String(command ?? '') });
+    this.recordMessage(conn, message, outcome.sendError ?? 0, { command: name ?? String(command ?? '') });
   }
 
   private runCommand(name: SimulatorMrpCommand, options: MrpCommandOptions): SendCommandOutcome {
@@ -636,7 +511,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     }
     const action: InputAction = now - downAt >= this.holdMs ? 'hold' : 'single';
     this.keyPressed(conn, key, action, now);
-    this.record(conn, message, 0, { key, action });
+    this.recordMessage(conn, message, 0, { key, action });
   }
 
   /** A complete key press (down, then up): what the Apple TV does with that button. */
@@ -679,12 +554,12 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     const volume = message.payload?.volume;
     const uid = message.payload?.outputDeviceUID;
     if (typeof volume !== 'number' || !Number.isFinite(volume) || volume < 0 || volume > 1) {
-      this.record(conn, message, MrpErrorCode.VolumeValueOutOfRange);
+      this.recordMessage(conn, message, MrpErrorCode.VolumeValueOutOfRange);
       this.ack(conn, message, { code: MrpErrorCode.VolumeValueOutOfRange, description: 'volume must be from 0.0 to 1.0' });
       return;
     }
     if (uid !== undefined && uid !== '' && uid !== this.identity.deviceUID) {
-      this.record(conn, message, MrpErrorCode.OutputDeviceNotFound);
+      this.recordMessage(conn, message, MrpErrorCode.OutputDeviceNotFound);
       this.ack(conn, message, { code: MrpErrorCode.OutputDeviceNotFound, description: 'no such output device on this Apple TV' });
       return;
     }
@@ -694,7 +569,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     // Remotes wait for VOLUME_DID_CHANGE (pyatv: protocols/mrp/__init__.py): answer even when nothing changed.
     if (this.state.volume === before || !conn.subscribed) this.send(conn, this.volumeDidChange(this.state.volume));
     this.ack(conn, message);
-    this.record(conn, message, 0, { volume: String(this.state.volume) });
+    this.recordMessage(conn, message, 0, { volume: String(this.state.volume) });
   }
 
   // -------------------------------------------------------------------------------------
@@ -720,31 +595,9 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     const verifying = verifyStart || (state === 3 && this.accessory.verifying(conn));
     const step = verifying ? this.accessory.pairVerify(conn, bytes) : this.accessory.pairSetup(conn, bytes, (c) => !c.closed);
     this.pairingReply(conn, step.message, identifier);
-    switch (step.kind) {
-      case 'reply':
-        if (step.pinShown) {
-          this.logger.debug(`MRP simulator: ${conn.remoteName ?? 'a remote'} started pairing; the PIN is on screen`);
-          this.emit('pin', { protocol: 'mrp', pin: this.pinCode, remoteName: conn.remoteName });
-        }
-        return;
-      case 'paired':
-        this.counters.pairings += 1;
-        this.logger.debug(`MRP simulator: paired with ${conn.remoteName ?? 'a remote'}`);
-        this.emit('credentials', { protocol: 'mrp', credentials: step.record, remoteName: conn.remoteName });
-        return;
-      case 'verified':
-        // M4 went out in clear; everything after it is encrypted, both ways.
-        conn.channel.switchTo(VARINT_FRAMES, new CounterNonceCipher(deriveChannelKeys(step.sharedSecret, 'mrp', { role: 'accessory' }), 'zeros-then-counter'));
-        conn.verified = true;
-        this.counters.verifications += 1;
-        this.emit('login', { protocol: 'mrp', sessionId: conn.id, method: 'pair-verify' });
-        return;
-      case 'refused':
-        if (verifying) this.counters.failedVerifications += 1;
-        else this.counters.failedPairings += 1;
-        this.logger.debug(`MRP simulator: ${verifying ? 'pair-verify' : 'pair-setup'} refused: ${step.reason}`);
-        return;
-    }
+    const secure = (secret: Buffer): void =>
+      conn.channel.switchTo(VARINT_FRAMES, new CounterNonceCipher(deriveChannelKeys(secret, 'mrp', { role: 'accessory' }), 'zeros-then-counter'));
+    this.afterPairing(conn, step, !verifying, secure);
   }
 }
 
