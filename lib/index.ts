@@ -25,7 +25,7 @@ export * from './device/models';
 export * from './protocols/table';
 export type { PairingStyle, CredentialsSpec, ProtocolDescriptor } from './protocols/descriptor';
 export * from './protocols/airplay/service';
-export * from './protocols/companion/service';
+export * from './protocols/companion';
 export * from './support/frames';
 export * from './support/channel';
 export * from './support/requests';

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { AtvError, BackOffError } from '../errors';
 import type { Logger } from '../log';
 import { closest, parseArgs, UsageError } from './args';
+import { COMPANION_CLI_COMMANDS } from './commands/apps';
 import { pairCommand } from './commands/pair';
 import { NothingToShowError, REMOTE_COMMANDS } from './commands/remote';
 import { scanCommand } from './commands/scan';
@@ -21,7 +22,7 @@ import { commandHelp, GENERAL_OPTIONS, mainHelp, usageLine } from './help';
 export type { CliIo, CliOutput } from './context';
 
 /** Every subcommand, in help order. */
-export const CLI_COMMANDS: readonly CliCommand[] = [scanCommand, pairCommand, ...REMOTE_COMMANDS, simulateCommand];
+export const CLI_COMMANDS: readonly CliCommand[] = [scanCommand, pairCommand, ...REMOTE_COMMANDS, ...COMPANION_CLI_COMMANDS, simulateCommand];
 
 const byName = new Map(CLI_COMMANDS.map((c) => [c.name, c]));
 

@@ -1,12 +1,12 @@
 /**
  * A simulated Apple TV on loopback (or any address): one shared `SimulatorState` served by
- * a server per protocol (DMAP/DACP, MRP), advertised over DNS-SD (multicast and/or
- * unicast), with DMAP pairing run from the device side and MRP pairing with a PIN. Tests,
+ * a server per protocol (DMAP/DACP, MRP, Companion), advertised over DNS-SD (multicast and/or
+ * unicast), with DMAP pairing run from the device side and MRP and Companion pairing with a PIN. Tests,
  * the CLI's `simulate` command and the Node-RED demo (`npm start`) all use this class.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { DeviceConfig } from '../device/interfaces';
+import type { DeviceConfig, UserAccount } from '../device/interfaces';
 import { DEFAULT_ADVERTISED_TTL, ServiceAdvertiser } from '../mdns/advertiser';
 import { browseServices } from '../discovery/scan';
 import { devicesFromRecords } from '../discovery/services';
@@ -17,6 +17,7 @@ import { silentLogger, type Logger } from '../log';
 import { DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, SIMULATOR_DMAP_MODEL, createDmapServer, type DmapSimulatorServer } from './dmap';
 import { pairWithRemote, type PairWithRemoteOptions, type PairWithRemoteResult } from './dmap-pairing';
 import { createMrpServer, randomMrpPin, SIMULATOR_MRP_BOARD, type MrpSimulatorServer } from './mrp';
+import { createCompanionServer, type CompanionSimulatorServer } from './companion';
 import {
   CredentialStore,
   type SimulatorCredentials,
@@ -26,7 +27,7 @@ import {
   type SimulatorServer,
   type SimulatorServerContext,
 } from './server';
-import { SimulatorState, type PlaybackStatus, type SimulatorTrack } from './state';
+import { SimulatorState, type PlaybackStatus, type SimulatorApp, type SimulatorTrack } from './state';
 
 export * from './state';
 export { CredentialStore } from './server';
@@ -44,16 +45,25 @@ export {
   type MrpServerStats,
   type MrpSimulatorOptions,
 } from './mrp';
+export {
+  CompanionSimulatorServer,
+  companionDeviceIdentity,
+  COMPANION_SIMULATOR_MAX_REQUEST_BYTES,
+  type CompanionServerStats,
+  type CompanionSimulatorOptions,
+} from './companion';
+export { HapAccessory, formatPairingRecord, type HapAccessoryOptions, type HapAccessoryStep } from './hap-accessory';
 export { type PairWithRemoteOptions, type PairWithRemoteResult, type TouchRemote } from './dmap-pairing';
 export { trackArtwork, pngSize, encodePng, MAX_ARTWORK_EDGE } from './artwork';
 
-export const SIMULATED_PROTOCOLS = ['dmap', 'mrp'] as const;
+export const SIMULATED_PROTOCOLS = ['dmap', 'mrp', 'companion'] as const;
 export type SimulatedProtocol = (typeof SIMULATED_PROTOCOLS)[number];
 
 /** The server class of each simulated protocol (what `Simulator.server(p)` returns). */
 export interface SimulatorServers {
   dmap: DmapSimulatorServer;
   mrp: MrpSimulatorServer;
+  companion: CompanionSimulatorServer;
 }
 
 /** One factory per simulated protocol: adding MRP is one line here plus its server file. */
@@ -68,7 +78,11 @@ const SERVER_FACTORIES: {
       ...(options.longPollTimeout !== undefined ? { longPollTimeout: options.longPollTimeout } : {}),
     }),
   mrp: (context, options) => createMrpServer({ ...context, port: options.mrpPort ?? 0, pin: options.pin ?? randomMrpPin() }),
+  companion: (context, options) => createCompanionServer({ ...context, port: options.companionPort ?? 0, pin: options.pin ?? randomMrpPin() }),
 };
+
+/** The protocols whose pairing shows a PIN on the device's screen (the simulator's `pin`). */
+const SHOWS_PIN: ReadonlySet<SimulatedProtocol> = new Set(['mrp', 'companion']);
 
 export const DEFAULT_SIMULATOR_NAME = 'Simulated Apple TV';
 
@@ -83,7 +97,9 @@ export interface SimulatorOptions {
   dmapPort?: number;
   /** TCP port of the MRP server (default 0 = ephemeral). */
   mrpPort?: number;
-  /** The 4-digit PIN MRP pairing asks for (default: random, chosen once per simulator). */
+  /** TCP port of the Companion server (default 0 = ephemeral). */
+  companionPort?: number;
+  /** The 4-digit PIN MRP and Companion pairing ask for (default: random, chosen once per simulator). */
   pin?: string;
   /** Answer unicast DNS-SD queries on this UDP port (0 = ephemeral); undefined = no unicast. */
   mdnsPort?: number;
@@ -103,6 +119,10 @@ export interface SimulatorOptions {
   trackSeconds?: number;
   /** Start playing at once (default false: the first track is loaded, paused). */
   autoplay?: boolean;
+  /** Installed apps (Companion's app list; default the demo apps). */
+  apps?: readonly SimulatorApp[];
+  /** User accounts, the first active (default the demo accounts). */
+  accounts?: readonly UserAccount[];
   /** Server-side cap of a DACP long poll in ms (default 10 min). */
   longPollTimeout?: number;
   logger?: Logger;
@@ -113,7 +133,7 @@ export interface SimulatorEvents {
   credentials: [credentials: SimulatorCredentials];
   login: [login: SimulatorLogin];
   request: [request: SimulatorRequest];
-  /** A remote started MRP pairing: show this PIN as a TV shows it on screen. */
+  /** A remote started MRP or Companion pairing: show this PIN as a TV shows it on screen. */
   pin: [request: SimulatorPinRequest];
 }
 
@@ -181,9 +201,10 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     }
     checkPort(options.dmapPort, 'dmapPort');
     checkPort(options.mrpPort, 'mrpPort');
+    checkPort(options.companionPort, 'companionPort');
     if (options.pin !== undefined && !/^\d{4}$/.test(options.pin)) throw new InvalidArgumentError('the pairing PIN must be 4 digits');
-    if (this.protocols.includes('mrp')) this.options.pin = options.pin ?? randomMrpPin();
-    this.model = this.protocols.includes('mrp') ? SIMULATOR_MRP_BOARD : SIMULATOR_DMAP_MODEL;
+    if (this.protocols.some((p) => SHOWS_PIN.has(p))) this.options.pin = options.pin ?? randomMrpPin();
+    this.model = this.protocols.some((p) => p !== 'dmap') ? SIMULATOR_MRP_BOARD : SIMULATOR_DMAP_MODEL;
     checkPort(options.mdnsPort, 'mdnsPort');
     if (options.deviceId !== undefined && !/^[0-9A-Fa-f]{16}$/.test(options.deviceId)) {
       throw new InvalidArgumentError('the simulator device id must be 16 hex digits');
@@ -196,6 +217,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       ...(options.tracks !== undefined ? { tracks: options.tracks } : {}),
       ...(options.trackSeconds !== undefined ? { trackSeconds: options.trackSeconds } : {}),
       status: (options.autoplay ? 'playing' : 'paused') satisfies PlaybackStatus,
+      ...(options.apps !== undefined ? { apps: options.apps } : {}),
+      ...(options.accounts !== undefined ? { accounts: options.accounts } : {}),
     });
   }
 
@@ -204,9 +227,14 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     return this.store.list('dmap');
   }
 
-  /** The MRP pairing PIN (null when MRP is not served); also sent with each 'pin' event. */
+  /** The MRP and Companion pairing PIN (null when neither is served); also sent with each 'pin' event. */
   get pin(): string | null {
-    return this.protocols.includes('mrp') ? this.options.pin ?? null : null;
+    return this.protocols.some((p) => SHOWS_PIN.has(p)) ? this.options.pin ?? null : null;
+  }
+
+  /** The Companion server's bound port (0 before start or when Companion is not served). */
+  get companionPort(): number {
+    return this.servers.get('companion')?.port ?? 0;
   }
 
   /** The MRP server's bound port (0 before start or when MRP is not served). */

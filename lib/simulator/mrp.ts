@@ -16,20 +16,19 @@
  * recorded as two `single` presses (telling them apart would mean delaying every press).
  */
 import { createHash, randomInt } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import net, { type Socket } from 'node:net';
-import { decodeTlv8, encodeTlv8, Tlv8ErrorCode, Tlv8Type, tlv8Uint, type Tlv8Map } from '../codecs/tlv8';
+import { decodeTlv8, Tlv8Type, tlv8Uint, type Tlv8Map } from '../codecs/tlv8';
 import type { InputAction } from '../device/commands';
-import { InvalidArgumentError, NotSupportedError, networkError, ProtocolError } from '../errors';
+import { InvalidArgumentError, NotSupportedError } from '../errors';
 import { CounterNonceCipher } from '../hap/channel';
-import { ED25519_KEY_LENGTH, randomKeyBytes } from '../hap/keys';
-import { PairSetupServer } from '../hap/pair-setup';
-import { deriveChannelKeys, PairVerifyServer } from '../hap/pair-verify';
+import { ED25519_KEY_LENGTH } from '../hap/keys';
+import { deriveChannelKeys } from '../hap/pair-verify';
 import type { SrpGroup } from '../hap/srp';
-import { silentLogger, type Logger } from '../log';
 import { repeatStateFromMrp, shuffleStateFromMrp, type MrpHidKey } from '../protocols/mrp/commands';
-import { FramedChannel } from '../support/channel';
-import { VARINT_FRAMES } from '../support/frames';
+import type { FramedChannel } from '../support/channel';
+import { VARINT_FRAMES, type Frame } from '../support/frames';
+import { formatPairingRecord } from './hap-accessory';
+import { HapTcpServer, type HapServerConnection, type HapServerEvents, type HapServerStats } from './hap-server';
+import { printableName } from './listen';
 import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType, type MrpDecodedMessage, type MrpMessage } from '../protocols/mrp/messages';
 import {
   MrpErrorCode,
@@ -55,14 +54,7 @@ import {
   type MrpDeviceIdentity,
   type SimulatorMrpCommand,
 } from './mrp-messages';
-import type {
-  CredentialStore,
-  ServerAdvertisement,
-  SimulatorRequest,
-  SimulatorServer,
-  SimulatorServerContext,
-  SimulatorServerEvents,
-} from './server';
+import type { ServerAdvertisement, SimulatorServer, SimulatorServerContext } from './server';
 import type { SimulatorSnapshot, SimulatorState } from './state';
 
 export {
@@ -76,7 +68,6 @@ export {
 export const MRP_SIMULATOR_MAX_REQUEST_BYTES = 256 * 1024;
 /** A client that lets this much of our output pile up unread is dropped. */
 const MAX_PENDING_OUTPUT = 32 * 1024 * 1024;
-const MAX_CONNECTIONS = 64;
 /** Keys held down at once per connection (a remote has one finger). */
 const MAX_HELD_KEYS = 16;
 /**
@@ -86,18 +77,6 @@ const MAX_HELD_KEYS = 16;
 const DEFAULT_HOLD_MS = 500;
 /** Select within this long after holding home picks "Sleep" in the menu (pyatv: protocols/mrp/__init__.py). */
 const SLEEP_MENU_MS = 5000;
-/** A pair-setup left half-way blocks others only this long. */
-const SETUP_STALE_MS = 120_000;
-const REQUEST_LOG_LIMIT = 1000;
-const MAX_NAME_LENGTH = 64;
-
-/** A remote's name as it gave it, safe for a log line. */
-function printable(name: string | undefined): string | null {
-  if (name === undefined) return null;
-  // eslint-disable-next-line no-control-regex
-  const clean = name.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_NAME_LENGTH);
-  return clean === '' ? null : clean;
-}
 
 /** `AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE` from a hash of `seed`: stable per simulator. */
 function derivedUuid(seed: string): string {
@@ -123,14 +102,7 @@ export function mrpDeviceIdentity(name: string, deviceId: string): MrpDeviceIden
  * key, hex), as kept in the simulator's credential store under 'mrp'. Public data: the
  * controller's own credentials (with its secret key) never reach the device.
  */
-export function formatMrpPairingRecord(id: Buffer, ltpk: Buffer): string {
-  return `${id.toString('hex')}:${ltpk.toString('hex')}`;
-}
-
-function parseMrpPairingRecord(record: string): { id: string; ltpk: Buffer } | null {
-  const m = /^([0-9a-f]{2,512}):([0-9a-f]{64})$/.exec(record);
-  return m === null ? null : { id: m[1]!, ltpk: Buffer.from(m[2]!, 'hex') };
-}
+export const formatMrpPairingRecord = formatPairingRecord;
 
 export interface MrpSimulatorOptions extends SimulatorServerContext {
   /** The 4-digit PIN the device "shows" when a remote starts pair-setup. */
@@ -143,29 +115,10 @@ export interface MrpSimulatorOptions extends SimulatorServerContext {
   holdMs?: number;
 }
 
-export interface MrpServerStats {
-  /** TCP connections open right now. */
-  openConnections: number;
-  /** TCP connections accepted since start. */
-  totalConnections: number;
-  /** Open connections that passed pair-verify (encrypted). */
-  verifiedSessions: number;
-  /** Successful pair-verifies since start. */
-  verifications: number;
-  /** Refused pair-verifies (unknown controller, bad signature, garbage). */
-  failedVerifications: number;
-  /** Completed pair-setups since start. */
-  pairings: number;
-  /** Refused pair-setup attempts (wrong PIN, back-off, busy, garbage). */
-  failedPairings: number;
-  /** Messages received (all connections). */
-  messages: number;
-}
+/** The MRP server's counters. */
+export type MrpServerStats = HapServerStats;
 
-export interface MrpServerEvents extends SimulatorServerEvents {
-  connection: [open: number];
-  disconnect: [open: number];
-}
+export type MrpServerEvents = HapServerEvents;
 
 interface HeldKey {
   key: MrpHidKey;
@@ -173,22 +126,14 @@ interface HeldKey {
   at: number;
 }
 
-interface Connection {
-  readonly id: number;
-  readonly channel: FramedChannel;
+interface Connection extends HapServerConnection {
   /** DEVICE_INFO received: the device talks from then on. */
   greeted: boolean;
-  remoteName: string | null;
-  /** Pair-verify in progress. */
-  verify: PairVerifyServer | null;
-  /** Set once pair-verify succeeded: everything after is encrypted. */
-  verified: boolean;
   /** Sent CLIENT_UPDATES_CONFIG: gets the state pushes. */
   subscribed: boolean;
   /** `usagePage:usage` → ms when it went down. */
   readonly held: Map<string, number>;
   lastKey: HeldKey | null;
-  closed: boolean;
 }
 
 type SendCommandOutcome = Pick<MrpSendCommandResultMessage, 'sendError' | 'handlerReturnStatus'>;
@@ -206,114 +151,66 @@ function stateKey(s: SimulatorSnapshot): string {
   return [s.status, s.index, s.shuffle, s.repeat, s.power, Math.round(anchor * 10)].join('|');
 }
 
-export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements SimulatorServer {
+export class MrpSimulatorServer extends HapTcpServer<Connection> implements SimulatorServer {
   readonly protocol = 'mrp' as const;
   readonly identity: MrpDeviceIdentity;
-  /** The last 1000 messages handled after DEVICE_INFO (no pairing data), oldest first. */
-  readonly requests: SimulatorRequest[] = [];
 
   private readonly state: SimulatorState;
   private readonly host: string;
-  private readonly requestedPort: number;
-  private readonly credentials: CredentialStore;
-  private readonly logger: Logger;
-  private readonly pinCode: string;
-  private readonly seed: Buffer;
   private readonly holdMs: number;
-  private readonly setup: PairSetupServer;
-
-  private server: net.Server | null = null;
-  private boundPort = 0;
-  private nextId = 1;
-  private readonly connections = new Set<Connection>();
-  private setupOwner: Connection | null = null;
-  private setupStartedAt = 0;
   private lastStateKey = '';
-  private counters = { totalConnections: 0, verifications: 0, failedVerifications: 0, pairings: 0, failedPairings: 0, messages: 0 };
 
   private readonly onChange = (): void => this.pushState();
   private readonly onVolume = (level: number): void => this.broadcast(this.volumeDidChange(level));
   private readonly onPower = (): void => this.broadcast(this.deviceInfo(MrpMessageType.DEVICE_INFO_UPDATE_MESSAGE), { subscribedOnly: false });
+  /** A launch brought another app to the front: it becomes the now-playing client, as on a device. */
+  private readonly onApp = (): void => {
+    const app = this.state.app;
+    this.broadcast(createMrpMessage(MrpMessageType.SET_NOW_PLAYING_CLIENT_MESSAGE, { client: nowPlayingClient(app) }));
+    this.broadcast(createMrpMessage(MrpMessageType.SET_NOW_PLAYING_PLAYER_MESSAGE, { playerPath: playerPath(app) }));
+    this.broadcast(this.setStateMessage(this.state.snapshot()));
+  };
 
   constructor(options: MrpSimulatorOptions) {
-    super();
     if (!/^\d{4}$/.test(options.pin)) throw new InvalidArgumentError('the MRP pairing PIN must be 4 digits');
     if (options.seed !== undefined && options.seed.length !== ED25519_KEY_LENGTH) {
       throw new InvalidArgumentError('the MRP device seed must be 32 bytes');
     }
+    const identity = mrpDeviceIdentity(options.name, options.deviceId);
+    super({
+      protocol: 'mrp',
+      label: 'MRP',
+      host: options.host,
+      port: options.port,
+      credentials: options.credentials,
+      ...(options.logger !== undefined ? { logger: options.logger } : {}),
+      pin: options.pin,
+      pairingId: identity.uniqueIdentifier,
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      ...(options.srpGroup !== undefined ? { srpGroup: options.srpGroup } : {}),
+      format: VARINT_FRAMES,
+      maxFrameBytes: MRP_SIMULATOR_MAX_REQUEST_BYTES,
+      maxQueuedWriteBytes: MAX_PENDING_OUTPUT,
+    });
+    this.identity = identity;
     this.state = options.state;
     this.host = options.host;
-    this.requestedPort = options.port;
-    this.credentials = options.credentials;
-    this.logger = options.logger ?? silentLogger;
-    this.pinCode = options.pin;
-    this.seed = options.seed ?? randomKeyBytes(ED25519_KEY_LENGTH);
     this.holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
-    this.identity = mrpDeviceIdentity(options.name, options.deviceId);
-    this.setup = new PairSetupServer({
-      pin: this.pinCode,
-      deviceId: this.identity.uniqueIdentifier,
-      seed: this.seed,
-      allowTransient: false,
-      ...(options.srpGroup !== undefined ? { srpGroup: options.srpGroup } : {}),
-    });
   }
 
-  get port(): number {
-    return this.boundPort;
-  }
-
-  /** The PIN a remote must enter (shown, like on a TV, through the 'pin' event). */
-  get pin(): string {
-    return this.pinCode;
-  }
-
-  /** The device's long-term public key, as paired controllers store it. */
-  get ltpk(): Buffer {
-    return Buffer.from(this.setup.ltpk);
-  }
-
-  stats(): MrpServerStats {
-    let verified = 0;
-    for (const c of this.connections) if (c.verified) verified++;
-    return { ...this.counters, openConnections: this.connections.size, verifiedSessions: verified };
-  }
-
-  async start(): Promise<void> {
-    if (this.server !== null) return;
-    const server = net.createServer((socket) => this.accept(socket));
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        this.server = null;
-        reject(networkError(err, `MRP simulator on ${this.host}:${this.requestedPort}`));
-      };
-      server.once('error', onError);
-      server.listen(this.requestedPort, this.host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.logger.warn(`MRP simulator server error: ${err.message}`));
-    const address = server.address();
-    this.boundPort = typeof address === 'object' && address !== null ? address.port : 0;
+  protected override started(): void {
     this.lastStateKey = stateKey(this.state.snapshot());
     this.state.on('change', this.onChange);
     this.state.on('volume', this.onVolume);
     this.state.on('power', this.onPower);
-    this.logger.debug(`MRP simulator listening on ${this.host}:${this.boundPort}`);
+    this.state.on('app', this.onApp);
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (server === null) return;
-    this.server = null;
+  protected override stopping(): void {
     this.state.off('change', this.onChange);
     this.state.off('volume', this.onVolume);
     this.state.off('power', this.onPower);
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const c of this.connections) c.channel.close();
-    await closed;
+    this.state.off('app', this.onApp);
   }
 
   advertisements(): ServerAdvertisement[] {
@@ -321,7 +218,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
       {
         type: '_mediaremotetv._tcp',
         instance: this.identity.name,
-        port: this.boundPort,
+        port: this.port,
         txt: {
           Name: this.identity.name,
           UniqueIdentifier: this.identity.uniqueIdentifier,
@@ -336,7 +233,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
 
   describe(): string[] {
     return [
-      `MRP on ${this.host}:${this.boundPort} (id ${this.identity.uniqueIdentifier}, ${SIMULATOR_MRP_MODEL}, tvOS build ${SIMULATOR_MRP_BUILD})`,
+      `MRP on ${this.host}:${this.port} (id ${this.identity.uniqueIdentifier}, ${SIMULATOR_MRP_MODEL}, tvOS build ${SIMULATOR_MRP_BUILD})`,
       '  pairing: HAP with a 4-digit PIN, shown when a remote starts pairing',
     ];
   }
@@ -344,55 +241,14 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
   // -------------------------------------------------------------------------------------
   // Connections
 
-  private accept(socket: Socket): void {
-    if (this.server === null || this.connections.size >= MAX_CONNECTIONS) {
-      socket.destroy();
-      return;
-    }
-    const id = this.nextId++;
-    const conn: Connection = {
-      id,
-      channel: new FramedChannel(socket, {
-        endpoint: `MRP simulator connection ${id}`,
-        format: VARINT_FRAMES,
-        maxFrameBytes: MRP_SIMULATOR_MAX_REQUEST_BYTES,
-        maxQueuedWriteBytes: MAX_PENDING_OUTPUT,
-        logger: this.logger,
-      }),
-      greeted: false,
-      remoteName: null,
-      verify: null,
-      verified: false,
-      subscribed: false,
-      held: new Map(),
-      lastKey: null,
-      closed: false,
-    };
-    this.connections.add(conn);
-    this.counters.totalConnections += 1;
-    conn.channel.on('frame', ({ payload }) => this.receive(conn, payload));
-    conn.channel.on('closed', (reason) => {
-      if (reason) this.logger.debug(`MRP simulator: connection ${conn.id}: ${reason.message}`);
-      conn.closed = true;
-      this.connections.delete(conn);
-      if (this.setupOwner === conn) this.setupOwner = null;
-      this.emit('disconnect', this.connections.size);
-    });
-    this.emit('connection', this.connections.size);
+  protected connection(id: number, channel: FramedChannel): Connection {
+    return { id, channel, greeted: false, remoteName: null, verified: false, subscribed: false, held: new Map(), lastKey: null, closed: false };
   }
 
-  /** Ends one connection over its own bad input; the others carry on. */
-  private drop(conn: Connection, reason: string): void {
-    if (conn.closed) return;
-    this.logger.debug(`MRP simulator: closing connection ${conn.id}: ${reason}`);
-    conn.channel.abort(new ProtocolError(reason));
-  }
-
-  private receive(conn: Connection, frame: Buffer): void {
-    if (conn.closed) return;
+  protected receive(conn: Connection, { payload }: Frame): void {
     let message: MrpDecodedMessage;
     try {
-      message = decodeMrpMessage(frame);
+      message = decodeMrpMessage(payload);
     } catch (err) {
       this.drop(conn, (err as Error).message);
       return;
@@ -425,11 +281,8 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     }
   }
 
-  private record(conn: Connection, message: MrpDecodedMessage, status: number, query: Record<string, string> = {}): void {
-    const entry: SimulatorRequest = { protocol: 'mrp', at: Date.now(), method: 'MRP', path: message.typeName, query, status, sessionId: conn.id };
-    this.requests.push(entry);
-    if (this.requests.length > REQUEST_LOG_LIMIT) this.requests.shift();
-    this.emit('request', entry);
+  private recordMessage(conn: Connection, message: MrpDecodedMessage, status: number, query: Record<string, string> = {}): void {
+    this.record(conn, message.typeName, status, query);
   }
 
   // -------------------------------------------------------------------------------------
@@ -445,9 +298,9 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     switch (message.type) {
       case MrpMessageType.DEVICE_INFO_MESSAGE:
         conn.greeted = true;
-        conn.remoteName = printable(message.payload?.name) ?? conn.remoteName;
+        conn.remoteName = printableName(message.payload?.name) ?? conn.remoteName;
         this.send(conn, this.deviceInfo(MrpMessageType.DEVICE_INFO_MESSAGE, message.identifier));
-        this.record(conn, message, 0);
+        this.recordMessage(conn, message, 0);
         return;
       case MrpMessageType.CRYPTO_PAIRING_MESSAGE:
         if (conn.verified) {
@@ -480,24 +333,24 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
   }
 
   private refuseUnpaired(conn: Connection, message: MrpDecodedMessage): void {
-    this.record(conn, message, MrpErrorCode.DeviceNotPaired);
+    this.recordMessage(conn, message, MrpErrorCode.DeviceNotPaired);
     this.ack(conn, message, { code: MrpErrorCode.DeviceNotPaired, description: 'pair with this Apple TV first (pair-verify did not happen)' });
   }
 
   private session(conn: Connection, message: MrpDecodedMessage): void {
     switch (message.type) {
       case MrpMessageType.SET_CONNECTION_STATE_MESSAGE:
-        this.record(conn, message, 0, { state: String(message.payload?.state ?? '') });
+        this.recordMessage(conn, message, 0, { state: String(message.payload?.state ?? '') });
         return;
       case MrpMessageType.CLIENT_UPDATES_CONFIG_MESSAGE:
         conn.subscribed = true;
         this.sendInitialState(conn);
         this.ack(conn, message);
-        this.record(conn, message, 0);
+        this.recordMessage(conn, message, 0);
         return;
       case MrpMessageType.GET_KEYBOARD_SESSION_MESSAGE:
         this.send(conn, createMrpMessage(MrpMessageType.KEYBOARD_MESSAGE, { state: MrpKeyboardState.NotEditing }, this.replyTo(message)));
-        this.record(conn, message, 0);
+        this.recordMessage(conn, message, 0);
         return;
       case MrpMessageType.SEND_COMMAND_MESSAGE:
         this.sendCommand(conn, message);
@@ -517,14 +370,14 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
       case MrpMessageType.WAKE_DEVICE_MESSAGE:
         this.state.turnOn();
         this.send(conn, createMrpMessage(MrpMessageType.SEND_COMMAND_RESULT_MESSAGE, { ...OK }, this.replyTo(message)));
-        this.record(conn, message, 0);
+        this.recordMessage(conn, message, 0);
         return;
       case MrpMessageType.PLAYBACK_QUEUE_REQUEST_MESSAGE: {
         const request = message.payload ?? {};
         const payload = artworkPayload(this.state.snapshot(), this.state.app, request);
         this.send(conn, createMrpMessage(MrpMessageType.SET_STATE_MESSAGE, payload, this.replyTo(message)));
         const item = payload.playbackQueue?.contentItems?.[0];
-        this.record(conn, message, 0, item?.artworkData ? { artwork: `${item.artworkDataWidth}x${item.artworkDataHeight}` } : {});
+        this.recordMessage(conn, message, 0, item?.artworkData ? { artwork: `${item.artworkDataWidth}x${item.artworkDataHeight}` } : {});
         return;
       }
       case MrpMessageType.SET_VOLUME_MESSAGE:
@@ -532,7 +385,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
         return;
       case MrpMessageType.GET_VOLUME_MESSAGE:
         this.send(conn, createMrpMessage(MrpMessageType.GET_VOLUME_RESULT_MESSAGE, { volume: this.state.volume / 100 }, this.replyTo(message)));
-        this.record(conn, message, 0);
+        this.recordMessage(conn, message, 0);
         return;
       default:
         this.logger.debug(`MRP simulator: ${message.typeName} ignored`);
@@ -593,7 +446,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     else if (!commandEnabled(name, this.state.snapshot())) outcome = DISABLED;
     else outcome = this.runCommand(name, message.payload?.options ?? {});
     this.send(conn, createMrpMessage(MrpMessageType.SEND_COMMAND_RESULT_MESSAGE, { ...outcome }, this.replyTo(message)));
-    this.record(conn, message, outcome.sendError ?? 0, { command: name ?? String(command ?? '') });
+    this.recordMessage(conn, message, outcome.sendError ?? 0, { command: name ?? String(command ?? '') });
   }
 
   private runCommand(name: SimulatorMrpCommand, options: MrpCommandOptions): SendCommandOutcome {
@@ -658,7 +511,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     }
     const action: InputAction = now - downAt >= this.holdMs ? 'hold' : 'single';
     this.keyPressed(conn, key, action, now);
-    this.record(conn, message, 0, { key, action });
+    this.recordMessage(conn, message, 0, { key, action });
   }
 
   /** A complete key press (down, then up): what the Apple TV does with that button. */
@@ -701,12 +554,12 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     const volume = message.payload?.volume;
     const uid = message.payload?.outputDeviceUID;
     if (typeof volume !== 'number' || !Number.isFinite(volume) || volume < 0 || volume > 1) {
-      this.record(conn, message, MrpErrorCode.VolumeValueOutOfRange);
+      this.recordMessage(conn, message, MrpErrorCode.VolumeValueOutOfRange);
       this.ack(conn, message, { code: MrpErrorCode.VolumeValueOutOfRange, description: 'volume must be from 0.0 to 1.0' });
       return;
     }
     if (uid !== undefined && uid !== '' && uid !== this.identity.deviceUID) {
-      this.record(conn, message, MrpErrorCode.OutputDeviceNotFound);
+      this.recordMessage(conn, message, MrpErrorCode.OutputDeviceNotFound);
       this.ack(conn, message, { code: MrpErrorCode.OutputDeviceNotFound, description: 'no such output device on this Apple TV' });
       return;
     }
@@ -716,7 +569,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     // Remotes wait for VOLUME_DID_CHANGE (pyatv: protocols/mrp/__init__.py): answer even when nothing changed.
     if (this.state.volume === before || !conn.subscribed) this.send(conn, this.volumeDidChange(this.state.volume));
     this.ack(conn, message);
-    this.record(conn, message, 0, { volume: String(this.state.volume) });
+    this.recordMessage(conn, message, 0, { volume: String(this.state.volume) });
   }
 
   // -------------------------------------------------------------------------------------
@@ -739,99 +592,12 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     const state = tlv === null ? undefined : tlv8Uint(tlv, Tlv8Type.State);
     // Verify's M1 carries a public key and no method; setup's M1 a method (pyatv's device tells them apart so too).
     const verifyStart = state === 1 && tlv !== null && tlv.has(Tlv8Type.PublicKey) && !tlv.has(Tlv8Type.Method);
-    if (verifyStart || (state === 3 && conn.verify !== null)) this.pairVerify(conn, bytes, state, identifier);
-    else this.pairSetup(conn, bytes, state, identifier);
-  }
-
-  private pairSetup(conn: Connection, data: Buffer, state: number | undefined, identifier: string | undefined): void {
-    const now = Date.now();
-    const owner = this.setupOwner;
-    const ownerBusy = owner !== null && owner !== conn && !owner.closed && now - this.setupStartedAt < SETUP_STALE_MS;
-    if (state === 1 && ownerBusy) {
-      this.counters.failedPairings += 1;
-      this.pairingReply(conn, encodeTlv8([[Tlv8Type.State, 2], [Tlv8Type.Error, Tlv8ErrorCode.Busy]]), identifier);
-      return;
-    }
-    if (state !== 1 && owner !== conn) {
-      // Not this remote's attempt: refuse without disturbing the one in progress.
-      this.counters.failedPairings += 1;
-      const reply = Math.min(6, Math.max(2, (state ?? 1) + 1));
-      this.pairingReply(conn, encodeTlv8([[Tlv8Type.State, reply], [Tlv8Type.Error, Tlv8ErrorCode.Unknown]]), identifier);
-      return;
-    }
-    if (state === 1) {
-      this.setupOwner = conn;
-      this.setupStartedAt = now;
-    }
-    const step = this.setup.handle(data);
-    switch (step.kind) {
-      case 'reply':
-        this.pairingReply(conn, step.message, identifier);
-        if (state === 1) {
-          this.logger.debug(`MRP simulator: ${conn.remoteName ?? 'a remote'} started pairing; the PIN is on screen`);
-          this.emit('pin', { protocol: 'mrp', pin: this.pinCode, remoteName: conn.remoteName });
-        }
-        return;
-      case 'paired': {
-        this.setupOwner = null;
-        const record = formatMrpPairingRecord(step.controller.id, step.controller.ltpk);
-        this.credentials.add('mrp', record);
-        this.counters.pairings += 1;
-        this.pairingReply(conn, step.message, identifier);
-        this.logger.debug(`MRP simulator: paired with ${conn.remoteName ?? 'a remote'}`);
-        this.emit('credentials', { protocol: 'mrp', credentials: record, remoteName: conn.remoteName });
-        return;
-      }
-      default:
-        // 'rejected' (wrong PIN, back-off, garbage); 'transient' cannot happen (not allowed).
-        this.setupOwner = null;
-        this.counters.failedPairings += 1;
-        this.pairingReply(conn, step.message, identifier);
-        this.logger.debug(`MRP simulator: pair-setup refused: ${step.kind === 'rejected' ? step.reason : 'transient pairing'}`);
-    }
-  }
-
-  private pairVerify(conn: Connection, data: Buffer, state: number | undefined, identifier: string | undefined): void {
-    if (state === 1) {
-      conn.verify = new PairVerifyServer({
-        seed: this.seed,
-        deviceId: this.identity.uniqueIdentifier,
-        controllers: (id) => this.controllerKey(id),
-      });
-    }
-    const verify = conn.verify!;
-    const step = verify.handle(data);
-    switch (step.kind) {
-      case 'reply':
-        this.pairingReply(conn, step.message, identifier);
-        return;
-      case 'rejected':
-        conn.verify = null;
-        this.counters.failedVerifications += 1;
-        this.pairingReply(conn, step.message, identifier);
-        this.logger.debug(`MRP simulator: pair-verify refused: ${step.reason}`);
-        return;
-      case 'verified':
-        conn.verify = null;
-        // M4 goes out in clear; everything after it is encrypted, both ways.
-        this.pairingReply(conn, step.message, identifier);
-        conn.channel.switchTo(VARINT_FRAMES, new CounterNonceCipher(deriveChannelKeys(step.sharedSecret, 'mrp', { role: 'accessory' }), 'zeros-then-counter'));
-        conn.verified = true;
-        this.counters.verifications += 1;
-        this.emit('login', { protocol: 'mrp', sessionId: conn.id, method: 'pair-verify' });
-        return;
-    }
-  }
-
-  /** The long-term key of a paired controller (the newest pairing of that id wins). */
-  private controllerKey(id: Buffer): Buffer | undefined {
-    const wanted = id.toString('hex');
-    let found: Buffer | undefined;
-    for (const record of this.credentials.list('mrp')) {
-      const parsed = parseMrpPairingRecord(record);
-      if (parsed !== null && parsed.id === wanted) found = parsed.ltpk;
-    }
-    return found;
+    const verifying = verifyStart || (state === 3 && this.accessory.verifying(conn));
+    const step = verifying ? this.accessory.pairVerify(conn, bytes) : this.accessory.pairSetup(conn, bytes, (c) => !c.closed);
+    this.pairingReply(conn, step.message, identifier);
+    const secure = (secret: Buffer): void =>
+      conn.channel.switchTo(VARINT_FRAMES, new CounterNonceCipher(deriveChannelKeys(secret, 'mrp', { role: 'accessory' }), 'zeros-then-counter'));
+    this.afterPairing(conn, step, !verifying, secure);
   }
 }
 

@@ -89,9 +89,9 @@ export type ServerAdvertisement = Omit<AdvertisedService, 'host' | 'addresses'>;
 export interface SimulatorServerEvents {
   login: [login: SimulatorLogin];
   request: [request: SimulatorRequest];
-  /** Device-side pairing (MRP): a remote asks to pair; show the PIN. */
+  /** Device-side pairing (MRP, Companion): a remote asks to pair; show the PIN. */
   pin: [request: SimulatorPinRequest];
-  /** Device-side pairing (MRP) completed; the server already stored the result. */
+  /** Device-side pairing (MRP, Companion) completed; the server already stored the result. */
   credentials: [credentials: SimulatorCredentials];
 }
 

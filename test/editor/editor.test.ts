@@ -17,6 +17,7 @@ import type { Simulator } from '../../lib/simulator';
 import { startNodeRed, type NodeRedRuntime } from '../nodes/runtime';
 import { DEMO_DMAP_CREDENTIALS, mrpStats, pairMrp, startMrpSimulator, type FlowNode } from '../nodes/support';
 import { skipOutsideCi } from '../support/ci';
+import { credentialFlags } from '../support/node-types';
 
 const CHROMIUM = process.env.ATV_CHROMIUM ?? '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`;
@@ -87,11 +88,20 @@ describe('the editor in Chromium', { skip }, () => {
     await sim?.stop();
   });
 
-  it('shows the Apple TV palette category with our five flow nodes', async () => {
+  it('shows the Apple TV palette category with our flow nodes', async () => {
     const types = await page.$$eval('.red-ui-palette-node[data-palette-type^="atvlink-"]', (els) =>
       els.map((e) => e.getAttribute('data-palette-type')),
     );
-    assert.deepEqual([...types].sort(), ['atvlink-artwork', 'atvlink-command', 'atvlink-discover', 'atvlink-playstatus', 'atvlink-property']);
+    assert.deepEqual([...types].sort(), [
+      'atvlink-apps',
+      'atvlink-artwork',
+      'atvlink-command',
+      'atvlink-discover',
+      'atvlink-keyboard',
+      'atvlink-playstatus',
+      'atvlink-power',
+      'atvlink-property',
+    ]);
     const headers = await page.$$eval('.red-ui-palette-header', (els) => els.map((e) => e.textContent?.trim() ?? ''));
     assert.ok(headers.some((h) => /apple tv/i.test(h)), headers.join(' | '));
     // the icons load (an icon missing from the package shows as a broken image)
@@ -220,7 +230,7 @@ describe('the editor in Chromium', { skip }, () => {
     const fromPage = await page.evaluate(async () => (await fetch('flows', { headers: { 'Node-RED-API-Version': 'v2' } })).text());
     assert.ok(!fromPage.includes(ltsk), 'nor as the editor fetches it');
     const device = (JSON.parse(flows) as { flows: FlowNode[] }).flows.find((n) => n.type === 'atvlink-device')!;
-    assert.deepEqual(await red.getJson(`credentials/atvlink-device/${device.id}`), { has_dmap: true, has_mrp: true });
+    assert.deepEqual(await red.getJson(`credentials/atvlink-device/${device.id}`), credentialFlags('dmap', 'mrp'));
     assert.deepEqual(consoleErrors.filter((e) => /atvlink/i.test(e)), [], 'no editor errors from our nodes');
   });
 

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT } from '../support/paths';
 import { freePort } from './runtime';
 import { until } from './support';
+import { credentialFlags } from '../support/node-types';
 
 /** The bit of the `ws` package (Node-RED's own dependency) these tests use. */
 interface CommsSocket {
@@ -116,7 +117,7 @@ describe('npm start -- --mrp', () => {
     assert.equal(device.dmapPort, '');
     assert.match(String(device.mrpPort), /^\d+$/);
     const credentials = (await (await fetch(`${base}credentials/atvlink-device/${String(device.id)}`)).json()) as Record<string, boolean>;
-    assert.deepEqual(credentials, { has_dmap: false, has_mrp: true });
+    assert.deepEqual(credentials, credentialFlags('mrp'));
   });
 
   it('every device node shows connected or playing', async () => {

@@ -13,6 +13,9 @@ import deviceNode from '../../nodes/atvlink-device/atvlink-device';
 import discoverNode from '../../nodes/atvlink-discover/atvlink-discover';
 import playstatusNode from '../../nodes/atvlink-playstatus/atvlink-playstatus';
 import propertyNode from '../../nodes/atvlink-property/atvlink-property';
+import powerNode from '../../nodes/atvlink-power/atvlink-power';
+import appsNode from '../../nodes/atvlink-apps/atvlink-apps';
+import keyboardNode from '../../nodes/atvlink-keyboard/atvlink-keyboard';
 
 export const NODE_RED_PACKAGE = process.env.ATV_NODE_RED || 'node-red';
 helper.init(require.resolve(NODE_RED_PACKAGE));
@@ -22,7 +25,7 @@ export const TEST_RETRY = { initial: 250, max: 1000 };
 helper.settings({ atvlinkDeviceRetry: TEST_RETRY } as Record<string, unknown>);
 
 export { helper };
-export const ALL_NODES = [deviceNode, discoverNode, commandNode, propertyNode, artworkNode, playstatusNode];
+export const ALL_NODES = [deviceNode, discoverNode, commandNode, propertyNode, artworkNode, playstatusNode, powerNode, appsNode, keyboardNode];
 export { DEMO_DMAP_CREDENTIALS };
 
 export const TAB = 'f1';

@@ -22,7 +22,13 @@ const DEMO_CREDENTIALS: Partial<Record<SimulatedProtocol, string>> = { dmap: DEM
  * credentials hold the remote's secret key and exist on the remote's side alone, so the line
  * printed here must not look like something to paste.
  */
-const DEVICE_KEEPS_ONLY_A_RECORD: ReadonlySet<string> = new Set<SimulatedProtocol>(['mrp']);
+const DEVICE_KEEPS_ONLY_A_RECORD: ReadonlySet<string> = new Set<SimulatedProtocol>(['mrp', 'companion']);
+
+/** Protocols whose pairing PIN the TV shows (and `--pin` fixes). */
+const SHOWS_PIN: readonly SimulatedProtocol[] = ['mrp', 'companion'];
+
+/** What to try first once paired: Companion has no now-playing state, its apps show it works. */
+const FIRST_COMMAND: Partial<Record<SimulatedProtocol, string>> = { companion: 'apps' };
 
 /** `<pairing id hex>:<ltpk hex>` → the pairing id, as text when it is printable (a UUID). */
 function pairedRemoteId(record: string): string {
@@ -53,7 +59,7 @@ const simulatorOptions: readonly OptionSpec[] = [
     name: 'pin',
     type: 'string',
     metavar: 'NNNN',
-    help: 'MRP: the PIN the TV shows when a remote pairs (default: random, printed here when a remote starts pairing)',
+    help: 'MRP and Companion: the PIN the TV shows when a remote pairs (default: random, printed here when a remote starts pairing)',
   },
   { name: 'home-sharing', type: 'boolean', negatable: true, help: 'advertise the demo Home Sharing id, so no pairing is needed (default on)' },
   { name: 'track-seconds', type: 'number', metavar: 'S', min: 0.1, help: 'give every track this length' },
@@ -96,7 +102,7 @@ function connectLines(sim: Simulator, multicast: boolean): string[] {
       toPair.push(
         `${service.protocol.toUpperCase()}: pair first (the PIN appears here), then add --credentials ${service.protocol}=C with what pair printed:`,
         `  atvlink pair --protocol ${service.protocol} --host ${config.address} --port ${service.port}`,
-        `  atvlink state ${at}`,
+        `  atvlink ${FIRST_COMMAND[service.protocol as SimulatedProtocol] ?? 'state'} ${at}`,
       );
     }
   }
@@ -118,6 +124,8 @@ function stdinHelp(sim: Simulator): string[] {
     `  a command name     act on the player as if pressed on the device (${COMMANDS.slice(0, 6).map((c) => c.name).join(', ')}, ...)`,
     `  PROPERTY VALUE     set ${Object.keys(PROPERTIES).join(', ')} (e.g. "volume 30")`,
     '  state              print what is playing',
+    '  focus [TEXT]       put the focus on a text field holding TEXT (unfocus takes it away)',
+    '  launch ID_OR_URL   launch an app, or open a URL, as if chosen on the device',
     'Ctrl-C (or the end of input) stops the simulator.',
   ];
   if (!sim.protocols.includes('dmap')) lines.splice(1, 1);
@@ -129,9 +137,30 @@ function handleLine(ctx: CommandContext, sim: Simulator, line: string, pairing: 
   if (text === '') return;
   const { out } = ctx;
   if (/^\d{4}$/.test(text)) {
-    // A PIN typed here is the DMAP flow (the TV side types it); MRP's PIN is entered at the remote.
+    // A PIN typed here is the DMAP flow (the TV side types it); MRP's and Companion's are entered at the remote.
     if (sim.protocols.includes('dmap')) pairing(text);
-    else out.error('MRP pairing: enter the PIN in the terminal running `atvlink pair`, not here');
+    else out.error('MRP and Companion pairing: enter the PIN in the terminal running `atvlink pair`, not here');
+    return;
+  }
+  const focus = /^focus(?:\s+(.*))?$/.exec(text);
+  if (focus) {
+    sim.state.focusTextField(focus[1] ?? '');
+    out.line(`text field focused: ${JSON.stringify(sim.state.text)}`);
+    return;
+  }
+  if (text === 'unfocus') {
+    sim.state.unfocusTextField();
+    out.line('text field unfocused');
+    return;
+  }
+  const launch = /^launch\s+(\S+)$/.exec(text);
+  if (launch) {
+    try {
+      sim.state.launchApp(launch[1]!);
+      out.line(sim.state.openedUrl === launch[1] ? `opened ${launch[1]}` : `app: ${sim.state.app?.name ?? '?'}`);
+    } catch (err) {
+      out.error((err as Error).message);
+    }
     return;
   }
   if (text === 'state' || text === 'status') {
@@ -174,13 +203,15 @@ export const simulateCommand: CliCommand = {
     'Multicast DNS is on by default so other programs on the network find it; use --no-multicast and',
     '--mdns-port N to keep it to unicast. DMAP pairing: start `atvlink pair --protocol dmap` in a second',
     'terminal, then type the PIN it shows here; the accepted credentials are printed on both sides.',
-    'MRP pairing (--protocols dmap,mrp): run `atvlink pair --protocol mrp --host … --port N` in a second',
-    'terminal; this terminal plays the TV screen and prints the PIN (--pin fixes it), which you enter there.',
+    'MRP and Companion pairing (--protocols dmap,mrp,companion): run `atvlink pair --protocol mrp` (or companion)',
+    'with --host … --port N in a second terminal; this terminal plays the TV screen and prints the PIN',
+    '(--pin fixes it), which you enter there. pyatv pairs with it the same way (`atvremote --protocol companion pair`).',
   ],
   examples: [
     'atvlink simulate',
     'atvlink simulate --no-multicast --mdns-port 5454 --dmap-port 3689',
     'atvlink simulate --protocols dmap,mrp --mrp-port 49152 --pin 1234',
+    'atvlink simulate --protocols mrp,companion --companion-port 49153 --pin 1234',
     'atvlink simulate --host 0.0.0.0 --name "Den TV" --autoplay',
   ],
   async run(ctx) {
@@ -203,7 +234,9 @@ export const simulateCommand: CliCommand = {
     if (args.has('accept-credentials')) set('credentials', args.strings('accept-credentials'));
     const pin = args.string('pin');
     if (pin !== undefined) {
-      if (!(protocols ?? []).includes('mrp')) throw new UsageError('--pin is the MRP pairing PIN: serve MRP too, e.g. --protocols dmap,mrp', 'simulate');
+      if (!(protocols ?? []).some((p) => SHOWS_PIN.includes(p))) {
+        throw new UsageError('--pin is the MRP and Companion pairing PIN: serve one of them too, e.g. --protocols dmap,mrp,companion', 'simulate');
+      }
       set('pin', pin);
     }
     set('homeSharing', args.boolean('home-sharing'));
