@@ -24,6 +24,8 @@ import {
   splitDataStreamMessages,
 } from '../../lib/protocols/airplay/datastream';
 import { COMPANION_FRAMES, FrameCodec, HAP_BLOCKS } from '../../lib/support/frames';
+import { decodeCompanionMessage, decodeCompanionPairing } from '../../lib/protocols/companion/messages';
+import { readRtiSession, readRtiTextOperations, rtiSessionArchive } from '../../lib/protocols/companion/rti';
 import { readCapture, stream } from '../support/pyatv-captures';
 import { formatHapCredentials, parseHapCredentials } from '../../lib/hap/credentials';
 import { dacpLoginParameter } from '../../lib/protocols/dmap/client';
@@ -111,6 +113,29 @@ function opackSeeds(): Buffer[] {
     .filter((line) => line.trim() !== '')
     .map((line) => Buffer.from((JSON.parse(line) as { hex: string }).hex, 'hex'))
     .filter((b) => b.length <= 4096);
+}
+
+/** The OPACK vectors that are Companion messages (pyatv's) or payloads (an Apple TV's, an iPhone's). */
+function companionSeeds(): Buffer[] {
+  return readFileSync(fixture('pyatv-0.16.1', 'opack-vectors.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { name: string; hex: string })
+    .filter((v) => v.name.startsWith('companion-') || v.name.startsWith('doc-'))
+    .map((v) => Buffer.from(v.hex, 'hex'));
+}
+
+/** The keyboard archives (NSKeyedArchiver plists) pyatv sends, and a session archive of ours. */
+function rtiSeeds(): Buffer[] {
+  return [
+    ...readFileSync(fixture('plistlib', 'bplist-vectors.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as { name: string; hex: string })
+      .filter((v) => v.name.startsWith('pyatv-rti-'))
+      .map((v) => Buffer.from(v.hex, 'hex')),
+    rtiSessionArchive(Buffer.alloc(16, 7), 'star wars'),
+  ];
 }
 
 /** A fixed session key, so mutated sealed frames meet the cipher the seeds were sealed with. */
@@ -339,5 +364,38 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
       return frames;
     },
     seeds: dataStreamSeeds,
+  },
+  {
+    name: 'companion-message',
+    what: 'Companion messages and pairing dicts (decodeCompanionMessage, decodeCompanionPairing)',
+    run: (input) => {
+      let message: unknown = null;
+      try {
+        message = decodeCompanionMessage(input);
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'DecodeError')) throw err;
+      }
+      try {
+        decodeCompanionPairing(input);
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'DecodeError')) throw err;
+      }
+      return message;
+    },
+    seeds: companionSeeds,
+  },
+  {
+    name: 'rti',
+    what: "Companion keyboard archives (readRtiSession, readRtiTextOperations)",
+    run: (input) => {
+      let session: unknown = null;
+      try {
+        session = readRtiSession(input);
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'DecodeError')) throw err;
+      }
+      return [session, readRtiTextOperations(input)];
+    },
+    seeds: rtiSeeds,
   },
 ];
