@@ -63,8 +63,6 @@ export interface MrpSimulatorOptions extends SimulatorServerContext {
   srpGroup?: SrpGroup;
   /** A key held down at least this long is a hold (default 500 ms). */
   holdMs?: number;
-  /** The device played (default an Apple TV 4K on tvOS 14.7). */
-  profile?: SimulatorDeviceProfile;
 }
 
 export interface MrpServerStats {
@@ -119,6 +117,7 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
     this.requestedPort = options.port;
     this.logger = options.logger ?? silentLogger;
     this.pinCode = options.pin;
+    // Default: an Apple TV 4K on tvOS 14.7.
     this.profile = options.profile ?? APPLE_TV_TVOS14;
     this.identity = mrpDeviceIdentity(options.name, options.deviceId, this.profile);
     this.device = new MrpDevice({

@@ -8,6 +8,7 @@
 import type { AdvertisedService } from '../discovery/types';
 import type { Protocol } from '../device/interfaces';
 import type { Logger } from '../log';
+import type { SimulatorDeviceProfile } from './profiles';
 import type { SimulatorState } from './state';
 
 /** A successful login / session start on a simulated protocol. */
@@ -81,6 +82,8 @@ export interface SimulatorServerContext {
   port: number;
   credentials: CredentialStore;
   logger: Logger;
+  /** The device played (model, OS build), the same for every protocol (default: each server's own). */
+  profile?: SimulatorDeviceProfile;
 }
 
 /** A DNS-SD service a server wants advertised; the simulator adds host and addresses. */
@@ -89,7 +92,7 @@ export type ServerAdvertisement = Omit<AdvertisedService, 'host' | 'addresses'>;
 export interface SimulatorServerEvents {
   login: [login: SimulatorLogin];
   request: [request: SimulatorRequest];
-  /** Device-side pairing (MRP): a remote asks to pair; show the PIN. */
+  /** Device-side pairing (MRP, AirPlay): a remote asks to pair; show the PIN. */
   pin: [request: SimulatorPinRequest];
   /** Device-side pairing (MRP) completed; the server already stored the result. */
   credentials: [credentials: SimulatorCredentials];
