@@ -118,6 +118,15 @@ export interface AirPlaySimulatorOptions extends SimulatorServerContext {
   holdMs?: number;
   /** How long an event-channel request may go unanswered before the session ends (default 30 s). */
   eventReplyTimeout?: number;
+  /**
+   * Fixed only in tests that replay recorded sessions: the HAP pairing identifier (default
+   * derived from the device id), the SRP salt and secret of pair-setup (default random per
+   * attempt) and the ephemeral X25519 key of pair-verify (default random per verify).
+   */
+  pairingId?: string;
+  srpSalt?: Buffer;
+  srpPrivateKey?: Buffer;
+  verifyEphemeralKey?: Buffer;
 }
 
 export interface AirPlayServerStats {
@@ -209,7 +218,7 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
   private readonly seed: Buffer;
   private readonly setup: PairSetupServer;
   private readonly eventReplyTimeout: number;
-  private readonly srpGroup: SrpGroup | undefined;
+  private readonly fixed: Pick<AirPlaySimulatorOptions, 'srpGroup' | 'srpSalt' | 'srpPrivateKey' | 'verifyEphemeralKey'>;
   private server: Server | null = null;
   private boundPort = 0;
   private nextId = 1;
@@ -244,7 +253,7 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
     this.identity = {
       name: options.name,
       deviceId: this.mrpIdentity.macAddress,
-      pairingId: derivedUuid(`atvlink-simulator-airplay-psi:${options.deviceId}`),
+      pairingId: options.pairingId ?? derivedUuid(`atvlink-simulator-airplay-psi:${options.deviceId}`),
       pi: derivedUuid(`atvlink-simulator-airplay-pi:${options.deviceId}`).toLowerCase(),
       gid: derivedUuid(`atvlink-simulator-airplay-gid:${options.deviceId}`),
     };
@@ -254,9 +263,9 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
       deviceId: this.identity.pairingId,
       seed: this.seed,
       allowTransient: false,
-      ...(options.srpGroup !== undefined ? { srpGroup: options.srpGroup } : {}),
+      ...this.srpOptions(options),
     });
-    this.srpGroup = options.srpGroup;
+    this.fixed = options;
     this.device = new MrpDevice({
       state: options.state,
       identity: this.mrpIdentity,
@@ -266,6 +275,18 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
       logger: this.logger,
       ...(options.holdMs !== undefined && { holdMs: options.holdMs }),
     });
+  }
+
+  private srpOptions(options: Pick<AirPlaySimulatorOptions, 'srpGroup' | 'srpSalt' | 'srpPrivateKey'>): {
+    srpGroup?: SrpGroup;
+    salt?: Buffer;
+    srpPrivateKey?: Buffer;
+  } {
+    return {
+      ...(options.srpGroup !== undefined && { srpGroup: options.srpGroup }),
+      ...(options.srpSalt !== undefined && { salt: options.srpSalt }),
+      ...(options.srpPrivateKey !== undefined && { srpPrivateKey: options.srpPrivateKey }),
+    };
   }
 
   get port(): number {
@@ -612,7 +633,7 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
         pin: HAP_TRANSIENT_PIN,
         deviceId: this.identity.pairingId,
         seed: this.seed,
-        ...(this.srpGroup !== undefined ? { srpGroup: this.srpGroup } : {}),
+        ...this.srpOptions(this.fixed),
       });
     }
     const setup = control.transient;
@@ -672,7 +693,12 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
       // The verifier answers garbage with a TLV error.
     }
     if (state === 1 || control.verify === null) {
-      control.verify = new PairVerifyServer({ seed: this.seed, deviceId: this.identity.pairingId, controllers: (id) => this.controllerKey(id) });
+      control.verify = new PairVerifyServer({
+        seed: this.seed,
+        deviceId: this.identity.pairingId,
+        controllers: (id) => this.controllerKey(id),
+        ...(this.fixed.verifyEphemeralKey !== undefined && { ephemeralPrivateKey: this.fixed.verifyEphemeralKey }),
+      });
     }
     const step = control.verify.handle(request.body);
     switch (step.kind) {

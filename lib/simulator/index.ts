@@ -96,7 +96,7 @@ export interface SimulatorOptions {
   name?: string;
   /** Address every server binds (default 127.0.0.1). */
   host?: string;
-  /** Protocols to serve (default `['dmap']`). */
+  /** Protocols to serve (default `['dmap']`; a HomePod `['airplay']`). */
   protocols?: readonly SimulatedProtocol[];
   /** TCP port of the DACP server (default 0 = ephemeral). */
   dmapPort?: number;
@@ -202,7 +202,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     this.options = { ...options };
     this.name = options.name?.trim() || DEFAULT_SIMULATOR_NAME;
     this.host = options.host ?? '127.0.0.1';
-    this.protocols = [...new Set<SimulatedProtocol>(options.protocols ?? ['dmap'])];
+    // A HomePod speaks AirPlay only; an Apple TV defaults to the DMAP demo.
+    this.protocols = [...new Set<SimulatedProtocol>(options.protocols ?? (options.device === 'homepod' ? ['airplay'] : ['dmap']))];
     if (this.protocols.length === 0) throw new InvalidArgumentError(`the simulator needs a protocol to serve: ${SIMULATED_PROTOCOLS.join(', ')}`);
     for (const p of this.protocols) {
       if (!(SIMULATED_PROTOCOLS as readonly string[]).includes(p)) {
