@@ -199,9 +199,12 @@ export class AirPlayConnection extends EventEmitter<AirPlayConnectionEvents> {
     }
     for (const response of responses) {
       const cseq = response.headers.get('CSeq');
-      // A receiver echoes the CSeq of an RTSP request; plain HTTP answers come in order.
+      // A receiver echoes the CSeq of an RTSP request; answers to requests without one come
+      // in order (pyatv's fake device puts `CSeq: 1` on those, so that CSeq means nothing).
       const match =
-        (cseq !== undefined ? this.outstanding.find((o) => o.cseq !== undefined && String(o.cseq) === cseq) : undefined) ?? this.outstanding[0];
+        cseq === undefined
+          ? this.outstanding[0]
+          : (this.outstanding.find((o) => o.cseq !== undefined && String(o.cseq) === cseq) ?? this.outstanding.find((o) => o.cseq === undefined));
       if (match === undefined) {
         this.logger.debug(`${this.endpoint}: a response nobody waits for (${response.status}) ignored`);
         continue;
