@@ -9,13 +9,14 @@
  * which pair transiently on every connection and store nothing.
  */
 import { encodeOpack } from '../../codecs/opack';
-import { DEFAULT_CLIENT_NAME, type DeviceConfig, type ServiceInfo } from '../../device/interfaces';
+import { DEFAULT_CLIENT_NAME, type DeviceConfig, type ServiceInfo, type Txt } from '../../device/interfaces';
 import { ClosedError, ConnectionLostError, InvalidArgumentError, NotSupportedError, PairingError, type AtvError } from '../../errors';
 import type { HapCredentials } from '../../hap/credentials';
 import { HapPairingSession, type HapExchange, type HapPairingChannel } from '../../hap/pairing';
 import { silentLogger, type Logger } from '../../log';
 import { airplayHapExchange, airplayPinStart, verifyControlChannel } from './auth';
 import { AirPlayConnection } from './connection';
+import { fetchAirPlayInfo } from './info';
 import { airplayMajorVersion, airplayRemoteControlKind } from './service';
 
 /** Per-request timeout while pairing: a device may take a while to check the PIN. */
@@ -63,6 +64,8 @@ class AirPlayPairingChannel implements HapPairingChannel {
   async open(): Promise<HapExchange> {
     const connection = await this.connect();
     this.connection = connection;
+    // A host given by hand: what it is decides whether it can pair at all (as Apple's senders ask).
+    if (Object.keys(this.service.properties).length === 0) checkPairable(await fetchAirPlayInfo(connection), this.deviceName);
     this.logger.debug(`AirPlay pairing with ${this.deviceName}: asking the device to show a PIN`);
     await airplayPinStart(connection, 3);
     return airplayHapExchange(connection, 3);
@@ -90,21 +93,24 @@ class AirPlayPairingChannel implements HapPairingChannel {
   }
 }
 
+/** Refuses what cannot pair with a PIN over HAP: a HomePod, an AirPlay 1 device. An empty TXT (a host given by hand) passes. */
+function checkPairable(txt: Txt, name: string): void {
+  if (airplayRemoteControlKind(txt) === 'homepod') {
+    throw new NotSupportedError(`${name} is a HomePod: it needs no pairing (it is reached with transient pairing); connect without AirPlay credentials`);
+  }
+  if (Object.keys(txt).length > 0 && airplayMajorVersion(txt) === 1) {
+    throw new NotSupportedError(
+      `${name} speaks AirPlay 1, whose legacy pairing is not supported; it needs no pairing to play URLs (Apple TV 2/3 are controlled over DMAP)`,
+    );
+  }
+}
+
 /** The AirPlay service of a device, checked for pairing. */
 function pairableService(config: DeviceConfig): ServiceInfo {
   const service = config.services.find((s) => s.protocol === 'airplay');
   if (!service) throw new InvalidArgumentError(`${config.name} offers no AirPlay service to pair with`);
   if (!(service.port > 0)) throw new InvalidArgumentError(`${config.name} is asleep (its AirPlay port is unknown): wake it and scan again`);
-  const txt = service.properties;
-  if (airplayRemoteControlKind(txt) === 'homepod') {
-    throw new NotSupportedError(`${config.name} is a HomePod: it needs no pairing (it is reached with transient pairing); connect without AirPlay credentials`);
-  }
-  // Without a feature set (a host given by hand) the device is taken for AirPlay 2.
-  if (Object.keys(txt).length > 0 && airplayMajorVersion(txt) === 1) {
-    throw new NotSupportedError(
-      `${config.name} speaks AirPlay 1, whose legacy pairing is not supported; it needs no pairing to play URLs (Apple TV 2/3 are controlled over DMAP)`,
-    );
-  }
+  checkPairable(service.properties, config.name);
   return service;
 }
 

@@ -341,6 +341,6 @@ describe('atvlink simulate --protocols dmap,mrp --pin (child process)', () => {
   it('refuses --pin without MRP', async () => {
     const { code, stderr } = await cli(['simulate', '--pin', '1234', '--no-multicast']);
     assert.equal(code, EXIT.usage);
-    assert.match(stderr, /--pin is the MRP pairing PIN/);
+    assert.match(stderr, /--pin is the MRP and AirPlay pairing PIN/);
   });
 });
