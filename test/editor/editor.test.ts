@@ -218,7 +218,7 @@ describe('the editor in Chromium', { skip }, () => {
     const fromPage = await page.evaluate(async () => (await fetch('flows', { headers: { 'Node-RED-API-Version': 'v2' } })).text());
     assert.ok(!fromPage.includes(ltsk), 'nor as the editor fetches it');
     const device = (JSON.parse(flows) as { flows: FlowNode[] }).flows.find((n) => n.type === 'atvlink-device')!;
-    assert.deepEqual(await red.getJson(`credentials/atvlink-device/${device.id}`), { has_dmap: true, has_mrp: true });
+    assert.deepEqual(await red.getJson(`credentials/atvlink-device/${device.id}`), { has_dmap: true, has_mrp: true, has_airplay: false });
     assert.deepEqual(consoleErrors.filter((e) => /atvlink/i.test(e)), [], 'no editor errors from our nodes');
   });
 

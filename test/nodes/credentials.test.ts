@@ -73,7 +73,7 @@ describe('credentials in a real Node-RED runtime', () => {
 
     // the editor sees only that a credential is set, never its value
     const editorView = JSON.stringify(await red.getJson('credentials/atvlink-device/dev1'));
-    assert.deepEqual(JSON.parse(editorView), { has_dmap: true, has_mrp: true });
+    assert.deepEqual(JSON.parse(editorView), { has_dmap: true, has_mrp: true, has_airplay: false });
     assert.ok(!red.output.join('').includes('C0FFEE42'), 'not in the runtime log either');
   });
 
@@ -95,7 +95,7 @@ describe('credentials in a real Node-RED runtime', () => {
       assert.deepEqual(leaks(flowsFile), [], 'not in flows.json');
       assert.deepEqual(leaks(readFileSync(join(red.userDir, 'flows_cred.json'), 'utf8')), [], 'the credentials file is encrypted');
       assert.deepEqual(leaks(JSON.stringify(await red.getJson('flows'))), [], 'not in GET /flows');
-      assert.deepEqual(await red.getJson('credentials/atvlink-device/dev2'), { has_dmap: false, has_mrp: true });
+      assert.deepEqual(await red.getJson('credentials/atvlink-device/dev2'), { has_dmap: false, has_mrp: true, has_airplay: false });
       assert.deepEqual(leaks(red.output.join('')), [], 'not in the runtime log');
     } finally {
       await red.deploy([]);

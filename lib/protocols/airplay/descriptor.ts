@@ -14,7 +14,7 @@ import { createAirPlaySession } from './session';
 export const AIRPLAY_PROTOCOL: ProtocolDescriptor = {
   protocol: 'airplay',
   label: 'AirPlay',
-  devices: 'Apple TV on tvOS 15 or later (remote control through AirPlay), HomePod (no pairing)',
+  devices: 'Apple TV on tvOS 15 or later, HomePod',
   services: [AIRPLAY_SERVICE],
   manualPort: { usual: 7000, hint: 'e.g. 7000' },
   credentials: {

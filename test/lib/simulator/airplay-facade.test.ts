@@ -75,6 +75,10 @@ describe('Device through the AirPlay tunnel of a simulated tvOS 18 Apple TV', ()
 
   it('relays MRP through the tunnel: an MRP session via AirPlay, over one verified control connection', () => {
     assert.deepEqual(device.protocols, ['mrp', 'airplay']);
+    assert.deepEqual(device.routes, [
+      { protocol: 'mrp', via: 'airplay' },
+      { protocol: 'airplay', via: null },
+    ]);
     const stats = sim.server('airplay')!.stats();
     assert.equal(stats.tunnels, 1);
     // The pairing's own check, then the session's.
