@@ -116,7 +116,7 @@ describe('npm start -- --mrp', () => {
     assert.equal(device.dmapPort, '');
     assert.match(String(device.mrpPort), /^\d+$/);
     const credentials = (await (await fetch(`${base}credentials/atvlink-device/${String(device.id)}`)).json()) as Record<string, boolean>;
-    assert.deepEqual(credentials, { has_dmap: false, has_mrp: true });
+    assert.deepEqual(credentials, { has_dmap: false, has_mrp: true, has_airplay: false });
   });
 
   it('every device node shows connected or playing', async () => {
