@@ -16,12 +16,18 @@
  *    answered with a `rply` (payload `{}`, as an Apple TV sends), and the device's own MRP
  *    messages sent as `sync`/`cmnd`. The MRP messages are handled by the same device endpoint
  *    as the MRP port (`mrp-device.ts`), over the shared state.
+ *  - playing a URL (AirPlay video, after pairing): `POST /play` (the device fetches the
+ *    media; the shared state shows it as now playing), `GET /playback-info` (an XML plist
+ *    with the duration while it plays, an `error` when the media could not be fetched),
+ *    `POST /rate`, `PUT /setProperty`, `POST /scrub`, `POST /stop`; the sender's connection
+ *    closing stops it, as on a real receiver.
  * An Apple TV opens the remote-control session only for HAP-verified senders (transient
  * pairing gets 470 there: pyatv uses HAP for Apple TVs, and the issue reports of transient
  * tunnels to Apple TVs failing are consistent with that); a HomePod only pairs transiently.
  */
 import { createHash, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import http from 'node:http';
 import net, { type Server, type Socket } from 'node:net';
 import { decodeBplist, encodeBplist, isBplistDict, type BplistValue } from '../codecs/bplist';
 import {
@@ -33,6 +39,7 @@ import {
 } from '../codecs/http';
 import { decodeTlv8, encodeTlv8, HapPairingFlag, Tlv8ErrorCode, Tlv8Type, tlv8Uint } from '../codecs/tlv8';
 import { decodeOpack } from '../codecs/opack';
+import { decodePlistBody, encodeXmlPlist } from '../codecs/plist-xml';
 import { encodeTxt } from '../discovery/txt';
 import { InvalidArgumentError, networkError, ProtocolError } from '../errors';
 import { CounterNonceCipher } from '../hap/channel';
@@ -58,6 +65,7 @@ import type { MrpDeviceIdentity } from './mrp-messages';
 import { mrpDeviceIdentity } from './mrp';
 import { APPLE_TV_TVOS18, type SimulatorDeviceProfile } from './profiles';
 import type { CredentialStore, ServerAdvertisement, SimulatorRequest, SimulatorServer, SimulatorServerContext, SimulatorServerEvents } from './server';
+import type { SimulatorState } from './state';
 
 /** What the receiver says it is in `Server` headers and `/info` (AirPlay's version, "srcvers"). */
 export const SIMULATOR_AIRPLAY_SOURCE_VERSION = '820.6.1';
@@ -174,8 +182,22 @@ interface Session {
   unanswered: Set<bigint>;
 }
 
+/** A URL a sender asked to play, and what became of it. */
+export interface SimulatorPlayback {
+  url: string;
+  /** Seconds into the media it started at. */
+  position: number;
+  /** `loading` while the device fetches it, `playing` once it did (until it ends or stops), `failed`. */
+  status: 'loading' | 'playing' | 'failed';
+  /** Bytes of the media the device read (its first 64 KiB at most); null when not fetched (https). */
+  fetched: Buffer | null;
+  /** Why it failed: an NSURLErrorDomain code, as Apple's players report it. */
+  error: { code: number; domain: string } | null;
+}
+
 interface Control {
   readonly id: number;
+  playback: SimulatorPlayback | null;
   readonly channel: FramedChannel;
   readonly decoder: HttpMessageDecoder<HttpRequest>;
   verify: PairVerifyServer | null;
@@ -218,6 +240,9 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
   private readonly seed: Buffer;
   private readonly setup: PairSetupServer;
   private readonly eventReplyTimeout: number;
+  private readonly state: SimulatorState;
+  /** Every URL a sender asked to play, oldest first (the last 100). */
+  readonly playbacks: SimulatorPlayback[] = [];
   private readonly fixed: Pick<AirPlaySimulatorOptions, 'srpGroup' | 'srpSalt' | 'srpPrivateKey' | 'verifyEphemeralKey'>;
   private server: Server | null = null;
   private boundPort = 0;
@@ -249,6 +274,7 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
     this.pinCode = this.profile.device === 'homepod' ? null : (options.pin ?? null);
     this.seed = options.seed ?? randomKeyBytes(ED25519_KEY_LENGTH);
     this.eventReplyTimeout = options.eventReplyTimeout ?? AIRPLAY_EVENT_REPLY_TIMEOUT;
+    this.state = options.state;
     this.mrpIdentity = mrpDeviceIdentity(options.name, options.deviceId, this.profile);
     this.identity = {
       name: options.name,
@@ -427,6 +453,7 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
       remoteName: null,
       session: null,
       closed: false,
+      playback: null,
     };
     this.controls.add(control);
     this.counters.totalConnections += 1;
@@ -435,6 +462,8 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
       if (reason) this.logger.debug(`AirPlay simulator: connection ${id}: ${reason.message}`);
       control.closed = true;
       this.endSession(control);
+      // A receiver stops the media a sender played when that sender goes away.
+      if (control.playback?.status === 'playing' && this.state.playingUrl === control.playback.url) this.state.stop();
       this.controls.delete(control);
       if (this.setupOwner === control) this.setupOwner = null;
       this.emit('disconnect', this.controls.size);
@@ -539,7 +568,117 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
       this.plistReply(control, request, { streams: [] });
       return;
     }
+    if (this.playRequest(control, request, route)) return;
     this.reply(control, request, request.protocol === 'RTSP/1.0' ? 501 : 404);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Playing a URL
+
+  /** The playback routes; false when `route` is none of them. */
+  private playRequest(control: Control, request: HttpRequest, route: string): boolean {
+    const query = new URLSearchParams(request.target.split('?', 2)[1] ?? '');
+    const mine = control.playback !== null && control.playback.status === 'playing' && this.state.playingUrl === control.playback.url;
+    switch (route) {
+      case 'POST /play':
+        this.play(control, request);
+        return true;
+      case 'GET /playback-info':
+        this.reply(control, request, 200, { bytes: encodeXmlPlist(this.playbackInfo(control)), type: 'text/x-apple-plist+xml' });
+        return true;
+      case 'POST /rate': {
+        const rate = Number(query.get('value'));
+        if (!Number.isFinite(rate) || rate < 0) {
+          this.reply(control, request, 400);
+          return true;
+        }
+        if (mine) {
+          if (rate === 0) this.state.pause();
+          else this.state.play();
+        }
+        this.reply(control, request, 200);
+        return true;
+      }
+      case 'POST /scrub': {
+        const position = Number(query.get('position'));
+        if (mine && Number.isFinite(position) && position >= 0) this.state.setPosition(position);
+        this.reply(control, request, mine ? 200 : 400);
+        return true;
+      }
+      case 'PUT /setProperty':
+        try {
+          decodeBplist(request.body, { maxDepth: 8 });
+          this.reply(control, request, 200);
+        } catch {
+          this.reply(control, request, 400);
+        }
+        return true;
+      case 'POST /stop':
+        if (mine) this.state.stop();
+        this.reply(control, request, 200);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private play(control: Control, request: HttpRequest): void {
+    let body: BplistValue;
+    try {
+      body = decodePlistBody(request.body);
+    } catch {
+      this.reply(control, request, 400);
+      return;
+    }
+    const url = isBplistDict(body) ? body['Content-Location'] : undefined;
+    const start = isBplistDict(body) ? (body['Start-Position-Seconds'] ?? body['Start-Position']) : undefined;
+    if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) {
+      this.reply(control, request, 400);
+      return;
+    }
+    if (!this.profile.video) {
+      // A HomePod plays no video.
+      this.reply(control, request, 501);
+      return;
+    }
+    const position = typeof start === 'number' && Number.isFinite(start) && start >= 0 ? start : 0;
+    const playback: SimulatorPlayback = { url, position, status: 'loading', fetched: null, error: null };
+    control.playback = playback;
+    this.playbacks.push(playback);
+    if (this.playbacks.length > 100) this.playbacks.shift();
+    this.reply(control, request, 200);
+    // Like a real player, the device reads the media itself (plain http only: no certificates here).
+    void fetchStart(url, this.logger).then(
+      (bytes) => {
+        if (control.playback !== playback) return;
+        playback.fetched = bytes;
+        playback.status = 'playing';
+        this.state.playUrl(url, { position });
+      },
+      (error: { code: number; domain: string }) => {
+        playback.status = 'failed';
+        playback.error = error;
+      },
+    );
+  }
+
+  private playbackInfo(control: Control): Record<string, BplistValue> {
+    const playback = control.playback;
+    if (playback?.error) return { error: { code: playback.error.code, domain: playback.error.domain } };
+    if (playback?.status !== 'playing' || this.state.playingUrl !== playback.url) return { readyToPlay: false };
+    const snap = this.state.snapshot();
+    const duration = snap.track?.duration ?? 0;
+    return {
+      duration,
+      position: snap.position ?? 0,
+      rate: snap.status === 'playing' ? 1 : 0,
+      readyToPlay: true,
+      playbackBufferEmpty: false,
+      playbackBufferFull: true,
+      playbackLikelyToKeepUp: true,
+      loadedTimeRanges: [{ start: 0, duration }],
+      seekableTimeRanges: [{ start: 0, duration }],
+    };
   }
 
   // -------------------------------------------------------------------------------------
@@ -968,6 +1107,48 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
     }
     if (session.mrp) this.device.detach(session.mrp);
   }
+}
+
+/** How much of a played URL the simulated device reads to know it is there. */
+const FETCH_BYTES = 64 * 1024;
+const FETCH_TIMEOUT = 5000;
+
+/**
+ * Reads the start of the media at `url`, as a player does before it plays: resolves with
+ * those bytes (null for https, which the simulator does not fetch), rejects with the
+ * NSURLErrorDomain code a player reports (-1004 cannot connect, -1100 not found, -1001 timed out).
+ */
+function fetchStart(url: string, logger: Logger): Promise<Buffer | null> {
+  if (!url.toLowerCase().startsWith('http:')) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const fail = (code: number, why: string) => {
+      logger.debug(`AirPlay simulator: the media could not be read (${why})`);
+      reject({ code, domain: 'NSURLErrorDomain' });
+    };
+    const request = http.get(url, { headers: { Range: `bytes=0-${FETCH_BYTES - 1}` }, timeout: FETCH_TIMEOUT }, (response) => {
+      const status = response.statusCode ?? 0;
+      if (status !== 200 && status !== 206) {
+        response.resume();
+        fail(-1100, `HTTP ${status}`);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let length = 0;
+      response.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        length += chunk.length;
+        if (length >= FETCH_BYTES) response.destroy();
+      });
+      const done = () => resolve(Buffer.concat(chunks).subarray(0, FETCH_BYTES));
+      response.on('end', done);
+      response.on('close', done);
+    });
+    request.on('timeout', () => {
+      request.destroy();
+      fail(-1001, 'timed out');
+    });
+    request.on('error', (err) => fail(-1004, err.message));
+  });
 }
 
 /** Creates the AirPlay server from the simulator's shared context. */

@@ -6,6 +6,9 @@
  * no credentials. Device-side assertions read the simulator's own state and counters.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { NodeMessage } from 'node-red';
 import type { NowPlaying } from '../../lib/device/state';
@@ -96,6 +99,37 @@ describe('flow nodes through the AirPlay tunnel of a tvOS 18 Apple TV', () => {
     sim.state.next();
     const pushed = await out.waitFor((m: NodeMessage) => (m.payload as NowPlaying).title === sim.state.nowPlaying().title, 'the pushed change', 5000, since);
     assert.ok(pushed);
+  });
+
+  it('play URL: plays msg.payload (a local file, served to the device) to the end, then sends msg.playback "ended"; msg.stop stops one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atvlink-node-play-'));
+    const file = join(dir, 'flow clip.mp4');
+    writeFileSync(file, Buffer.alloc(4096, 1));
+    try {
+      const { out, statuses } = await load([{ id: 'play', type: 'atvlink-play', device: 'dev1', url: 'payload', urlType: 'msg', position: 'position', positionType: 'msg', wires: [['out']] }]);
+      await waitForStatus(statuses, ['play'], isConnected, 'connected');
+      // A played URL lasts 60 s in this simulator: start a second before the end.
+      helper.getNode('play').receive({ payload: file, position: 59, marker: 1 } as never);
+      const ended = await out.waitFor((m) => m.marker === 1, 'the end of playback', 8000);
+      assert.equal(ended.playback, 'ended');
+      assert.match(sim.server('airplay')!.playbacks.at(-1)!.url, /\/flow%20clip\.mp4$/);
+
+      helper.getNode('play').receive({ payload: file, marker: 2 } as never);
+      await until(() => sim.state.playingUrl !== null, 'the device plays it');
+      helper.getNode('play').receive({ stop: true } as never);
+      const stopped = await out.waitFor((m) => m.marker === 2, 'the stopped playback');
+      assert.equal(stopped.playback, 'stopped');
+      await until(() => sim.state.playingUrl === null, 'the device stopped it');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('play URL: a bad URL or file reaches a Catch node', async () => {
+    const { caught, statuses } = await load([{ id: 'play', type: 'atvlink-play', device: 'dev1' }]);
+    await waitForStatus(statuses, ['play'], isConnected, 'connected');
+    helper.getNode('play').receive({ payload: 'ftp://example.com/a.mp4' } as never);
+    await caught.waitFor(() => true, 'the caught error');
   });
 
   it('no AirPlay credentials: "unpaired: AIRPLAY", and a command error reaches a Catch node', async () => {

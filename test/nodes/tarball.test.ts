@@ -53,6 +53,7 @@ describe('the packed tarball installed into a Node-RED user directory', { timeou
       'atvlink-command',
       'atvlink-device',
       'atvlink-discover',
+      'atvlink-play',
       'atvlink-playstatus',
       'atvlink-property',
     ]);

@@ -35,5 +35,5 @@ export const AIRPLAY_PROTOCOL: ProtocolDescriptor = {
       ...(options.logger !== undefined && { logger: options.logger }),
     });
   },
-  capabilities: ['remoteControl', 'metadata', 'audio', 'power'],
+  capabilities: ['remoteControl', 'metadata', 'audio', 'power', 'stream'],
 };

@@ -21,10 +21,12 @@ import {
   DEFAULT_CLIENT_NAME,
   type FeatureName,
   type FeatureState,
+  type PlayUrlOptions,
   type ProtocolSession,
   type SessionCapabilities,
   type SessionContext,
   type SessionEvents,
+  type Stream,
   type Txt,
 } from '../../device/interfaces';
 import { AuthenticationError, ClosedError } from '../../errors';
@@ -33,7 +35,8 @@ import { emitContained } from '../../support/emit';
 import { MrpSession } from '../mrp/session';
 import { AirPlayConnection } from './connection';
 import { fetchAirPlayInfo } from './info';
-import { airplayRemoteControlKind, type AirPlayRemoteControlKind } from './service';
+import { airplayPlayUrl } from './play';
+import { airplayPlaysVideo, airplayRemoteControlKind, type AirPlayRemoteControlKind } from './service';
 import { AirPlayMrpTunnel } from './tunnel';
 
 export interface AirPlaySessionOptions {
@@ -72,15 +75,15 @@ export function decideTunnel(txt: Txt, credentials: HapPairingCredentials | null
   throw new AuthenticationError(`${device} is controlled through AirPlay (tvOS 15 and later) and ${why}: pair AirPlay with it and use those credentials`);
 }
 
-export class AirPlaySession extends EventEmitter<SessionEvents> implements ProtocolSession {
+export class AirPlaySession extends EventEmitter<SessionEvents> implements ProtocolSession, Stream {
   readonly protocol = 'airplay' as const;
-  readonly capabilities: SessionCapabilities = {};
   private readonly context: SessionContext;
   private readonly options: AirPlaySessionOptions;
   private inner: MrpSession | null = null;
   private properties: Txt;
   private phase: 'idle' | 'connecting' | 'connected' | 'closed' = 'idle';
   private connecting: Promise<void> | null = null;
+  private readonly playing = new Set<AbortController>();
 
   constructor(context: SessionContext, options: AirPlaySessionOptions = {}) {
     super();
@@ -91,6 +94,16 @@ export class AirPlaySession extends EventEmitter<SessionEvents> implements Proto
 
   override emit<E extends keyof SessionEvents>(event: E, ...args: SessionEvents[E]): boolean {
     return emitContained<SessionEvents, E>(this, event, args, this.context.logger);
+  }
+
+  /** Playing URLs (AirPlay video), unless the device says it plays none (HomePods, speakers). */
+  get capabilities(): SessionCapabilities {
+    return this.playsVideo() ? { stream: this } : {};
+  }
+
+  private playsVideo(): boolean {
+    // Before GET /info a host given by hand is not known yet: assume it might.
+    return Object.keys(this.properties).length === 0 || airplayPlaysVideo(this.properties);
   }
 
   /** The MRP session inside the tunnel, once connected (none without a tunnel). */
@@ -185,11 +198,43 @@ export class AirPlaySession extends EventEmitter<SessionEvents> implements Proto
   async close(): Promise<void> {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
+    // A playback under way ends with the session (its connection closes, the call resolves).
+    for (const playing of this.playing) playing.abort();
     await this.inner?.close();
   }
 
-  feature(_name: FeatureName): FeatureState {
-    return 'unsupported';
+  feature(name: FeatureName): FeatureState {
+    if (name !== 'playUrl' || !this.playsVideo()) return 'unsupported';
+    return this.phase === 'connected' ? 'available' : 'unavailable';
+  }
+
+  /**
+   * Plays a media URL (or a local file, served for the device) on its own AirPlay
+   * connection; resolves when playback ends, or when `options.signal` stops it.
+   */
+  async playUrl(url: string, options: PlayUrlOptions): Promise<void> {
+    if (this.phase !== 'connected') throw new ClosedError('the AirPlay session is not connected (call connect() first)');
+    const controller = new AbortController();
+    this.playing.add(controller);
+    const stop = () => controller.abort();
+    options.signal?.addEventListener('abort', stop, { once: true });
+    if (options.signal?.aborted) stop();
+    try {
+      await airplayPlayUrl(url, {
+        host: this.context.config.address,
+        port: this.context.service.port,
+        txt: this.properties,
+        credentials: this.context.credentials ? parseHapCredentials(this.context.credentials) : null,
+        timeout: this.context.timeout,
+        name: this.options.name ?? DEFAULT_CLIENT_NAME,
+        logger: this.context.logger,
+        signal: controller.signal,
+        ...(options.position !== undefined && { position: options.position }),
+      });
+    } finally {
+      options.signal?.removeEventListener('abort', stop);
+      this.playing.delete(controller);
+    }
   }
 }
 

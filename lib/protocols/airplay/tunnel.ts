@@ -26,11 +26,7 @@ import { encodeMrpMessage, mrpMessageTypeName, type MrpMessage } from '../mrp/me
 import { authenticateControlChannel } from './auth';
 import { AirPlayDataChannel, AirPlayEventChannel } from './channels';
 import { AirPlayConnection, BPLIST_CONTENT_TYPE, RtspSession, type RtspSessionIds } from './connection';
-
-/** How often iOS (and pyatv) sends `POST /feedback` on the control connection. */
-export const AIRPLAY_FEEDBACK_INTERVAL = 2000;
-/** Feedback retries after a failed one, sent at once (pyatv's heartbeater: one). */
-export const AIRPLAY_FEEDBACK_RETRIES = 1;
+import { AIRPLAY_FEEDBACK_INTERVAL, AirPlayFeedback } from './feedback';
 
 /** The data stream type of remote control (MRP), and the client type that names MediaRemote. */
 export const REMOTE_CONTROL_STREAM_TYPE = 130;
@@ -149,8 +145,7 @@ export class AirPlayMrpTunnel extends EventEmitter<MrpTransportEvents> implement
   private control: AirPlayConnection | null = null;
   private events: AirPlayEventChannel | null = null;
   private data: AirPlayDataChannel | null = null;
-  private rtsp: RtspSession | null = null;
-  private feedbackTimer: NodeJS.Timeout | null = null;
+  private feedback: AirPlayFeedback | null = null;
 
   constructor(options: AirPlayTunnelOptions) {
     super();
@@ -188,7 +183,7 @@ export class AirPlayMrpTunnel extends EventEmitter<MrpTransportEvents> implement
       throw new ClosedError(`${this.endpoint}: closed while connecting`);
     }
     this.state = 'open';
-    this.scheduleFeedback(this.options.feedbackInterval ?? AIRPLAY_FEEDBACK_INTERVAL);
+    this.feedback?.start();
   }
 
   private async establish(): Promise<void> {
@@ -199,7 +194,10 @@ export class AirPlayMrpTunnel extends EventEmitter<MrpTransportEvents> implement
     this.control = control;
     const secret = await authenticateControlChannel(control, this.options.credentials);
     const rtsp = new RtspSession(control, newRtspSessionIds());
-    this.rtsp = rtsp;
+    this.feedback = new AirPlayFeedback(rtsp, this.options.feedbackInterval ?? AIRPLAY_FEEDBACK_INTERVAL, this.logger, (error) => {
+      this.logger.warn(`${this.endpoint}: the receiver stopped answering feedback; closing the tunnel`);
+      this.end(error);
+    });
 
     const setup = await rtsp.exchange('SETUP', {
       body: encodeBplist(eventChannelSetupBody(this.options.name)),
@@ -274,32 +272,6 @@ export class AirPlayMrpTunnel extends EventEmitter<MrpTransportEvents> implement
     this.end(reason);
   }
 
-  private scheduleFeedback(delay: number): void {
-    this.feedbackTimer = setTimeout(() => {
-      this.feedbackTimer = null;
-      void this.feedback();
-    }, delay);
-    this.feedbackTimer.unref();
-  }
-
-  private async feedback(): Promise<void> {
-    let lastError: unknown;
-    for (let attempt = 0; attempt <= AIRPLAY_FEEDBACK_RETRIES; attempt++) {
-      if (this.state !== 'open' || this.rtsp === null) return;
-      try {
-        await this.rtsp.exchange('POST', { target: '/feedback' });
-        if (this.state === 'open') this.scheduleFeedback(this.options.feedbackInterval ?? AIRPLAY_FEEDBACK_INTERVAL);
-        return;
-      } catch (err) {
-        lastError = err;
-        this.logger.debug(`${this.endpoint}: feedback ${attempt + 1} failed: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    if (this.state !== 'open') return;
-    this.logger.warn(`${this.endpoint}: the receiver stopped answering feedback; closing the tunnel`);
-    this.end(new ConnectionLostError(`${this.endpoint}: the receiver stopped answering (feedback failed ${AIRPLAY_FEEDBACK_RETRIES + 1} times)`, { cause: lastError }));
-  }
-
   /** Ends the tunnel once: every connection closed, `closed` emitted with the reason. */
   private end(reason: AtvError | null): void {
     if (this.state === 'closed') return;
@@ -312,8 +284,7 @@ export class AirPlayMrpTunnel extends EventEmitter<MrpTransportEvents> implement
   }
 
   private teardown(): void {
-    if (this.feedbackTimer) clearTimeout(this.feedbackTimer);
-    this.feedbackTimer = null;
+    this.feedback?.stop();
     this.data?.close();
     this.events?.close();
     this.control?.close();

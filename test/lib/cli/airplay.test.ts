@@ -6,7 +6,7 @@
  * asserted crossed real sockets; every effect is checked in the simulator's state.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -118,6 +118,26 @@ describe('atvlink through the AirPlay tunnel of a simulated tvOS 18 Apple TV', (
     assert.equal(await run.done, 0, run.stderr.text);
     const lines = run.stdout.lines.map((l) => JSON.parse(l) as NowPlaying);
     assert.equal(lines[1]!.title, sim.state.nowPlaying().title);
+  });
+
+  it('play FILE: serves the file to the device, which plays it to the end; --json reports playing, then ended', async () => {
+    const file = join(dir, 'clip.mp4');
+    await writeFile(file, Buffer.alloc(2048, 7));
+    sim.state.pause();
+    // A played URL lasts as long as a track (60 s here): start a second before its end.
+    const run = startCli(['play', file, '--position', '59', ...conn, '--json']);
+    await run.stdout.waitFor(/"event":"playing"/);
+    assert.equal(await run.done, 0, run.stderr.text);
+    assert.deepEqual(run.stdout.lines.map((l) => JSON.parse(l) as unknown), [
+      { url: file, event: 'playing' },
+      { url: file, event: 'ended' },
+    ]);
+    const playback = sim.server('airplay')!.playbacks.at(-1)!;
+    assert.match(playback.url, /\/clip\.mp4$/);
+    assert.equal(playback.fetched?.length, 2048);
+    assert.equal(playback.position, 59);
+    const missing = await cli(['play', join(dir, 'nope.mp4'), ...conn]);
+    assert.equal(missing.code, EXIT.usage, missing.stderr);
   });
 
   it('no credentials: AUTH exit code and the hint to pair AirPlay', async () => {
