@@ -85,11 +85,11 @@ describe('the editor in Chromium', { skip }, () => {
     await sim?.stop();
   });
 
-  it('shows the Apple TV palette category with our five flow nodes', async () => {
+  it('shows the Apple TV palette category with our six flow nodes', async () => {
     const types = await page.$$eval('.red-ui-palette-node[data-palette-type^="atvlink-"]', (els) =>
       els.map((e) => e.getAttribute('data-palette-type')),
     );
-    assert.deepEqual([...types].sort(), ['atvlink-artwork', 'atvlink-command', 'atvlink-discover', 'atvlink-playstatus', 'atvlink-property']);
+    assert.deepEqual([...types].sort(), ['atvlink-artwork', 'atvlink-command', 'atvlink-discover', 'atvlink-play', 'atvlink-playstatus', 'atvlink-property']);
     const headers = await page.$$eval('.red-ui-palette-header', (els) => els.map((e) => e.textContent?.trim() ?? ''));
     assert.ok(headers.some((h) => /apple tv/i.test(h)), headers.join(' | '));
     // the icons load (an icon missing from the package shows as a broken image)

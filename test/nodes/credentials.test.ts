@@ -21,7 +21,7 @@ describe('credentials in a real Node-RED runtime', () => {
     await sim?.stop();
   });
 
-  it('loads our six node types from the checkout', async () => {
+  it('loads our seven node types from the checkout', async () => {
     const nodes = (await red.getJson('nodes')) as { module: string; types: string[] }[];
     const ours = nodes.filter((n) => n.module === '@atvlink/node-red-apple-tv').flatMap((n) => n.types);
     assert.deepEqual(ours.sort(), [
@@ -29,6 +29,7 @@ describe('credentials in a real Node-RED runtime', () => {
       'atvlink-command',
       'atvlink-device',
       'atvlink-discover',
+      'atvlink-play',
       'atvlink-playstatus',
       'atvlink-property',
     ]);
