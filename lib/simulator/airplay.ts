@@ -28,7 +28,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
-import net, { type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { decodeBplist, encodeBplist, isBplistDict, type BplistValue } from '../codecs/bplist';
 import {
   encodeHttpRequest,
@@ -41,7 +41,7 @@ import { decodeTlv8, encodeTlv8, HapPairingFlag, Tlv8ErrorCode, Tlv8Type, tlv8Ui
 import { decodeOpack } from '../codecs/opack';
 import { decodePlistBody, encodeXmlPlist } from '../codecs/plist-xml';
 import { encodeTxt } from '../discovery/txt';
-import { InvalidArgumentError, networkError, ProtocolError } from '../errors';
+import { InvalidArgumentError, ProtocolError } from '../errors';
 import { CounterNonceCipher } from '../hap/channel';
 import { ED25519_KEY_LENGTH, randomKeyBytes } from '../hap/keys';
 import { HAP_TRANSIENT_PIN, PairSetupServer } from '../hap/pair-setup';
@@ -64,7 +64,7 @@ import { MrpDevice, formatMrpPairingRecord, type MrpDeviceClient } from './mrp-d
 import type { MrpDeviceIdentity } from './mrp-messages';
 import { mrpDeviceIdentity } from './mrp';
 import { APPLE_TV_TVOS18, type SimulatorDeviceProfile } from './profiles';
-import type { CredentialStore, ServerAdvertisement, SimulatorRequest, SimulatorServer, SimulatorServerContext, SimulatorServerEvents } from './server';
+import { listenTcp, type CredentialStore, type ServerAdvertisement, type SimulatorRequest, type SimulatorServer, type SimulatorServerContext, type SimulatorServerEvents } from './server';
 import type { SimulatorState } from './state';
 
 /** What the receiver says it is in `Server` headers and `/info` (AirPlay's version, "srcvers"). */
@@ -337,22 +337,9 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
 
   async start(): Promise<void> {
     if (this.server !== null) return;
-    const server = net.createServer((socket) => this.accept(socket));
+    const { server, port } = await listenTcp(this.host, this.requestedPort, 'AirPlay simulator', this.logger, (socket) => this.accept(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        this.server = null;
-        reject(networkError(err, `AirPlay simulator on ${this.host}:${this.requestedPort}`));
-      };
-      server.once('error', onError);
-      server.listen(this.requestedPort, this.host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.logger.warn(`AirPlay simulator server error: ${err.message}`));
-    const address = server.address();
-    this.boundPort = typeof address === 'object' && address !== null ? address.port : 0;
+    this.boundPort = port;
     this.device.start();
     this.logger.debug(`AirPlay simulator listening on ${this.host}:${this.boundPort}`);
   }
@@ -946,7 +933,7 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
    * (our side: accessory); resolves with its port. The first connection is taken, the
    * listener closes; nobody connecting within 30 s closes it too.
    */
-  private listen(
+  private async listen(
     control: Control,
     keys: HapSessionChannel,
     seed: bigint | null,
@@ -955,36 +942,28 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
   ): Promise<number> {
     const side: SideChannel = { listener: null, channel: null, timer: null };
     register(side);
-    return new Promise<number>((resolve, reject) => {
-      const listener = net.createServer((socket) => {
-        if (side.channel !== null || control.closed) {
-          socket.destroy();
-          return;
-        }
-        this.closeListener(side);
-        const channel = new FramedChannel(socket, {
-          endpoint: `AirPlay simulator ${keys === 'airplayEvents' ? 'events' : 'data stream'} of connection ${control.id}`,
-          format: HAP_BLOCKS,
-          logger: this.logger,
-        });
-        channel.switchTo(
-          HAP_BLOCKS,
-          new CounterNonceCipher(deriveChannelKeys(control.secret!, keys, { role: 'accessory', ...(seed !== null && { seed }) }), 'zeros-then-counter'),
-        );
-        side.channel = channel;
-        connected(channel);
+    const { server, port } = await listenTcp(this.host, 0, 'AirPlay simulator channel', this.logger, (socket) => {
+      if (side.channel !== null || control.closed) {
+        socket.destroy();
+        return;
+      }
+      this.closeListener(side);
+      const channel = new FramedChannel(socket, {
+        endpoint: `AirPlay simulator ${keys === 'airplayEvents' ? 'events' : 'data stream'} of connection ${control.id}`,
+        format: HAP_BLOCKS,
+        logger: this.logger,
       });
-      side.listener = listener;
-      listener.once('error', reject);
-      listener.listen(0, this.host, () => {
-        listener.off('error', reject);
-        listener.on('error', (err) => this.logger.debug(`AirPlay simulator: listener error: ${err.message}`));
-        side.timer = setTimeout(() => this.closeListener(side), CHANNEL_ACCEPT_MS);
-        side.timer.unref();
-        const address = listener.address();
-        resolve(typeof address === 'object' && address !== null ? address.port : 0);
-      });
+      channel.switchTo(
+        HAP_BLOCKS,
+        new CounterNonceCipher(deriveChannelKeys(control.secret!, keys, { role: 'accessory', ...(seed !== null && { seed }) }), 'zeros-then-counter'),
+      );
+      side.channel = channel;
+      connected(channel);
     });
+    side.listener = server;
+    side.timer = setTimeout(() => this.closeListener(side), CHANNEL_ACCEPT_MS);
+    side.timer.unref();
+    return port;
   }
 
   private closeListener(side: SideChannel): void {

@@ -8,7 +8,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
-import { networkError, ProtocolError } from '../errors';
+import { ProtocolError } from '../errors';
 import { CounterNonceCipher } from '../hap/channel';
 import { deriveChannelKeys } from '../hap/pair-verify';
 import type { SrpGroup } from '../hap/srp';
@@ -18,7 +18,7 @@ import { VARINT_FRAMES } from '../support/frames';
 import { MrpDevice, type MrpDeviceClient } from './mrp-device';
 import type { MrpDeviceIdentity } from './mrp-messages';
 import { APPLE_TV_TVOS14, type SimulatorDeviceProfile } from './profiles';
-import type { ServerAdvertisement, SimulatorRequest, SimulatorServer, SimulatorServerContext, SimulatorServerEvents } from './server';
+import { listenTcp, type ServerAdvertisement, type SimulatorRequest, type SimulatorServer, type SimulatorServerContext, type SimulatorServerEvents } from './server';
 
 export { formatMrpPairingRecord, MrpDevice, type MrpDeviceClient, type MrpDeviceLink, type MrpDeviceOptions, type MrpDeviceCounters } from './mrp-device';
 export {
@@ -161,22 +161,9 @@ export class MrpSimulatorServer extends EventEmitter<MrpServerEvents> implements
 
   async start(): Promise<void> {
     if (this.server !== null) return;
-    const server = net.createServer((socket) => this.accept(socket));
+    const { server, port } = await listenTcp(this.host, this.requestedPort, 'MRP simulator', this.logger, (socket) => this.accept(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        this.server = null;
-        reject(networkError(err, `MRP simulator on ${this.host}:${this.requestedPort}`));
-      };
-      server.once('error', onError);
-      server.listen(this.requestedPort, this.host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.logger.warn(`MRP simulator server error: ${err.message}`));
-    const address = server.address();
-    this.boundPort = typeof address === 'object' && address !== null ? address.port : 0;
+    this.boundPort = port;
     this.device.start();
     this.logger.debug(`MRP simulator listening on ${this.host}:${this.boundPort}`);
   }

@@ -5,7 +5,9 @@
  * device-side pairings. Adding a protocol = one file implementing `SimulatorServer` + one
  * line in the factory table of `index.ts`.
  */
+import net, { type Socket } from 'node:net';
 import type { AdvertisedService } from '../discovery/types';
+import { networkError } from '../errors';
 import type { Protocol } from '../device/interfaces';
 import type { Logger } from '../log';
 import type { SimulatorDeviceProfile } from './profiles';
@@ -113,4 +115,30 @@ export interface SimulatorServer {
   on(event: 'request', listener: (request: SimulatorRequest) => void): this;
   on(event: 'pin', listener: (request: SimulatorPinRequest) => void): this;
   on(event: 'credentials', listener: (credentials: SimulatorCredentials) => void): this;
+}
+
+/**
+ * A TCP listener of a simulated protocol on `host:port` (0: any free port); resolves with it
+ * and the bound port. A failure to bind is a typed error naming `what`; later server errors
+ * are logged.
+ */
+export async function listenTcp(
+  host: string,
+  port: number,
+  what: string,
+  logger: Logger,
+  onConnection: (socket: Socket) => void,
+): Promise<{ server: net.Server; port: number }> {
+  const server = net.createServer(onConnection);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(networkError(err, `${what} on ${host}:${port}`));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logger.warn(`${what} server error: ${err.message}`));
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address !== null ? address.port : 0 };
 }

@@ -7,15 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { COMMANDS } from '../../../lib/device/commands';
 import { manualConfig } from '../../../lib/device/config';
 import { connect, type Device } from '../../../lib/core/facade';
 import { pair } from '../../../lib/core/pairing';
-import type { NowPlaying } from '../../../lib/device/state';
 import { AuthenticationError, NotSupportedError, PairingError } from '../../../lib/errors';
 import { formatHapCredentials, parseFullHapCredentials } from '../../../lib/hap/credentials';
 import { ED25519_KEY_LENGTH, randomKeyBytes } from '../../../lib/hap/keys';
 import { Simulator, type SimulatorPinRequest } from '../../../lib/simulator/index';
+import { itDrivesEveryMrpFeature } from './mrp-features';
 import { until } from '../../support/wait';
 
 const PIN = '7305';
@@ -100,78 +99,7 @@ describe('Device through the AirPlay tunnel of a simulated tvOS 18 Apple TV', ()
     assert.equal(device.powerState(), 'on');
   });
 
-  it('sends every transport, navigation, arrow and volume command of the table', async () => {
-    const before = sim.state.keys.length;
-    for (const spec of COMMANDS.filter((c) => c.group !== 'power')) {
-      await device.command(spec.name);
-    }
-    const keys = sim.state.keys.slice(before).map((k) => k.name);
-    for (const key of ['up', 'down', 'left', 'right', 'select', 'menu', 'topMenu', 'home']) assert.ok(keys.includes(key as never), `${key} arrived`);
-  });
-
-  it('presses keys single, double and hold', async () => {
-    const before = sim.state.keys.length;
-    await device.command('select', { action: 'double' });
-    assert.deepEqual(
-      sim.state.keys.slice(before).map((k) => [k.name, k.action]),
-      [
-        ['select', 'single'],
-        ['select', 'single'],
-      ],
-    );
-    await device.command('menu', { action: 'hold' });
-    assert.deepEqual(sim.state.lastKey && [sim.state.lastKey.name, sim.state.lastKey.action], ['menu', 'hold']);
-  });
-
-  it('turns the device off and on', async () => {
-    await device.command('turnOff');
-    assert.equal(sim.state.power, 'off');
-    await until(() => device.powerState() === 'off', 'power off reported');
-    await device.command('turnOn');
-    assert.equal(sim.state.power, 'on');
-    await until(() => device.powerState() === 'on', 'power on reported');
-  });
-
-  it('delivers push updates when the device changes', async () => {
-    await device.command('play');
-    device.startPushUpdates();
-    const expected = sim.state.tracks[(sim.state.index + 1) % sim.state.tracks.length]!.title;
-    const pushed = new Promise<NowPlaying>((resolve) => {
-      const listener = (state: NowPlaying): void => {
-        if (state.title === expected) {
-          device.off('nowPlaying', listener);
-          resolve(state);
-        }
-      };
-      device.on('nowPlaying', listener);
-    });
-    sim.state.next();
-    assert.equal((await pushed).title, sim.state.nowPlaying().title);
-    device.stopPushUpdates();
-  });
-
-  it('sets volume, shuffle, repeat and position, and returns what the device reports', async () => {
-    if (sim.state.status === 'stopped') sim.state.play();
-    assert.equal(await device.setProperty('volume', 35), 35);
-    assert.equal(sim.state.volume, 35);
-    assert.equal(await device.getProperty('volume'), 35);
-    assert.equal(await device.setProperty('shuffle', 'songs'), 'songs');
-    assert.equal(sim.state.shuffle, 'songs');
-    assert.equal(await device.setProperty('repeat', 'track'), 'track');
-    assert.equal(sim.state.repeat, 'track');
-    const position = await device.setProperty('position', 7);
-    assert.ok(Math.abs(position - 7) <= 1, `position ${position}`);
-    assert.ok(Math.abs((sim.state.position ?? 0) - 7) <= 1);
-  });
-
-  it('fetches artwork as a PNG of the asked size', async () => {
-    const art = await device.artwork({ width: 80, height: 60 });
-    assert.ok(art);
-    assert.equal(art.mimeType, 'image/png');
-    assert.equal(art.bytes.subarray(1, 4).toString('latin1'), 'PNG');
-    assert.equal(art.width, 80);
-    assert.equal(art.height, 60);
-  });
+  itDrivesEveryMrpFeature(() => ({ device, sim }));
 
   it('refuses credentials the device never paired, with an actionable error that shows no secret', async () => {
     const forged = formatHapCredentials({ ...parseFullHapCredentials(credentials), ltsk: randomKeyBytes(ED25519_KEY_LENGTH) });
