@@ -15,6 +15,9 @@
  *
  * A host given by hand comes with no TXT record: the session asks `GET /info` first, as
  * Apple's senders do, and decides from the model and features the device reports.
+ *
+ * Its own capability is `stream`: playing a URL (play.ts), on a connection of its own for
+ * as long as the media plays, on devices that play video (not HomePods).
  */
 import { EventEmitter } from 'node:events';
 import {

@@ -87,18 +87,6 @@ describe('Device through the AirPlay tunnel of a simulated tvOS 18 Apple TV', ()
     assert.ok(stats.replies >= 1, 'the device syncs were answered');
   });
 
-  it('reads the state the simulator holds', async () => {
-    const state = await device.nowPlaying();
-    const expected = sim.state.nowPlaying();
-    assert.equal(state.title, expected.title);
-    assert.equal(state.artist, expected.artist);
-    assert.equal(state.album, expected.album);
-    assert.equal(state.deviceState, expected.deviceState);
-    assert.equal(state.totalTime, expected.totalTime);
-    assert.equal(state.app?.bundleId, 'com.apple.TVMusic');
-    assert.equal(device.powerState(), 'on');
-  });
-
   itDrivesEveryMrpFeature(() => ({ device, sim }));
 
   it('refuses credentials the device never paired, with an actionable error that shows no secret', async () => {

@@ -45,17 +45,8 @@ describe('Device over MRP against the simulator', () => {
     assert.equal(sim.server('mrp')!.stats().pairings, 1);
   });
 
-  it('connects over MRP and reads the state the simulator holds', async () => {
+  it('connects over MRP only', () => {
     assert.deepEqual(device.protocols, ['mrp']);
-    const state = await device.nowPlaying();
-    const expected = sim.state.nowPlaying();
-    assert.equal(state.title, expected.title);
-    assert.equal(state.artist, expected.artist);
-    assert.equal(state.album, expected.album);
-    assert.equal(state.deviceState, expected.deviceState);
-    assert.equal(state.totalTime, expected.totalTime);
-    assert.equal(state.app?.bundleId, 'com.apple.TVMusic');
-    assert.equal(device.powerState(), 'on');
   });
 
   itDrivesEveryMrpFeature(() => ({ device, sim }));

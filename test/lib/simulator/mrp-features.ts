@@ -1,7 +1,7 @@
 /**
  * The MRP features of the Device API against the simulator, the same whichever way MRP
- * travels (its own port, or the AirPlay tunnel): every command of the table, key actions,
- * power, push updates, properties and artwork, each checked in the simulator's state.
+ * travels (its own port, or the AirPlay tunnel): now playing, every command of the table, key
+ * actions, power, push updates, properties and artwork, each checked in the simulator's state.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
@@ -13,6 +13,15 @@ import { until } from '../../support/wait';
 
 /** Registers the tests; `under` gives the connected device and its simulator once `before` ran. */
 export function itDrivesEveryMrpFeature(under: () => { device: Device; sim: Simulator }): void {
+  it('reads the state the simulator holds, with the app and the power state', async () => {
+    const { device, sim } = under();
+    const state = await device.nowPlaying();
+    const expected = sim.state.nowPlaying();
+    for (const field of ['title', 'artist', 'album', 'deviceState', 'totalTime'] as const) assert.equal(state[field], expected[field], field);
+    assert.equal(state.app?.bundleId, 'com.apple.TVMusic');
+    assert.equal(device.powerState(), 'on');
+  });
+
   it('sends every transport, navigation, arrow and volume command of the table', async () => {
     const { device, sim } = under();
     const before = sim.state.keys.length;
