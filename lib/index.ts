@@ -34,3 +34,4 @@ export * from './codecs/bplist';
 export * from './codecs/opack';
 export * from './codecs/http';
 export * from './protocols/airplay';
+export * from './codecs/plist-xml';

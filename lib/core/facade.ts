@@ -153,6 +153,15 @@ export class Device extends EventEmitter {
   }
 
   /**
+   * How each open session reaches the device, best first: MRP through the AirPlay 2 tunnel
+   * (tvOS 15+, HomePods) is `{ protocol: 'mrp', via: 'airplay' }`, a protocol on its own port
+   * has `via: null` (for a status that says how the device is controlled).
+   */
+  get routes(): Array<{ protocol: Protocol; via: Protocol | null }> {
+    return this.ordered(DEFAULT_PRIORITIES).map((s) => ({ protocol: s.protocol, via: s.via ?? null }));
+  }
+
+  /**
    * Why each protocol that could not connect failed, from the last `connect()` (also when it
    * threw): e.g. an `AuthenticationError` says that protocol needs pairing.
    */

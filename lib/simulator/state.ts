@@ -135,6 +135,8 @@ const KEY_LOG_LIMIT = 100;
 /** Like most players: "previous" restarts the track unless it is in its first seconds. */
 const RESTART_THRESHOLD_S = 3;
 const VOLUME_STEP = 5;
+/** How long a played URL lasts in the simulator, which cannot read the media. */
+const URL_SECONDS = 60;
 
 const DEFAULT_APP: AppInfo = { name: 'Music', bundleId: 'com.apple.TVMusic' };
 
@@ -183,6 +185,9 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   private _textFocused = false;
   private _text = '';
   private _openedUrl: string | null = null;
+  /** A media URL sent to the device (AirPlay), playing instead of the queue until it ends. */
+  private external: SimulatorTrack | null = null;
+  private readonly urlSeconds: number;
 
   constructor(options: SimulatorStateOptions = {}) {
     super();
@@ -209,6 +214,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
     });
     this._account = this.accounts[0] ?? null;
     this.skipInterval = options.skipInterval ?? 10;
+    this.urlSeconds = options.trackSeconds ?? URL_SECONDS;
     this._volume = options.volume === undefined ? 50 : PROPERTIES.volume.parse(options.volume);
     this._status = options.status ?? 'paused';
     this.random = prng(options.shuffleSeed ?? 1);
@@ -268,7 +274,48 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   }
   /** The loaded track, or null when stopped. */
   get track(): SimulatorTrack | null {
-    return this._status === 'stopped' ? null : this.tracks[this._index]!;
+    return this._status === 'stopped' ? null : this.loaded;
+  }
+
+  /** The item loaded: a played URL, else the queue's track. */
+  private get loaded(): SimulatorTrack {
+    return this.external ?? this.tracks[this._index]!;
+  }
+
+  /** The media URL playing (or paused) now, sent to the device over AirPlay; null otherwise. */
+  get playingUrl(): string | null {
+    return this.external?.id ?? null;
+  }
+
+  /**
+   * Plays a media URL, as a device does when a sender hands it one (AirPlay): it becomes the
+   * current item (a video titled after the file), from `position`, until it ends (the
+   * simulator cannot know the media's length: `duration`, default the track length or 60 s),
+   * is stopped, or another item is loaded; then the queue is back, stopped.
+   */
+  playUrl(url: string, options: { position?: number; duration?: number; title?: string } = {}): void {
+    const duration = options.duration ?? this.urlSeconds;
+    const file = (() => {
+      try {
+        return decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+      } catch {
+        return '';
+      }
+    })();
+    this.external = Object.freeze<SimulatorTrack>({
+      id: url,
+      title: options.title ?? (file || url),
+      artist: null,
+      album: null,
+      genre: null,
+      mediaType: 'video',
+      duration,
+      color: [120, 120, 120],
+    });
+    this.offset = Math.min(Math.max(0, options.position ?? 0), duration);
+    this.anchor = Date.now();
+    this._status = 'playing';
+    this.changed();
   }
   /** Seconds into the track, or null when stopped. */
   get position(): number | null {
@@ -400,6 +447,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
 
   stop(): void {
     if (this._status === 'stopped') return;
+    this.external = null;
     this._status = 'stopped';
     this.offset = 0;
     this.anchor = Date.now();
@@ -556,7 +604,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   setPosition(seconds: number): void {
     const value = PROPERTIES.position.parse(seconds);
     if (this._status === 'stopped') throw new NotSupportedError('nothing is playing, so there is no position to set: send play first');
-    const duration = this.tracks[this._index]!.duration;
+    const duration = this.loaded.duration;
     this.offset = Math.min(value, duration);
     this.anchor = Date.now();
     this.changed();
@@ -608,7 +656,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   // Internals
 
   private positionAt(now: number): number {
-    const duration = this.tracks[this._index]!.duration;
+    const duration = this.loaded.duration;
     const elapsed = this._status === 'playing' ? (now - this.anchor) / 1000 : 0;
     return Math.max(0, Math.min(duration, this.offset + elapsed));
   }
@@ -633,6 +681,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
 
   /** Loads a track at position 0, keeping play/pause (a stopped player starts paused). */
   private load(index: number): void {
+    this.external = null;
     this._index = index;
     this.offset = 0;
     this.anchor = Date.now();
@@ -664,6 +713,15 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
 
   private trackEnded(): void {
     this.timer = null;
+    if (this.external !== null) {
+      // A played URL ends playback; the queue is back where it was, stopped.
+      this.external = null;
+      this._status = 'stopped';
+      this.offset = 0;
+      this.anchor = Date.now();
+      this.changed();
+      return;
+    }
     if (this._repeat === 'track') {
       this.offset = 0;
       this.anchor = Date.now();
@@ -689,7 +747,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.closed || this._status !== 'playing') return;
-    const remaining = this.tracks[this._index]!.duration - this.positionAt(Date.now());
+    const remaining = this.loaded.duration - this.positionAt(Date.now());
     this.timer = setTimeout(() => this.trackEnded(), Math.max(0, Math.ceil(remaining * 1000)));
     this.timer.unref();
   }

@@ -98,6 +98,7 @@ describe('the editor in Chromium', { skip }, () => {
       'atvlink-command',
       'atvlink-discover',
       'atvlink-keyboard',
+      'atvlink-play',
       'atvlink-playstatus',
       'atvlink-power',
       'atvlink-property',

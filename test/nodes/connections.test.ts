@@ -322,7 +322,7 @@ describe('DeviceLink with the real facade: only configuration errors are final',
     // what a sleep proxy answers for a sleeping device: every service, port 0
     const asleep = (): DeviceConfig => ({ ...whole, deepSleep: true, services: whole.services.map((s) => ({ ...s, port: 0 })) });
     // one lost mDNS answer: the device shows up with a service we do not speak only
-    const partial = (): DeviceConfig => ({ ...whole, services: whole.services.map((s) => ({ ...s, protocol: 'airplay' as const })) });
+    const partial = (): DeviceConfig => ({ ...whole, services: whole.services.map((s) => ({ ...s, protocol: 'raop' as const })) });
     const { link, states, resolves } = realLink([asleep, partial, () => sim.config()]);
     try {
       const end = Date.now() + 5000;

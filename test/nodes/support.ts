@@ -11,6 +11,7 @@ import artworkNode from '../../nodes/atvlink-artwork/atvlink-artwork';
 import commandNode from '../../nodes/atvlink-command/atvlink-command';
 import deviceNode from '../../nodes/atvlink-device/atvlink-device';
 import discoverNode from '../../nodes/atvlink-discover/atvlink-discover';
+import playNode from '../../nodes/atvlink-play/atvlink-play';
 import playstatusNode from '../../nodes/atvlink-playstatus/atvlink-playstatus';
 import propertyNode from '../../nodes/atvlink-property/atvlink-property';
 import powerNode from '../../nodes/atvlink-power/atvlink-power';
@@ -25,7 +26,7 @@ export const TEST_RETRY = { initial: 250, max: 1000 };
 helper.settings({ atvlinkDeviceRetry: TEST_RETRY } as Record<string, unknown>);
 
 export { helper };
-export const ALL_NODES = [deviceNode, discoverNode, commandNode, propertyNode, artworkNode, playstatusNode, powerNode, appsNode, keyboardNode];
+export const ALL_NODES = [deviceNode, discoverNode, commandNode, propertyNode, artworkNode, playstatusNode, playNode, powerNode, appsNode, keyboardNode];
 export { DEMO_DMAP_CREDENTIALS };
 
 export const TAB = 'f1';

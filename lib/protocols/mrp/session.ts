@@ -204,6 +204,11 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     return emitContained<SessionEvents, E>(this, event, args, this.logger);
   }
 
+  /** The protocol the session's messages travel inside, when not MRP's own port (its transport's). */
+  get via(): ProtocolSession['via'] {
+    return this.exchange.transport.via;
+  }
+
   /** The device's DEVICE_INFO (updated by DEVICE_INFO_UPDATE), once connected. */
   get deviceInfo(): Readonly<MrpDeviceInfoMessage> | null {
     return this.info;

@@ -345,9 +345,9 @@ describe('atvlink simulate --protocols dmap,mrp --pin (child process)', () => {
     assert.equal((await child.exited).code, 0, child.stderr.text);
   });
 
-  it('refuses --pin without MRP or Companion', async () => {
+  it('refuses --pin without MRP, AirPlay or Companion', async () => {
     const { code, stderr } = await cli(['simulate', '--pin', '1234', '--no-multicast']);
     assert.equal(code, EXIT.usage);
-    assert.match(stderr, /--pin is the MRP and Companion pairing PIN/);
+    assert.match(stderr, /--pin is the MRP, AirPlay and Companion pairing PIN/);
   });
 });
