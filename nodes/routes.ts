@@ -6,8 +6,7 @@
 import type { NodeAPI } from 'node-red';
 import { COMMANDS, INPUT_ACTIONS } from '../lib/device/commands';
 import { PROPERTIES, PROPERTY_NAMES } from '../lib/device/properties';
-import { NOW_PLAYING_FIELDS } from '../lib/device/state';
-import { DEFAULT_WATCHED_FIELDS } from './atvlink-playstatus/atvlink-playstatus';
+import { DEFAULT_WATCHED_FIELDS, PLAYSTATUS_FIELDS } from './atvlink-playstatus/atvlink-playstatus';
 import { publicDevice, scanDevices } from './discovery';
 
 const READ = 'atvlink-device.read';
@@ -45,7 +44,7 @@ export function registerRoutes(RED: NodeAPI): void {
   });
 
   RED.httpAdmin.get('/atvlink/fields', needs, (_req, res) => {
-    res.json({ fields: NOW_PLAYING_FIELDS, defaults: DEFAULT_WATCHED_FIELDS });
+    res.json({ fields: PLAYSTATUS_FIELDS, defaults: DEFAULT_WATCHED_FIELDS });
   });
 
   RED.httpAdmin.get('/atvlink/discover', needs, (req, res) => {

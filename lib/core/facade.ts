@@ -483,6 +483,7 @@ export class Device extends EventEmitter {
     };
     const onVolume = (level: number) => this.notify('volume', level);
     const onPower = (state: PowerState) => this.notify('power', state);
+    const onApp = (app: AppInfo | null) => this.notify('app', app);
     const onPushError = (err: Error) => this.notify('pushError', err);
     const onLost = (err: Error) => {
       if (this.state === 'connecting') {
@@ -506,12 +507,14 @@ export class Device extends EventEmitter {
     session.on('nowPlaying', onNowPlaying);
     session.on('volume', onVolume);
     session.on('power', onPower);
+    session.on('app', onApp);
     session.on('pushError', onPushError);
     session.on('connectionLost', onLost);
     this.detachers.set(session, () => {
       session.off('nowPlaying', onNowPlaying);
       session.off('volume', onVolume);
       session.off('power', onPower);
+      session.off('app', onApp);
       session.off('pushError', onPushError);
       session.off('connectionLost', onLost);
     });

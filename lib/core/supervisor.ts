@@ -17,9 +17,9 @@
  */
 import { AtvError, ClosedError } from '../errors';
 import type { Device } from './facade';
-import { PROTOCOLS, type DeviceConfig, type Protocol } from '../device/interfaces';
+import { PROTOCOLS, type DeviceConfig, type PowerState, type Protocol } from '../device/interfaces';
 import type { Logger } from '../log';
-import type { NowPlaying } from '../device/state';
+import type { AppInfo, NowPlaying } from '../device/state';
 
 /** The part of `Device` a connection drives; the flow nodes get the whole `Device`. */
 export interface SupervisedDevice {
@@ -33,12 +33,44 @@ export interface SupervisedDevice {
   close(): Promise<void>;
   startPushUpdates(): void;
   nowPlaying(): Promise<NowPlaying>;
+  /** The power state the device last told (Device: from the protocols that know it). */
+  powerState?(): PowerState;
+  /** The app in the foreground, where a protocol tells. */
+  currentApp?(): AppInfo | null;
+  /** Reads the volume (the first reading after a connect). */
+  getProperty?(name: 'volume'): Promise<number | null>;
   on(event: 'nowPlaying', listener: (state: NowPlaying) => void): unknown;
   on(event: 'connectionLost' | 'pushError', listener: (error: Error) => void): unknown;
   on(event: 'closed', listener: () => void): unknown;
+  on(event: 'volume', listener: (level: number) => void): unknown;
+  on(event: 'power', listener: (state: PowerState) => void): unknown;
+  on(event: 'app', listener: (app: AppInfo | null) => void): unknown;
   off(event: 'nowPlaying', listener: (state: NowPlaying) => void): unknown;
   off(event: 'connectionLost' | 'pushError', listener: (error: Error) => void): unknown;
   off(event: 'closed', listener: () => void): unknown;
+  off(event: 'volume', listener: (level: number) => void): unknown;
+  off(event: 'power', listener: (state: PowerState) => void): unknown;
+  off(event: 'app', listener: (app: AppInfo | null) => void): unknown;
+}
+
+/**
+ * What the device last told about itself besides what plays, so flows can show what they
+ * can set (a dashboard slider follows the real volume): pushed by the protocols that tell
+ * (MRP and DMAP the volume, MRP the power, Companion power and the foreground app).
+ */
+export interface DeviceReadings {
+  /** 0 to 100, or null until the device said. */
+  volume: number | null;
+  power: PowerState;
+  /** The app in the foreground, where a protocol tells; null when unknown. */
+  app: AppInfo | null;
+}
+
+export const READING_NAMES = ['volume', 'power', 'app'] as const satisfies readonly (keyof DeviceReadings)[];
+export type ReadingName = (typeof READING_NAMES)[number];
+
+function unknownReadings(): DeviceReadings {
+  return { volume: null, power: 'unknown', app: null };
 }
 
 export type SupervisorState =
@@ -78,6 +110,8 @@ export interface SupervisorStatus {
    * `retryIn` says when the failed ones are tried again in the background.
    */
   failedProtocols: ProtocolFailure[];
+  /** The device's volume, power and foreground app as last told (unknown while not connected). */
+  readings: DeviceReadings;
 }
 
 export interface ProtocolFailure {
@@ -88,6 +122,8 @@ export interface ProtocolFailure {
 export interface SupervisorListener {
   status?(status: SupervisorStatus): void;
   nowPlaying?(state: NowPlaying): void;
+  /** A reading changed (`changed` names which); also once with the first readings after a connect. */
+  readings?(readings: DeviceReadings, changed: ReadingName[]): void;
 }
 
 export interface RetryPolicy {
@@ -185,7 +221,15 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
   private readonly welcomes = new Map<object, NodeJS.Immediate>();
   private current: D | null = null;
   private config: DeviceConfig | null = null;
-  private status: SupervisorStatus = { state: 'idle', nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [] };
+  private status: SupervisorStatus = {
+    state: 'idle',
+    nowPlaying: null,
+    error: null,
+    retryIn: null,
+    needsPairing: [],
+    failedProtocols: [],
+    readings: unknownReadings(),
+  };
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   /** Bumped whenever an attempt must be forgotten (stop, close); stale attempts check it. */
@@ -334,6 +378,13 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     this.call(listener, 'status');
     // A node added by a partial deploy joins a live connection: give it the state too.
     if (this.status.state === 'connected' && this.status.nowPlaying) this.call(listener, 'nowPlaying', this.status.nowPlaying);
+    if (this.status.state === 'connected') {
+      try {
+        listener.readings?.(this.status.readings, [...READING_NAMES]);
+      } catch (err) {
+        this.options.logger?.warn(`${this.name}: a node failed handling readings: ${describe(err).message}`);
+      }
+    }
   }
 
   /** The users that have heard their first status (the others hear the state then). */
@@ -366,7 +417,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     this.reported = 'idle';
     this.reportedPartial = '';
     this.cancelProbe();
-    this.update({ state: final, nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [] });
+    this.update({ state: final, nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [], readings: unknownReadings() });
     const inFlight = this.connectingDevice;
     this.connectingDevice = null;
     const trial = this.trial;
@@ -422,6 +473,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       retryIn: null,
       needsPairing: this.status.needsPairing,
       failedProtocols: [],
+      readings: unknownReadings(),
     });
     const pending = this.connectOnce(generation).finally(() => {
       if (this.pending === pending) this.pending = null;
@@ -478,15 +530,24 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     };
     const onClosed = () => onLost(new ClosedError(`${this.name} closed the connection`));
     const onPushError = (err: Error) => this.options.logger?.debug(`${this.name}: push update failed: ${err.message}`);
+    const onVolume = (volume: number) => this.read(generation, device, { volume });
+    const onPower = (power: PowerState) => this.read(generation, device, { power });
+    const onApp = (app: AppInfo | null) => this.read(generation, device, { app });
     device.on('nowPlaying', onNowPlaying);
     device.on('connectionLost', onLost);
     device.on('closed', onClosed);
     device.on('pushError', onPushError);
+    device.on('volume', onVolume);
+    device.on('power', onPower);
+    device.on('app', onApp);
     this.detach = () => {
       device.off('nowPlaying', onNowPlaying);
       device.off('connectionLost', onLost);
       device.off('closed', onClosed);
       device.off('pushError', onPushError);
+      device.off('volume', onVolume);
+      device.off('power', onPower);
+      device.off('app', onApp);
     };
     this.reported = 'connected';
     this.probeFailures = 0;
@@ -499,6 +560,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       retryIn: this.scheduleProbe(generation, device, failedProtocols),
       needsPairing: pairingOf(failedProtocols),
       failedProtocols,
+      readings: { volume: null, power: device.powerState?.() ?? 'unknown', app: device.currentApp?.() ?? null },
     });
     try {
       device.startPushUpdates();
@@ -512,6 +574,36 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       },
       (err: unknown) => this.options.logger?.debug(`${this.name}: reading now playing failed: ${describe(err).message}`),
     );
+    // The first volume too: a dashboard slider shows the real level from the start. Later
+    // changes arrive as events (pushed, or seen by the protocol's own reads).
+    device.getProperty?.('volume').then(
+      (volume) => {
+        if (volume !== null) this.read(generation, device, { volume });
+      },
+      (err: unknown) => this.options.logger?.debug(`${this.name}: reading the volume failed: ${describe(err).message}`),
+    );
+    this.tellReadings(READING_NAMES.filter((name) => name !== 'volume'));
+  }
+
+  /** Takes a reading the connected `device` told, and tells the users what changed. */
+  private read(generation: number, device: D, reading: Partial<DeviceReadings>): void {
+    if (generation !== this.generation || this.current !== device || this.status.state !== 'connected') return;
+    const before = this.status.readings;
+    const readings = { ...before, ...reading };
+    const changed = READING_NAMES.filter((name) => JSON.stringify(before[name]) !== JSON.stringify(readings[name]));
+    if (changed.length === 0) return;
+    this.status = { ...this.status, readings };
+    this.tellReadings(changed);
+  }
+
+  private tellReadings(changed: ReadingName[]): void {
+    for (const listener of this.welcomed()) {
+      try {
+        listener.readings?.(this.status.readings, changed);
+      } catch (err) {
+        this.options.logger?.warn(`${this.name}: a node failed handling readings: ${describe(err).message}`);
+      }
+    }
   }
 
   /** Warns once when the set of protocols that failed while others connected changes. */
@@ -648,7 +740,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     };
     if (isConfigurationError(error, config)) {
       report('invalid');
-      this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null, needsPairing: [], failedProtocols: [] });
+      this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null, needsPairing: [], failedProtocols: [], readings: unknownReadings() });
       return;
     }
     // Wrong credentials will not fix themselves quickly: retry only at the slowest pace.
@@ -666,6 +758,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       retryIn: wait,
       needsPairing: code === 'AUTH' ? [...refused] : [],
       failedProtocols: [],
+      readings: unknownReadings(),
     });
     this.timer = setTimeout(() => {
       this.timer = null;

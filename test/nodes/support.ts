@@ -184,7 +184,9 @@ export async function waitForStatus(
   );
 }
 
-export const isConnected = (text: string): boolean => text === 'atvlink-device.status.connected' || text.startsWith('atvlink-device.status.playing');
+/** Connected and well: "connected", or what a node kind shows then (what plays, the last command, value or artwork). */
+export const isConnected = (text: string): boolean =>
+  text === 'atvlink-device.status.connected' || /^atvlink-(playstatus|command|property|artwork)\.status\./.test(text);
 
 /** Connected over some protocols while another failed: "connected; pair MRP" or "connected; no MRP". */
 export const isPartlyConnected = (text: string): boolean =>
