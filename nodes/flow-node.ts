@@ -7,7 +7,7 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Device } from '../lib/core/facade';
 import { AtvError, InvalidArgumentError, NotSupportedError } from '../lib/errors';
-import { getLink, shorten, STATUS_MAX, type DeviceLink, type DisplayStatus, type LinkListener, type Translate } from './connections';
+import { getLink, type DeviceLink, type DisplayStatus, type LinkListener, type Translate } from './connections';
 
 /**
  * Messages shared by every node (status texts, "no device configured"). They live in the
@@ -38,7 +38,8 @@ function show(node: Node): void {
   const shown = statusShown.get(node);
   if (!shown?.display) return;
   const own = shown.display.fill === 'green' ? shown.own?.() : null;
-  node.status(own ? { ...shown.display, text: shorten(own, STATUS_MAX) } : shown.display);
+  // Each node kind keeps its text within STATUS_MAX itself (`fitted`), translated or not.
+  node.status(own ? { ...shown.display, text: own } : shown.display);
 }
 
 /** Shows the node's own status text again (it changed: a command was sent, a value read). */

@@ -347,12 +347,22 @@ function dashboardPackage() {
   }
 }
 
-/** The Dashboard 2 example, its nodes pointed at the demo's device node (whose protocol is the mode's). */
+/**
+ * The Dashboard 2 example under ids of its own (so importing the example into the demo
+ * raises no "nodes already exist"), its nodes pointed at the demo's device node (whose
+ * protocol is the mode's).
+ */
 function dashboardFlow(device) {
-  const nodes = JSON.parse(readFileSync(join(root, 'examples', 'dashboard-2', 'Apple TV remote.json'), 'utf8'));
-  return nodes
-    .filter((n) => n.type !== 'atvlink-device')
-    .map((n) => (typeof n.device === 'string' && n.type.startsWith('atvlink-') ? { ...n, device } : n));
+  const nodes = JSON.parse(readFileSync(join(root, 'examples', 'dashboard-2', 'Apple TV remote.json'), 'utf8')).filter((n) => n.type !== 'atvlink-device');
+  const ids = new Map(nodes.map((n) => [n.id, `atvlink-demo-dash-${n.id}`]));
+  const exampleDevice = (n) => typeof n.device === 'string' && n.type.startsWith('atvlink-');
+  const mapped = (value) => (typeof value === 'string' && ids.has(value) ? ids.get(value) : value);
+  return nodes.map((n) => {
+    const copy = Object.fromEntries(Object.entries(n).map(([k, v]) => [k, mapped(v)]));
+    if (Array.isArray(n.wires)) copy.wires = n.wires.map((out) => out.map(mapped));
+    if (exampleDevice(n)) copy.device = device;
+    return copy;
+  });
 }
 
 /** Resolves once `url` answers 200 (Node-RED answers 503 until it has started). */

@@ -241,6 +241,8 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
   private pending: Promise<void> | null = null;
   private connectingDevice: D | null = null;
   private connectedAt = 0;
+  /** Whether the connected device's first state and readings are in (users hear them together). */
+  private primed = false;
   /**
    * The state the log last announced. A device that is off fails every attempt the same
    * way: the log warns when the state changes, and each attempt's failure goes to debug.
@@ -377,14 +379,13 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     if (!listener) return;
     this.call(listener, 'status');
     // A node added by a partial deploy joins a live connection: give it the state too.
-    if (this.status.state === 'connected' && this.status.nowPlaying) this.call(listener, 'nowPlaying', this.status.nowPlaying);
-    if (this.status.state === 'connected') {
-      try {
-        listener.readings?.(this.status.readings, [...READING_NAMES]);
-      } catch (err) {
-        this.options.logger?.warn(`${this.name}: a node failed handling readings: ${describe(err).message}`);
-      }
+    if (this.status.state !== 'connected' || !this.primed) return;
+    try {
+      listener.readings?.(this.status.readings, [...READING_NAMES]);
+    } catch (err) {
+      this.options.logger?.warn(`${this.name}: a node failed handling readings: ${describe(err).message}`);
     }
+    if (this.status.nowPlaying) this.call(listener, 'nowPlaying', this.status.nowPlaying);
   }
 
   /** The users that have heard their first status (the others hear the state then). */
@@ -513,7 +514,9 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     const onNowPlaying = (state: NowPlaying) => {
       if (generation !== this.generation) return;
       this.status = { ...this.status, nowPlaying: state };
-      for (const listener of this.welcomed()) this.call(listener, 'nowPlaying', state);
+      // Until the first readings are in, users hear nothing but the status: their first
+      // now-playing state then comes with the volume, not followed by a second message for it.
+      if (this.primed) for (const listener of this.welcomed()) this.call(listener, 'nowPlaying', state);
       this.update(this.status);
     };
     const onLost = (err: Error) => {
@@ -567,22 +570,28 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     } catch (err) {
       this.options.logger?.debug(`${this.name}: no push updates: ${describe(err).message}`);
     }
-    // The first state, so status and playstatus nodes need not wait for a change.
-    device.nowPlaying().then(
-      (state) => {
-        if (generation === this.generation && this.current === device) onNowPlaying(state);
-      },
-      (err: unknown) => this.options.logger?.debug(`${this.name}: reading now playing failed: ${describe(err).message}`),
-    );
-    // The first volume too: a dashboard slider shows the real level from the start. Later
-    // changes arrive as events (pushed, or seen by the protocol's own reads).
-    device.getProperty?.('volume').then(
-      (volume) => {
-        if (volume !== null) this.read(generation, device, { volume });
-      },
-      (err: unknown) => this.options.logger?.debug(`${this.name}: reading the volume failed: ${describe(err).message}`),
-    );
-    this.tellReadings(READING_NAMES.filter((name) => name !== 'volume'));
+    // The first state and volume, so status and playstatus nodes need not wait for a change
+    // (and a dashboard slider shows the real level from the start); later changes arrive as
+    // events (pushed, or seen by the protocol's own reads).
+    this.primed = false;
+    const first = (what: string) => (err: unknown) => {
+      this.options.logger?.debug(`${this.name}: reading ${what} failed: ${describe(err).message}`);
+      return null;
+    };
+    void Promise.all([
+      device.nowPlaying().catch(first('now playing')),
+      device.getProperty ? device.getProperty('volume').catch(first('the volume')) : Promise.resolve(null),
+    ]).then(([state, volume]) => {
+      if (generation !== this.generation || this.current !== device || this.status.state !== 'connected') return;
+      this.primed = true;
+      const readings = volume === null ? this.status.readings : { ...this.status.readings, volume };
+      // A push may have brought a newer state meanwhile.
+      const nowPlaying = this.status.nowPlaying ?? state;
+      this.status = { ...this.status, readings, nowPlaying };
+      this.tellReadings([...READING_NAMES]);
+      if (nowPlaying) for (const listener of this.welcomed()) this.call(listener, 'nowPlaying', nowPlaying);
+      this.update(this.status);
+    });
   }
 
   /** Takes a reading the connected `device` told, and tells the users what changed. */
@@ -593,7 +602,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     const changed = READING_NAMES.filter((name) => JSON.stringify(before[name]) !== JSON.stringify(readings[name]));
     if (changed.length === 0) return;
     this.status = { ...this.status, readings };
-    this.tellReadings(changed);
+    if (this.primed) this.tellReadings(changed);
   }
 
   private tellReadings(changed: ReadingName[]): void {

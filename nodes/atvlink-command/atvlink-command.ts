@@ -6,6 +6,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { checkCommand, COMMANDS, CommandError, findCommand, type CommandRequest } from '../../lib/device/commands';
 import { InvalidArgumentError } from '../../lib/errors';
+import { fitted } from '../connections';
 import { attachToDevice, onInput, refreshStatus, withDevice } from '../flow-node';
 
 export interface CommandNodeDef extends NodeDef {
@@ -35,7 +36,7 @@ export default function (RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     let sent: string | null = null;
-    const link = attachToDevice(node, def.device, {}, () => (sent ? t('status.sent', { command: sent }) : null));
+    const link = attachToDevice(node, def.device, {}, () => (sent ? fitted(t, 'status.sent', 'command', sent) : null));
 
     onInput(node, async (msg, send) => {
       const requested = def.command || msg.command || msg.payload;

@@ -8,7 +8,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Device } from '../../lib/core/facade';
 import { READING_NAMES, type DeviceReadings } from '../../lib/core/supervisor';
 import { NOW_PLAYING_FIELDS, type NowPlaying } from '../../lib/device/state';
-import { fitted, STATUS_MAX, type DeviceLink } from '../connections';
+import { fitted, type DeviceLink } from '../connections';
 import { attachToDevice, onInput, refreshStatus, withDevice } from '../flow-node';
 
 /** What the node sends: the now-playing state plus the device's readings (volume, power). */
@@ -83,7 +83,7 @@ export default function (RED: NodeAPI): void {
       if (!state) return null;
       const title = state.title ?? state.app?.name ?? '';
       const key = state.deviceState === 'playing' ? 'status.playing' : state.deviceState === 'paused' ? 'status.paused' : null;
-      return key && title ? fitted(t, key, 'title', title) : t('status.idle').slice(0, STATUS_MAX);
+      return key && title ? fitted(t, key, 'title', title) : t('status.idle');
     };
 
     link = attachToDevice(

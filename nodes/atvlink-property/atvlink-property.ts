@@ -7,6 +7,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { checkProperty, isPropertyName, PROPERTY_NAMES } from '../../lib/device/properties';
 import { InvalidArgumentError } from '../../lib/errors';
+import { fitted } from '../connections';
 import { attachToDevice, evaluate, onInput, refreshStatus, withDevice } from '../flow-node';
 
 export interface PropertyNodeDef extends NodeDef {
@@ -27,7 +28,7 @@ export default function (RED: NodeAPI): void {
     const node = this;
     const getting = def.mode === 'get';
     let lastValue: { name: string; value: unknown } | null = null;
-    const own = () => (lastValue ? t('status.value', { property: lastValue.name, value: String(lastValue.value ?? '–') }) : null);
+    const own = () => (lastValue ? fitted((key, v) => t(key, { property: lastValue!.name, ...v }), 'status.value', 'value', String(lastValue.value ?? '–')) : null);
     const link = attachToDevice(node, def.device, {}, own);
 
     onInput(node, async (msg, send) => {

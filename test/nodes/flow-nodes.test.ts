@@ -195,7 +195,7 @@ describe('flow nodes against the simulator (happy paths)', () => {
     const bytes = art.payload as Buffer;
     assert.equal(art.contentType, 'image/png');
     assert.deepEqual([...bytes.subarray(1, 4)].map((b) => String.fromCharCode(b)).join(''), 'PNG');
-    assert.equal(art.size, bytes.length);
+    assert.equal(art.byteLength, bytes.length);
     assert.equal(art.width, 64, 'scaled to the editor width');
 
     helper.getNode('uri').receive({ topic: 'uri', width: 32, height: 32 } as never);
@@ -212,7 +212,7 @@ describe('flow nodes against the simulator (happy paths)', () => {
     const msg = await out.waitFor((m) => m.topic === 'none', 'the empty artwork message');
     assert.equal(msg.payload, null);
     assert.equal(msg.contentType, null);
-    assert.equal(msg.size, 0);
+    assert.equal(msg.byteLength, 0);
     sim.state.play();
   });
 
