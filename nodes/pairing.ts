@@ -96,9 +96,12 @@ export class PairingRegistry {
   private readonly entries = new Map<string, Entry>();
   private sweeper: NodeJS.Timeout | null = null;
   private readonly now: () => number;
+  private readonly pair: typeof pair;
 
-  constructor(options: { now?: () => number } = {}) {
+  /** `now` and `pair` stand in for the clock and the library in tests. */
+  constructor(options: { now?: () => number; pair?: typeof pair } = {}) {
     this.now = options.now ?? Date.now;
+    this.pair = options.pair ?? pair;
   }
 
   /** Sessions not ended yet. */
@@ -126,7 +129,7 @@ export class PairingRegistry {
     const id = randomBytes(16).toString('hex');
     const pin = style === 'we-show-pin' ? String(randomInt(0, 10_000)).padStart(4, '0') : null;
     let entry: Entry | null = null;
-    const session = pair(request.protocol, {
+    const session = this.pair(request.protocol, {
       config: request.device,
       name: request.name,
       ...(pin !== null && { pin, timeout: DMAP_WAIT_MS }),
@@ -260,8 +263,8 @@ export class PairingRegistry {
     await entry.session.close().catch(() => undefined);
   }
 
-  /** Ends what timed out or was abandoned, forgets what ended long ago. */
-  private sweep(): void {
+  /** Ends what timed out or was abandoned, forgets what ended long ago (runs every few seconds). */
+  sweep(): void {
     const now = this.now();
     for (const [id, entry] of this.entries) {
       const phase = entry.view.phase;
