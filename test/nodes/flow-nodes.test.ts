@@ -250,6 +250,35 @@ describe('flow nodes against the simulator (happy paths)', () => {
     assert.equal(out.items.length, since, 'a position change alone sends nothing');
   });
 
+  it('playstatus: carries volume and power; a node watching the volume follows a change made on the device', async () => {
+    sim.state.setVolume(40);
+    const { out, statuses } = await load([{ id: 'vol', type: 'atvlink-playstatus', device: 'dev1', initial: true, fields: ['volume'], wires: [['out']] }]);
+    const first = await out.waitFor(() => true, 'the state on deploy');
+    assert.equal((first.payload as { volume: number }).volume, 40, 'the first message has the volume');
+    assert.ok(['on', 'off', 'unknown'].includes((first.payload as { power: string }).power));
+    await waitForStatus(statuses, ['vol'], isConnected, 'connected');
+    const since = out.mark();
+    sim.state.setVolume(65);
+    const changed = await out.waitFor((m) => (m.payload as { volume: number }).volume === 65, 'the volume set on the device', 5000, since);
+    assert.deepEqual(changed.changed, ['volume']);
+    sim.state.next();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(out.items.length - since, 1, 'a title change does not wake a node watching the volume only');
+  });
+
+  it('property: get reads a property on demand, no value needed', async () => {
+    sim.state.setVolume(55);
+    const { out, statuses, caught } = await load([{ id: 'reader', type: 'atvlink-property', device: 'dev1', property: 'volume', mode: 'get', value: 'payload', valueType: 'msg', wires: [['out']] }]);
+    await waitForStatus(statuses, ['reader'], isConnected, 'connected');
+    helper.getNode('reader').receive({ payload: 'ignored' } as never);
+    const msg = await out.waitFor(() => true, 'the volume read');
+    assert.equal(msg.payload, 55);
+    assert.equal(msg.property, 'volume');
+    assert.equal(sim.state.volume, 55, 'nothing was set');
+    await waitForStatus(statuses, ['reader'], (t) => t === 'atvlink-property.status.value', 'the value read as its status');
+    assert.equal(caught.items.length, 0);
+  });
+
   it('playstatus: added by a partial deploy while the device is connected, it sends the state on deploy', async () => {
     const devices = deviceConfig(sim);
     const outNode: FlowNode = { id: 'out', type: 'helper', z: 'f1', wires: [] };
