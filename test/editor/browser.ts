@@ -13,6 +13,22 @@ import { until } from '../support/wait';
 import { skipOutsideCi } from '../support/ci';
 import { REPO_ROOT } from '../support/paths';
 
+/** The bits of the editor's global `RED` the tests call inside the page. */
+declare global {
+  const RED: {
+    nodes: {
+      getType(type: string): unknown;
+      node(id: string): { id: string; type: string; [k: string]: unknown } | null;
+      eachConfig(cb: (n: { id: string; type: string }) => void): void;
+      dirty(value?: boolean): boolean;
+    };
+    editor: { edit(node: unknown): void };
+    view: { importNodes(nodes: unknown[], options?: Record<string, unknown>): void; redraw(full?: boolean): void };
+    actions: { invoke(name: string): void };
+    workspaces: { active(): string };
+  };
+}
+
 export const CHROMIUM = process.env.ATV_CHROMIUM ?? '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`;
 /** The `skip` option of a browser suite. */

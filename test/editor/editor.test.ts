@@ -18,18 +18,6 @@ import { DEMO_DMAP_CREDENTIALS, mrpStats, pairMrp, startMrpSimulator, type FlowN
 import { REPO_ROOT } from '../support/paths';
 import { chromiumSkip, launchChromium, type Browser } from './browser';
 
-declare const RED: {
-  nodes: {
-    getType(type: string): unknown;
-    node(id: string): { id: string; type: string; [k: string]: unknown } | null;
-    eachConfig(cb: (n: { id: string; type: string }) => void): void;
-    dirty(value?: boolean): boolean;
-  };
-  editor: { edit(node: unknown): void };
-  view: { importNodes(nodes: unknown[], options?: Record<string, unknown>): void; redraw(full?: boolean): void };
-  actions: { invoke(name: string): void };
-  workspaces: { active(): string };
-};
 
 describe('the editor in Chromium', { skip: chromiumSkip }, () => {
   let sim: Simulator;

@@ -13,12 +13,6 @@ import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { chromiumSkip, launchChromium, screenshot, startDemo, tvState, type Browser, type Demo } from './browser';
 
-declare const RED: {
-  nodes: { node(id: string): { id: string; type: string; [k: string]: unknown } | null; getType(type: string): unknown; dirty(): boolean };
-  editor: { edit(node: unknown): void };
-  view: { importNodes(nodes: unknown[], options?: Record<string, unknown>): void };
-  workspaces: { active(): string };
-};
 
 const row = (protocol: string) => `.atvlink-pairing-row[data-protocol="${protocol}"]`;
 
