@@ -80,6 +80,13 @@ export async function launchChromium(viewport = { width: 1400, height: 1000 }): 
   };
 }
 
+/** Opens the editor at `url` and waits until our palette is in. */
+export async function openEditor(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForFunction(() => typeof RED !== 'undefined' && !!RED.nodes && !!RED.nodes.getType('atvlink-command'), null, { timeout: 30_000 });
+  await page.waitForSelector('.red-ui-palette-node[data-palette-type="atvlink-command"]', { timeout: 15_000 });
+}
+
 /**
  * Saves a screenshot of `what` as `name`.png when ATV_SCREENSHOTS names a folder (the README's
  * pictures come from such a run); does nothing otherwise.

@@ -16,7 +16,7 @@ import type { Simulator } from '../../lib/simulator';
 import { startNodeRed, type NodeRedRuntime } from '../nodes/runtime';
 import { DEMO_DMAP_CREDENTIALS, mrpStats, pairMrp, startMrpSimulator, type FlowNode } from '../nodes/support';
 import { REPO_ROOT } from '../support/paths';
-import { chromiumSkip, launchChromium, type Browser } from './browser';
+import { chromiumSkip, launchChromium, openEditor, type Browser } from './browser';
 
 
 describe('the editor in Chromium', { skip: chromiumSkip }, () => {
@@ -34,9 +34,7 @@ describe('the editor in Chromium', { skip: chromiumSkip }, () => {
     browser = await launchChromium();
     page = browser.page;
     consoleErrors = browser.errors;
-    await page.goto(red.url);
-    await page.waitForFunction(() => typeof RED !== 'undefined' && !!RED.nodes && !!RED.nodes.getType('atvlink-command'), null, { timeout: 30_000 });
-    await page.waitForSelector('.red-ui-palette-node[data-palette-type="atvlink-command"]', { timeout: 15_000 });
+    await openEditor(page, red.url);
   });
 
   after(async () => {

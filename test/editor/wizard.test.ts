@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { chromiumSkip, launchChromium, screenshot, startDemo, tvState, type Browser, type Demo } from './browser';
+import { chromiumSkip, launchChromium, openEditor, screenshot, startDemo, tvState, type Browser, type Demo } from './browser';
 
 
 const row = (protocol: string) => `.atvlink-pairing-row[data-protocol="${protocol}"]`;
@@ -30,9 +30,7 @@ describe('pairing from the device dialog, against npm start -- --mrp', { skip: c
     page.on('response', (res) => {
       if (res.url().includes('/atvlink/')) void res.text().then((t) => answers.push(t), () => undefined);
     });
-    await page.goto(demo.base);
-    await page.waitForFunction(() => typeof RED !== 'undefined' && !!RED.nodes && !!RED.nodes.getType('atvlink-command'), null, { timeout: 30_000 });
-    await page.waitForSelector('.red-ui-palette-node[data-palette-type="atvlink-command"]', { timeout: 15_000 });
+    await openEditor(page, demo.base);
   });
 
   after(async () => {
