@@ -14,6 +14,11 @@
  * a timeout) stays in use; the failed protocol is tried again alone in the background with
  * the same pacing, and once it connects a whole new device takes over (the old one finishes
  * its requests first), so users that work are never interrupted for it.
+ *
+ * It also keeps what the device last told of its volume, power and foreground app (the
+ * status's `readings`, from the device's 'volume', 'power' and 'app' events and one volume
+ * read after each connect) and tells its users: the first time together with the first
+ * now-playing state, so a flow that shows both gets one message, not two.
  */
 import { AtvError, ClosedError } from '../errors';
 import type { Device } from './facade';
