@@ -26,6 +26,11 @@ export interface PairOptions {
    * for a device that cannot multicast to us, e.g. the simulator under `--no-multicast`).
    */
   advertiser?: Omit<AdvertiserOptions, 'interface' | 'logger'>;
+  /**
+   * Told when the device sent a wrong PIN while the pairing goes on (DMAP: the device may
+   * call again; where a wrong PIN ends the pairing, `finish()` rejects instead).
+   */
+  onWrongPin?: () => void;
   logger?: Logger;
 }
 

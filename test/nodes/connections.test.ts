@@ -10,7 +10,7 @@ import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../lib/simulator';
 import { REPO_ROOT } from '../support/paths';
 import { idleNowPlaying, type NowPlaying } from '../../lib/device/state';
 import { AuthenticationError, InvalidArgumentError, TimeoutError, UnreachableError } from '../../lib/errors';
-import { DEFAULT_RETRY, DeviceLink, displayStatus, MAX_RETRY_MS, MIN_RETRY_MS, retryDelay, retryPolicyFrom, type DeviceLinkOptions, type LinkStatus } from '../../nodes/connections';
+import { DEFAULT_RETRY, DeviceLink, displayStatus, fitted, MAX_RETRY_MS, MIN_RETRY_MS, retryDelay, retryPolicyFrom, type DeviceLinkOptions, type LinkStatus } from '../../nodes/connections';
 
 /** A device whose connect outcome each test scripts. */
 class FakeDevice extends EventEmitter {
@@ -117,10 +117,9 @@ describe('DeviceLink (one shared connection per config node)', () => {
       states.map((s) => s.title),
       ['Track one', 'Track two'],
     );
-    const display = displayStatus({ state: 'connected', nowPlaying: status.nowPlaying, error: null, retryIn: null, needsPairing: [], failedProtocols: [] }, (k, v) =>
-      k === 'status.playing' ? `playing "${v?.title}"` : k,
-    );
-    assert.deepEqual(display, { fill: 'green', shape: 'dot', text: 'playing "Track one"' });
+    // the title is the playstatus node's to show; the connection itself just says connected
+    const display = displayStatus({ ...status, readings: { volume: null, power: 'unknown', app: null } }, (k) => k);
+    assert.deepEqual(display, { fill: 'green', shape: 'dot', text: 'status.connected' });
     await link.close();
   });
 
@@ -389,8 +388,17 @@ function english(node: string): (key: string, v?: Record<string, string | number
 
 describe('status texts stay under the editor convention of 20 characters', () => {
   const t = english('atvlink-device');
-  const base: LinkStatus = { state: 'connected', nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [] };
+  const base: LinkStatus = {
+    state: 'connected',
+    nowPlaying: null,
+    error: null,
+    retryIn: null,
+    needsPairing: [],
+    failedProtocols: [],
+    readings: { volume: null, power: 'unknown', app: null },
+  };
   const playing = (title: string): LinkStatus => ({ ...base, nowPlaying: { ...idleNowPlaying(), deviceState: 'playing', title } });
+  const playstatus = english('atvlink-playstatus');
   const length = (text: string) => Array.from(text).length;
 
   it('every state, every protocol combination, every title', () => {
@@ -419,14 +427,16 @@ describe('status texts stay under the editor convention of 20 characters', () =>
     assert.ok(length(discover('status.watching', { count: 12 })) <= 20);
   });
 
-  it('cuts a long title at a word with an ellipsis, never inside a character', () => {
-    assert.equal(displayStatus(playing('Hi'), t).text, 'playing "Hi"');
-    const cut = displayStatus(playing('Never Gonna Give You Up'), t).text;
-    assert.match(cut, /^playing "Never…"$|^playing "Never Gon…"$/);
-    assert.equal(cut, 'playing "Never…"', 'at the last whole word that fits');
-    const emoji = displayStatus(playing('🎵🎵🎵🎵🎵🎵🎵🎵🎵🎵🎵🎵'), t).text;
+  it('the playstatus node cuts a long title at a word with an ellipsis, never inside a character', () => {
+    assert.equal(displayStatus(playing('Hi'), t).text, 'connected', 'the connection does not repeat the title on every node');
+    assert.equal(fitted(playstatus, 'status.playing', 'title', 'Hi'), '▶ Hi');
+    const cut = fitted(playstatus, 'status.playing', 'title', 'Never Gonna Give You Up (Remastered)');
+    assert.equal(cut, '▶ Never Gonna Give…', 'at the last whole word that fits');
+    assert.ok(Array.from(cut).length <= 20);
+    const emoji = fitted(playstatus, 'status.paused', 'title', '🎵'.repeat(30));
     assert.ok(!/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(emoji), `a lone surrogate in ${emoji}`);
-    assert.ok(emoji.endsWith('…"'), emoji);
+    assert.ok(emoji.endsWith('…'), emoji);
+    assert.ok(Array.from(emoji).length <= 20, emoji);
     assert.equal(displayStatus({ ...base, state: 'pairing', needsPairing: ['dmap', 'mrp'] }, t).text, 'unpaired: DMAP, MRP');
   });
 });
