@@ -21,6 +21,7 @@ import {
   type SupervisorStatus,
 } from '../lib/core/supervisor';
 import type { Protocol } from '../lib/device/interfaces';
+import { protocolDescriptor } from '../lib/protocols/table';
 import type { NowPlaying } from '../lib/device/state';
 
 export {
@@ -121,6 +122,9 @@ export function displayStatus(status: LinkStatus, t: Translate = (k) => k): Disp
       }
       // What plays is the playstatus node's to show (flow-node.ts): every node showing the
       // same title said nothing about the node itself.
+      // How the device is reached, when not plainly: MRP through the AirPlay 2 tunnel says "(AirPlay)".
+      const via = status.routes.find((r) => r.via !== null)?.via;
+      if (via) return { fill: 'green', shape: 'dot', text: fitted(t, 'status.connectedVia', 'via', protocolDescriptor(via).label) };
       return { fill: 'green', shape: 'dot', text: t('status.connected') };
     }
     case 'connecting':
@@ -148,7 +152,8 @@ export function displayStatus(status: LinkStatus, t: Translate = (k) => k): Disp
 export interface LinkListener {
   status?(status: LinkStatus, display: DisplayStatus): void;
   nowPlaying?(state: NowPlaying): void;
-  readings?(readings: DeviceReadings, changed: ReadingName[]): void;
+  /** See SupervisorListener.readings: every reading with `initial` once connected, then each change. */
+  readings?(readings: DeviceReadings, changed: ReadingName[], initial: boolean): void;
 }
 
 export interface DeviceLinkOptions<D extends SupervisedDevice = Device> extends SupervisorOptions<D> {

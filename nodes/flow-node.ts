@@ -5,7 +5,7 @@
  * and never escapes into the runtime.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
-import type { Device, DeviceEvents } from '../lib/core/facade';
+import type { Device } from '../lib/core/facade';
 import { AtvError, InvalidArgumentError, NotSupportedError } from '../lib/errors';
 import { getLink, type DeviceLink, type DisplayStatus, type LinkListener, type Translate } from './connections';
 
@@ -24,16 +24,6 @@ export function shared(key: string, substitutions?: Record<string, string | numb
 }
 
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
-
-/** Device events a flow node may hear besides now playing (power, app, text focus changes). */
-export type DeviceEventName = 'power' | 'app' | 'textFocus';
-
-export interface FlowNodeListener extends LinkListener {
-  /** Each device that becomes the connected one (the first connect, a reconnect, a device with more protocols). */
-  device?(device: Device): void;
-  /** Events of whichever device is connected; followed across reconnects. */
-  events?: { [E in DeviceEventName]?: (...args: DeviceEvents[E]) => void };
-}
 
 /**
  * What a node kind says about itself while its device is connected and well (the last
@@ -62,36 +52,23 @@ export function refreshStatus(node: Node): void {
  * the node's status (with `own` text while connected). Returns null (and shows why) when no
  * device is configured.
  */
-export function attachToDevice(node: Node, deviceId: string | undefined, listener: FlowNodeListener = {}, own?: OwnStatus): DeviceLink<Device> | null {
+export function attachToDevice(node: Node, deviceId: string | undefined, listener: LinkListener = {}, own?: OwnStatus): DeviceLink<Device> | null {
   const link = deviceId ? getLink(deviceId) : undefined;
   if (!link) {
     node.status({ fill: 'red', shape: 'ring', text: shared('status.noDevice') });
     return null;
   }
-  // The link replaces its Device on a reconnect: the node's event listeners move with it.
-  let followed: Device | null = null;
-  const events = Object.entries(listener.events ?? {}) as [DeviceEventName, (...args: unknown[]) => void][];
-  const follow = (device: Device | null): void => {
-    if (device === followed) return;
-    for (const [event, handler] of events) followed?.off(event, handler as never);
-    followed = device;
-    if (!device) return;
-    for (const [event, handler] of events) device.on(event, handler as never);
-    listener.device?.(device);
-  };
   statusShown.set(node, { display: null, own });
   link.register(node, {
     status(status, display) {
       statusShown.set(node, { display, own });
       show(node);
       listener.status?.(status, display);
-      if (events.length > 0 || listener.device) follow(link.device);
     },
     nowPlaying: listener.nowPlaying?.bind(listener),
     readings: listener.readings?.bind(listener),
   });
   node.on('close', (_removed: boolean, done: () => void) => {
-    follow(null);
     link.deregister(node).then(done, (err: unknown) => {
       node.warn(err instanceof Error ? err.message : String(err));
       done();

@@ -9,7 +9,7 @@
  * Arguments are checked here, where they enter; the sessions trust them.
  */
 import { EventEmitter } from 'node:events';
-import { AtvError, AuthenticationError, ClosedError, InvalidArgumentError, NotSupportedError, UnreachableError } from '../errors';
+import { AtvError, AuthenticationError, ClosedError, InvalidArgumentError, NoUsableProtocolError, NotSupportedError, UnreachableError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { emitContained } from '../support/emit';
 import { checkCommand, COMMANDS, isPowerCommand, type CommandOptions, type CommandRequest } from '../device/commands';
@@ -230,7 +230,7 @@ export class Device extends EventEmitter {
             .map((s) => `${s.protocol}: ${s.disabledReason}`),
         ),
       ];
-      throw new NotSupportedError(
+      throw new NoUsableProtocolError(
         `${this.config.name}: no usable protocol (offered: ${offered}${wanted ? `; allowed: ${wanted.join(', ')}` : ''})` +
           (reasons.length > 0 ? `. ${reasons.join('; ')}` : ''),
       );

@@ -15,14 +15,16 @@
  * the same pacing, and once it connects a whole new device takes over (the old one finishes
  * its requests first), so users that work are never interrupted for it.
  *
- * It also keeps what the device last told of its volume, power and foreground app (the
- * status's `readings`, from the device's 'volume', 'power' and 'app' events and one volume
- * read after each connect) and tells its users: the first time together with the first
- * now-playing state, so a flow that shows both gets one message, not two.
+ * It also keeps what the device last told of its volume, power, foreground app and text
+ * focus (the status's `readings`, from the device's 'volume', 'power', 'app' and 'textFocus'
+ * events and one volume read after each connect) and tells its users: the first time together
+ * with the first now-playing state, so a flow that shows both gets one message, not two. This
+ * is THE way users follow those values across reconnects (a new Device after each): they never
+ * hold listeners on a Device themselves.
  */
-import { AtvError, ClosedError } from '../errors';
+import { AtvError, ClosedError, NoUsableProtocolError } from '../errors';
 import type { Device } from './facade';
-import { PROTOCOLS, type DeviceConfig, type PowerState, type Protocol } from '../device/interfaces';
+import { PROTOCOLS, type DeviceConfig, type PowerState, type Protocol, type TextFocusState } from '../device/interfaces';
 import type { Logger } from '../log';
 import type { AppInfo, NowPlaying } from '../device/state';
 
@@ -32,6 +34,8 @@ export interface SupervisedDevice {
   readonly lastNowPlaying: NowPlaying | null;
   /** The protocols connected, best first. */
   readonly protocols?: readonly Protocol[];
+  /** How each connected protocol reaches the device, best first. */
+  readonly routes?: readonly DeviceRoute[];
   /** Why each protocol that could not connect failed, from the last `connect()`. */
   readonly connectFailures?: ReadonlyMap<Protocol, Error>;
   connect(): Promise<void>;
@@ -42,6 +46,8 @@ export interface SupervisedDevice {
   powerState?(): PowerState;
   /** The app in the foreground, where a protocol tells. */
   currentApp?(): AppInfo | null;
+  /** Whether a text field has the focus, where a protocol tells. */
+  textFocusState?(): TextFocusState;
   /** Reads the volume (the first reading after a connect). */
   getProperty?(name: 'volume'): Promise<number | null>;
   on(event: 'nowPlaying', listener: (state: NowPlaying) => void): unknown;
@@ -50,18 +56,21 @@ export interface SupervisedDevice {
   on(event: 'volume', listener: (level: number) => void): unknown;
   on(event: 'power', listener: (state: PowerState) => void): unknown;
   on(event: 'app', listener: (app: AppInfo | null) => void): unknown;
+  on(event: 'textFocus', listener: (state: TextFocusState) => void): unknown;
   off(event: 'nowPlaying', listener: (state: NowPlaying) => void): unknown;
   off(event: 'connectionLost' | 'pushError', listener: (error: Error) => void): unknown;
   off(event: 'closed', listener: () => void): unknown;
   off(event: 'volume', listener: (level: number) => void): unknown;
   off(event: 'power', listener: (state: PowerState) => void): unknown;
   off(event: 'app', listener: (app: AppInfo | null) => void): unknown;
+  off(event: 'textFocus', listener: (state: TextFocusState) => void): unknown;
 }
 
 /**
  * What the device last told about itself besides what plays, so flows can show what they
  * can set (a dashboard slider follows the real volume): pushed by the protocols that tell
- * (MRP and DMAP the volume, MRP the power, Companion power and the foreground app).
+ * (MRP and DMAP the volume, MRP the power, Companion power, the foreground app and the text
+ * focus).
  */
 export interface DeviceReadings {
   /** 0 to 100, or null until the device said. */
@@ -69,13 +78,16 @@ export interface DeviceReadings {
   power: PowerState;
   /** The app in the foreground, where a protocol tells; null when unknown. */
   app: AppInfo | null;
+  /** Whether a text field has the focus (Companion tells); 'unknown' elsewhere. */
+  textFocus: TextFocusState;
 }
 
-export const READING_NAMES = ['volume', 'power', 'app'] as const satisfies readonly (keyof DeviceReadings)[];
+export const READING_NAMES = ['volume', 'power', 'app', 'textFocus'] as const satisfies readonly (keyof DeviceReadings)[];
 export type ReadingName = (typeof READING_NAMES)[number];
 
-function unknownReadings(): DeviceReadings {
-  return { volume: null, power: 'unknown', app: null };
+/** The readings before the device told anything. */
+export function unknownReadings(): DeviceReadings {
+  return { volume: null, power: 'unknown', app: null, textFocus: 'unknown' };
 }
 
 export type SupervisorState =
@@ -115,8 +127,19 @@ export interface SupervisorStatus {
    * `retryIn` says when the failed ones are tried again in the background.
    */
   failedProtocols: ProtocolFailure[];
+  /**
+   * In state `connected`: how each connected protocol reaches the device, best first (MRP
+   * through the AirPlay 2 tunnel is `{ protocol: 'mrp', via: 'airplay' }`); empty otherwise.
+   */
+  routes: DeviceRoute[];
   /** The device's volume, power and foreground app as last told (unknown while not connected). */
   readings: DeviceReadings;
+}
+
+export interface DeviceRoute {
+  protocol: Protocol;
+  /** The protocol it travels inside, or null on its own port. */
+  via: Protocol | null;
 }
 
 export interface ProtocolFailure {
@@ -127,8 +150,12 @@ export interface ProtocolFailure {
 export interface SupervisorListener {
   status?(status: SupervisorStatus): void;
   nowPlaying?(state: NowPlaying): void;
-  /** A reading changed (`changed` names which); also once with the first readings after a connect. */
-  readings?(readings: DeviceReadings, changed: ReadingName[]): void;
+  /**
+   * A reading changed (`changed` names which); also with every reading once the device is
+   * connected (or the user joined a live connection), then `initial` is true: not a change
+   * the device made, but the first the user hears of this connection's values.
+   */
+  readings?(readings: DeviceReadings, changed: ReadingName[], initial: boolean): void;
 }
 
 export interface RetryPolicy {
@@ -182,9 +209,10 @@ export interface SupervisorOptions<D extends SupervisedDevice = Device> {
  * is looked up again for every attempt.
  */
 export function isConfigurationError(error: Error, config: DeviceConfig | null): boolean {
-  const code = (error as Partial<AtvError>).code;
-  if (code === 'INVALID_ARGUMENT') return true;
-  if (code !== 'NOT_SUPPORTED' || !config) return false;
+  if ((error as Partial<AtvError>).code === 'INVALID_ARGUMENT') return true;
+  // Only the facade's own verdict counts: a session that answers NOT_SUPPORTED while it
+  // connects (an AirPlay receiver's 501, say) is a failure of that attempt, retried.
+  if (!(error instanceof NoUsableProtocolError) || !config) return false;
   return config.services.some((s) => !s.enabled && s.disabledReason !== null);
 }
 
@@ -233,6 +261,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     retryIn: null,
     needsPairing: [],
     failedProtocols: [],
+      routes: [],
     readings: unknownReadings(),
   };
   private timer: NodeJS.Timeout | null = null;
@@ -386,7 +415,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     // A node added by a partial deploy joins a live connection: give it the state too.
     if (this.status.state !== 'connected' || !this.primed) return;
     try {
-      listener.readings?.(this.status.readings, [...READING_NAMES]);
+      listener.readings?.(this.status.readings, [...READING_NAMES], true);
     } catch (err) {
       this.options.logger?.warn(`${this.name}: a node failed handling readings: ${describe(err).message}`);
     }
@@ -423,7 +452,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     this.reported = 'idle';
     this.reportedPartial = '';
     this.cancelProbe();
-    this.update({ state: final, nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [], readings: unknownReadings() });
+    this.update({ state: final, nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [], routes: [], readings: unknownReadings() });
     const inFlight = this.connectingDevice;
     this.connectingDevice = null;
     const trial = this.trial;
@@ -479,6 +508,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       retryIn: null,
       needsPairing: this.status.needsPairing,
       failedProtocols: [],
+      routes: [],
       readings: unknownReadings(),
     });
     const pending = this.connectOnce(generation).finally(() => {
@@ -541,6 +571,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     const onVolume = (volume: number) => this.read(generation, device, { volume });
     const onPower = (power: PowerState) => this.read(generation, device, { power });
     const onApp = (app: AppInfo | null) => this.read(generation, device, { app });
+    const onTextFocus = (textFocus: TextFocusState) => this.read(generation, device, { textFocus });
     device.on('nowPlaying', onNowPlaying);
     device.on('connectionLost', onLost);
     device.on('closed', onClosed);
@@ -548,6 +579,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     device.on('volume', onVolume);
     device.on('power', onPower);
     device.on('app', onApp);
+    device.on('textFocus', onTextFocus);
     this.detach = () => {
       device.off('nowPlaying', onNowPlaying);
       device.off('connectionLost', onLost);
@@ -556,6 +588,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       device.off('volume', onVolume);
       device.off('power', onPower);
       device.off('app', onApp);
+      device.off('textFocus', onTextFocus);
     };
     this.reported = 'connected';
     this.probeFailures = 0;
@@ -568,7 +601,13 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       retryIn: this.scheduleProbe(generation, device, failedProtocols),
       needsPairing: pairingOf(failedProtocols),
       failedProtocols,
-      readings: { volume: null, power: device.powerState?.() ?? 'unknown', app: device.currentApp?.() ?? null },
+      routes: [...(device.routes ?? [])],
+      readings: {
+        volume: null,
+        power: device.powerState?.() ?? 'unknown',
+        app: device.currentApp?.() ?? null,
+        textFocus: device.textFocusState?.() ?? 'unknown',
+      },
     });
     try {
       device.startPushUpdates();
@@ -593,7 +632,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       // A push may have brought a newer state meanwhile.
       const nowPlaying = this.status.nowPlaying ?? state;
       this.status = { ...this.status, readings, nowPlaying };
-      this.tellReadings([...READING_NAMES]);
+      this.tellReadings([...READING_NAMES], true);
       if (nowPlaying) for (const listener of this.welcomed()) this.call(listener, 'nowPlaying', nowPlaying);
       this.update(this.status);
     });
@@ -607,13 +646,13 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     const changed = READING_NAMES.filter((name) => JSON.stringify(before[name]) !== JSON.stringify(readings[name]));
     if (changed.length === 0) return;
     this.status = { ...this.status, readings };
-    if (this.primed) this.tellReadings(changed);
+    if (this.primed) this.tellReadings(changed, false);
   }
 
-  private tellReadings(changed: ReadingName[]): void {
+  private tellReadings(changed: ReadingName[], initial: boolean): void {
     for (const listener of this.welcomed()) {
       try {
-        listener.readings?.(this.status.readings, changed);
+        listener.readings?.(this.status.readings, changed, initial);
       } catch (err) {
         this.options.logger?.warn(`${this.name}: a node failed handling readings: ${describe(err).message}`);
       }
@@ -754,7 +793,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     };
     if (isConfigurationError(error, config)) {
       report('invalid');
-      this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null, needsPairing: [], failedProtocols: [], readings: unknownReadings() });
+      this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null, needsPairing: [], failedProtocols: [], routes: [], readings: unknownReadings() });
       return;
     }
     // Wrong credentials will not fix themselves quickly: retry only at the slowest pace.
@@ -772,6 +811,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       retryIn: wait,
       needsPairing: code === 'AUTH' ? [...refused] : [],
       failedProtocols: [],
+      routes: [],
       readings: unknownReadings(),
     });
     this.timer = setTimeout(() => {

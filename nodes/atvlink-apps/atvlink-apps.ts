@@ -39,7 +39,10 @@ export default function (RED: NodeAPI): void {
     let link: DeviceLink<Device> | null = null;
 
     link = attachToDevice(node, def.device, {
-      events: def.changes ? { app: (app) => node.send({ topic: link?.name ?? '', payload: app }) } : {},
+      // the app the device reports next (not the one in front when the connection opens)
+      readings: (readings, changed, initial) => {
+        if (def.changes && !initial && changed.includes('app')) node.send({ topic: link?.name ?? '', payload: readings.app });
+      },
     });
 
     onInput(node, async (msg, send) => {

@@ -32,7 +32,10 @@ export default function (RED: NodeAPI): void {
     let link: DeviceLink<Device> | null = null;
 
     link = attachToDevice(node, def.device, {
-      events: def.focus ? { textFocus: (state) => node.send({ topic: link?.name ?? '', payload: state, focused: state === 'focused' }) } : {},
+      readings: (readings, changed, initial) => {
+        const state = readings.textFocus;
+        if (def.focus && !initial && changed.includes('textFocus')) node.send({ topic: link?.name ?? '', payload: state, focused: state === 'focused' });
+      },
     });
 
     onInput(node, async (msg, send) => {

@@ -6,7 +6,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Device } from '../../lib/core/facade';
-import { READING_NAMES, type DeviceReadings } from '../../lib/core/supervisor';
+import { unknownReadings, type DeviceReadings, type ReadingName } from '../../lib/core/supervisor';
 import { NOW_PLAYING_FIELDS, type NowPlaying } from '../../lib/device/state';
 import { fitted, type DeviceLink } from '../connections';
 import { attachToDevice, onInput, refreshStatus, withDevice } from '../flow-node';
@@ -14,8 +14,11 @@ import { attachToDevice, onInput, refreshStatus, withDevice } from '../flow-node
 /** What the node sends: the now-playing state plus the device's readings (volume, power). */
 export type PlayStatus = NowPlaying & { volume: number | null; power: DeviceReadings['power'] };
 
-/** Every field a message can carry, in display order: now playing, then volume and power (`app` is both). */
-export const PLAYSTATUS_FIELDS = [...NOW_PLAYING_FIELDS, ...READING_NAMES.filter((r) => r !== 'app')] as const;
+/** The readings a message carries besides now playing (`app` is in both; the text focus is the keyboard node's). */
+const PLAYSTATUS_READINGS = ['volume', 'power'] as const satisfies readonly ReadingName[];
+
+/** Every field a message can carry, in display order: now playing, then volume and power. */
+export const PLAYSTATUS_FIELDS = [...NOW_PLAYING_FIELDS, ...PLAYSTATUS_READINGS] as const;
 export type PlayStatusField = (typeof PLAYSTATUS_FIELDS)[number];
 
 /** What counts as a change unless the node says otherwise: everything but the position tick. */
@@ -61,7 +64,7 @@ export default function (RED: NodeAPI): void {
     const node = this;
     const fields = watchedFields(def.fields);
     let state: NowPlaying | null = null;
-    let readings: DeviceReadings = { volume: null, power: 'unknown', app: null };
+    let readings: DeviceReadings = unknownReadings();
     let last: PlayStatus | null = null;
     // Declared before it is attached, so no listener can ever find it uninitialised.
     let link: DeviceLink<Device> | null = null;

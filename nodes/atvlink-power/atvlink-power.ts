@@ -61,8 +61,10 @@ export default function (RED: NodeAPI): void {
     };
 
     link = attachToDevice(node, def.device, {
-      device: (device) => report(device.powerState()),
-      events: { power: (state) => report(state) },
+      // every connection's first state (a reconnect's only when it differs), then each change
+      readings: (readings, changed, initial) => {
+        if (initial || changed.includes('power')) report(readings.power);
+      },
     });
 
     onInput(node, async (msg, send) => {

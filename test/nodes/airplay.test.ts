@@ -68,6 +68,8 @@ describe('flow nodes through the AirPlay tunnel of a tvOS 18 Apple TV', () => {
     ]);
     await waitForStatus(statuses, ['cmd', 'vol', 'art'], isConnected, 'connected');
     assert.deepEqual(getLink('dev1')?.device?.protocols, ['mrp', 'airplay']);
+    // the status says how: "connected (AirPlay)" (each node's own text replaces it once it acted)
+    assert.equal(latestStatus(statuses, 'art'), 'atvlink-device.status.connectedVia');
     await until(() => stats().tunnels === 1, 'one tunnel');
 
     sim.state.pause();

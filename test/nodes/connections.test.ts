@@ -9,8 +9,9 @@ import type { DeviceConfig, Protocol } from '../../lib/device/interfaces';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../lib/simulator';
 import { REPO_ROOT } from '../support/paths';
 import { idleNowPlaying, type NowPlaying } from '../../lib/device/state';
-import { AuthenticationError, InvalidArgumentError, TimeoutError, UnreachableError } from '../../lib/errors';
+import { AuthenticationError, InvalidArgumentError, NotSupportedError, TimeoutError, UnreachableError } from '../../lib/errors';
 import { DEFAULT_RETRY, DeviceLink, displayStatus, fitted, MAX_RETRY_MS, MIN_RETRY_MS, retryDelay, retryPolicyFrom, type DeviceLinkOptions, type LinkStatus } from '../../nodes/connections';
+import { unknownReadings } from '../../lib/core/supervisor';
 
 /** A device whose connect outcome each test scripts. */
 class FakeDevice extends EventEmitter {
@@ -118,7 +119,7 @@ describe('DeviceLink (one shared connection per config node)', () => {
       ['Track one', 'Track two'],
     );
     // the title is the playstatus node's to show; the connection itself just says connected
-    const display = displayStatus({ ...status, readings: { volume: null, power: 'unknown', app: null } }, (k) => k);
+    const display = displayStatus({ ...status, readings: unknownReadings() }, (k) => k);
     assert.deepEqual(display, { fill: 'green', shape: 'dot', text: 'status.connected' });
     await link.close();
   });
@@ -361,6 +362,42 @@ describe('DeviceLink with the real facade: only configuration errors are final',
     }
   });
 
+  it('a session refusing while it connects (NOT_SUPPORTED from the device, e.g. an AirPlay 501) on a tvOS 15+ device is retried, not final', async () => {
+    const whole = sim.config();
+    const tvos18 = (): DeviceConfig => ({
+      ...whole,
+      services: [
+        { ...whole.services[0]!, protocol: 'mrp', enabled: false, disabledReason: 'tvOS 15 and later no longer accept direct MRP connections: pair AirPlay' },
+        { ...whole.services[0]!, protocol: 'dmap' },
+      ],
+    });
+    let attempts = 0;
+    class Refusing extends Device {
+      override async connect(): Promise<void> {
+        attempts++;
+        throw new NotSupportedError('the receiver answered 501 Not Implemented');
+      }
+    }
+    const states: string[] = [];
+    const link = new DeviceLink<Device>({
+      name: 'Refusing TV',
+      resolve: async () => tvos18(),
+      createDevice: (config) => new Refusing(config),
+      retry: { initial: 20, max: 40 },
+      random: () => 1,
+    });
+    link.register({}, { status: (st) => states.push(st.state) });
+    try {
+      const end = Date.now() + 3000;
+      while (attempts < 3 && Date.now() < end) await tick(20);
+      assert.ok(attempts >= 3, `retried: ${attempts} attempts; ${states.join(' → ')}`);
+      assert.ok(!states.includes('invalid'), states.join(' → '));
+      assert.equal(link.state === 'disconnected' || link.state === 'connecting', true, link.state);
+    } finally {
+      await link.close();
+    }
+  });
+
   it('a bad value in the configuration (a resolver refusing it) is final', async () => {
     const link = new DeviceLink<Device>({
       resolve: async () => {
@@ -395,11 +432,18 @@ describe('status texts stay under the editor convention of 20 characters', () =>
     retryIn: null,
     needsPairing: [],
     failedProtocols: [],
-    readings: { volume: null, power: 'unknown', app: null },
+    routes: [],
+    readings: unknownReadings(),
   };
   const playing = (title: string): LinkStatus => ({ ...base, nowPlaying: { ...idleNowPlaying(), deviceState: 'playing', title } });
   const playstatus = english('atvlink-playstatus');
   const length = (text: string) => Array.from(text).length;
+
+  it('says how the device is reached when MRP goes through the AirPlay tunnel', () => {
+    const display = displayStatus({ ...base, routes: [{ protocol: 'mrp', via: 'airplay' }, { protocol: 'airplay', via: null }] }, t);
+    assert.deepEqual(display, { fill: 'green', shape: 'dot', text: 'connected (AirPlay)' });
+    assert.equal(displayStatus({ ...base, routes: [{ protocol: 'mrp', via: null }] }, t).text, 'connected');
+  });
 
   it('every state, every protocol combination, every title', () => {
     const statuses: LinkStatus[] = [
@@ -413,6 +457,7 @@ describe('status texts stay under the editor convention of 20 characters', () =>
       { ...base, state: 'pairing', needsPairing: ['mrp'] },
       { ...base, state: 'pairing', needsPairing: ['dmap', 'mrp'] },
       { ...base, state: 'pairing', needsPairing: ['mrp', 'dmap', 'companion', 'airplay'] },
+      { ...base, routes: [{ protocol: 'mrp', via: 'airplay' }, { protocol: 'companion', via: null }] },
       playing('Never Gonna Give You Up (Remastered 2022)'),
       playing('x'.repeat(200)),
       playing('Hi'),

@@ -206,9 +206,11 @@ export async function waitForStatus(
   );
 }
 
-/** Connected and well: "connected", or what a node kind shows then (what plays, the last command, value or artwork). */
+/** Connected and well: "connected" ("connected (AirPlay)" through the tunnel), or what a node kind shows then (what plays, the last command, value or artwork). */
 export const isConnected = (text: string): boolean =>
-  text === 'atvlink-device.status.connected' || /^atvlink-(playstatus|command|property|artwork)\.status\./.test(text);
+  text === 'atvlink-device.status.connected' ||
+  text === 'atvlink-device.status.connectedVia' ||
+  /^atvlink-(playstatus|command|property|artwork)\.status\./.test(text);
 
 /** Connected over some protocols while another failed: "connected; pair MRP" or "connected; no MRP". */
 export const isPartlyConnected = (text: string): boolean =>

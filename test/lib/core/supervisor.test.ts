@@ -63,8 +63,8 @@ describe('DeviceSupervisor', () => {
     const heard: string[] = [];
     const volumes: (number | null)[] = [];
     supervisor.register({}, {
-      readings: (r, changed) => {
-        heard.push(`readings:${changed.join(',')}`);
+      readings: (r, changed, initial) => {
+        heard.push(`readings:${changed.join(',')}${initial ? ' (initial)' : ''}`);
         volumes.push(r.volume);
       },
       nowPlaying: () => heard.push('nowPlaying'),
@@ -72,13 +72,13 @@ describe('DeviceSupervisor', () => {
     try {
       await until(() => heard.includes('nowPlaying'), 'the first state');
       // The readings come first, so a playstatus node's first message has the volume.
-      assert.equal(heard[0], 'readings:volume,power,app');
+      assert.equal(heard[0], 'readings:volume,power,app,textFocus (initial)');
       assert.equal(volumes[0], 35);
       assert.equal(supervisor.snapshot().readings.volume, 35);
       // The TV's own remote turns it up: the DMAP long poll ends, the session reads the volume again.
       sim.state.setVolume(60);
       await until(() => volumes.at(-1) === 60, 'the new volume', 5000);
-      assert.ok(heard.at(-1)!.startsWith('readings:volume'), heard.join(' '));
+      assert.equal(heard.at(-1), 'readings:volume', heard.join(' '));
       // Set through the device: heard too, once.
       await (await supervisor.ready()).setProperty('volume', 20);
       await until(() => volumes.at(-1) === 20, 'the volume set by a flow', 5000);
