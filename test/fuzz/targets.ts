@@ -5,6 +5,7 @@
  * more entry here.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { decodeDmap, encodeTag } from '../../lib/codecs/dmap';
 import { decodeDnsMessage, DNS_HEADER_BYTES, MAX_DECODED_QUESTIONS, MAX_DECODED_RECORDS, type DnsMessage } from '../../lib/codecs/dns-message';
@@ -15,6 +16,8 @@ import { decodeTxt, encodeTxt } from '../../lib/mdns/txt';
 import { decodeBplist, encodeBplist, isBplistDict } from '../../lib/codecs/bplist';
 import { HttpMessageDecoder } from '../../lib/codecs/http';
 import { decodeOpack, encodeOpack } from '../../lib/codecs/opack';
+import { decodeXmlPlist, encodeXmlPlist } from '../../lib/codecs/plist-xml';
+import { airplayInfoTxt, txtStrings } from '../../lib/protocols/airplay/info';
 import { CounterNonceCipher } from '../../lib/hap/channel';
 import {
   DataStreamCommand,
@@ -33,7 +36,7 @@ import { encodeMrpFrame, mrpFrameCodec } from '../../lib/protocols/mrp/framing';
 import { decodeMrpMessage } from '../../lib/protocols/mrp/messages';
 import { encodePng } from '../../lib/simulator/artwork';
 import { capturedFrames } from '../lib/protocols/mrp/capture';
-import { fixture } from '../support/paths';
+import { fixture, REPO_ROOT } from '../support/paths';
 import type { FuzzTarget } from '../support/fuzz';
 
 function fail(message: string): never {
@@ -112,6 +115,15 @@ function opackSeeds(): Buffer[] {
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => Buffer.from((JSON.parse(line) as { hex: string }).hex, 'hex'))
+    .filter((b) => b.length <= 4096);
+}
+
+/** The XML plists Python's plistlib wrote (AirPlay 1 bodies: /play, /playback-info, /server-info). */
+function xmlPlistSeeds(): Buffer[] {
+  return readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'plistlib', 'xml-plist-vectors.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => Buffer.from((JSON.parse(line) as { xml: string }).xml, 'utf8'))
     .filter((b) => b.length <= 4096);
 }
 
@@ -315,6 +327,34 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
     },
     expected: (err) => err instanceof Error && (err.name === 'DecodeError' || err.name === 'InvalidArgumentError'),
     seeds: opackSeeds,
+  },
+  {
+    name: 'xml-plist',
+    what: 'XML property lists (decodeXmlPlist), re-encoded when they decode',
+    run: (input) => decodeXmlPlist(input),
+    check: (_input, output) => {
+      decodeXmlPlist(encodeXmlPlist(output as Parameters<typeof encodeXmlPlist>[0]));
+    },
+    expected: (err) => err instanceof Error && (err.name === 'DecodeError' || err.name === 'InvalidArgumentError'),
+    seeds: xmlPlistSeeds,
+  },
+  {
+    name: 'airplay-info-txt',
+    what: "an AirPlay receiver's TXT record in DNS wire form (txtStrings, airplayInfoTxt), as GET /info carries it",
+    run: (input) => ({ strings: txtStrings(input), txt: airplayInfoTxt({ txtAirPlay: input, model: 'AppleTV14,1', features: 0x4a7fdfd5n }) }),
+    check: (input, output) => {
+      const { strings } = output as { strings: Buffer[] };
+      const used = strings.reduce((n, s) => n + 1 + s.length, 0);
+      if (used > input.length) fail(`the strings take ${used} bytes of ${input.length}`);
+    },
+    seeds: () => [
+      Buffer.concat(
+        ['deviceid=AA:BB:CC:DD:EE:FF', 'features=0x4A7FDFD5,0xBC157FDE', 'model=AppleTV14,1', 'osvers=18.1', 'pk=' + 'ab'.repeat(32), 'flags=0x244'].map((s) =>
+          Buffer.concat([Buffer.from([s.length]), Buffer.from(s)]),
+        ),
+      ),
+    ],
+    maxLength: 1024,
   },
   {
     name: 'http',
