@@ -63,7 +63,7 @@ export {
   type CompanionServerStats,
   type CompanionSimulatorOptions,
 } from './companion';
-export { HapAccessory, formatPairingRecord, type HapAccessoryOptions, type HapAccessoryStep } from './hap-accessory';
+export { HapAccessory, formatPairingRecord, type HapAccessoryOptions, type HapPairingLink, type HapPeer } from './hap-accessory';
 export { type PairWithRemoteOptions, type PairWithRemoteResult, type TouchRemote } from './dmap-pairing';
 export { trackArtwork, pngSize, encodePng, MAX_ARTWORK_EDGE } from './artwork';
 
