@@ -56,7 +56,7 @@ import { MEDIA_REMOTE_CLIENT_TYPE_UUID, REMOTE_CONTROL_STREAM_TYPE } from '../pr
 import { FramedChannel } from '../support/channel';
 import { HAP_BLOCKS, RAW_BYTES, type Frame } from '../support/frames';
 import type { HapPairingLink, HapPeer } from './hap-accessory';
-import { HapTcpServer, type HapServerEvents, type HapServerStats } from './hap-server';
+import { HapTcpServer, type HapServerStats } from './hap-server';
 import { listenOn, printableName } from './listen';
 import { MrpDevice, type MrpDeviceClient } from './mrp-device';
 import type { MrpDeviceIdentity } from './mrp-messages';
@@ -142,8 +142,6 @@ export interface AirPlayServerStats extends HapServerStats {
   syncs: number;
   replies: number;
 }
-
-export type AirPlayServerEvents = HapServerEvents;
 
 /** An accepted extra connection (event or data) of one session. */
 interface SideChannel {

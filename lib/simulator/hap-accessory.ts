@@ -9,6 +9,7 @@
  * public data only, the controller's secret key never reaches the device. Each protocol only
  * carries the TLV8 messages (`HapPairingLink`).
  */
+import { randomInt } from 'node:crypto';
 import { decodeTlv8, encodeTlv8, HapPairingFlag, Tlv8ErrorCode, Tlv8Type, tlv8Uint } from '../codecs/tlv8';
 import { decodeOpack } from '../codecs/opack';
 import type { Protocol } from '../device/interfaces';
@@ -24,6 +25,16 @@ import type { CredentialStore, SimulatorServerSink } from './server';
 
 /** A pair-setup left half-way blocks others only this long. */
 const SETUP_STALE_MS = 120_000;
+
+/** A random 4-digit PIN, as a TV shows for each pairing. */
+export function randomDevicePin(): string {
+  return String(randomInt(0, 10_000)).padStart(4, '0');
+}
+
+/** Refuses a PIN a device could not show: it shows 4 digits. */
+export function checkDevicePin(pin: string, what = 'the pairing PIN'): void {
+  if (!/^\d{4}$/.test(pin)) throw new InvalidArgumentError(`${what} must be 4 digits`);
+}
 
 /** The device's record of a paired controller (its pairing id and long-term public key, hex). */
 export function formatPairingRecord(id: Buffer, ltpk: Buffer): string {
@@ -117,7 +128,7 @@ export class HapAccessory {
   private setupStartedAt = 0;
 
   constructor(options: HapAccessoryOptions) {
-    if (options.pin !== null && !/^\d{4}$/.test(options.pin)) throw new InvalidArgumentError(`the ${options.label} pairing PIN must be 4 digits`);
+    if (options.pin !== null) checkDevicePin(options.pin, `the ${options.label} pairing PIN`);
     if (options.seed !== undefined && options.seed.length !== ED25519_KEY_LENGTH) {
       throw new InvalidArgumentError(`the ${options.label} device seed must be 32 bytes`);
     }

@@ -13,15 +13,11 @@ import { FramedChannel } from '../support/channel';
 import type { Frame, FrameFormat } from '../support/frames';
 import { HapAccessory, type HapAccessoryOptions, type HapPeer } from './hap-accessory';
 import { listenOn } from './listen';
-import { recordRequest, type SimulatorRequest, type SimulatorServerEvents } from './server';
+import { recordRequest, type SimulatorConnectionStats, type SimulatorRequest, type SimulatorTcpServerEvents } from './server';
 
 const DEFAULT_MAX_CONNECTIONS = 64;
 
-export interface HapServerStats {
-  /** TCP connections open right now. */
-  openConnections: number;
-  /** TCP connections accepted since start. */
-  totalConnections: number;
+export interface HapServerStats extends SimulatorConnectionStats {
   /** Open connections that passed pair-verify (encrypted). */
   verifiedSessions: number;
   /** Successful pair-verifies since start. */
@@ -34,11 +30,6 @@ export interface HapServerStats {
   failedPairings: number;
   /** Messages received (all connections). */
   messages: number;
-}
-
-export interface HapServerEvents extends SimulatorServerEvents {
-  connection: [open: number];
-  disconnect: [open: number];
 }
 
 export interface HapServerOptions extends Omit<HapAccessoryOptions, 'events' | 'logger'> {
@@ -54,7 +45,7 @@ export interface HapServerOptions extends Omit<HapAccessoryOptions, 'events' | '
   maxConnections?: number;
 }
 
-export abstract class HapTcpServer<C extends HapPeer> extends EventEmitter<HapServerEvents> {
+export abstract class HapTcpServer<C extends HapPeer> extends EventEmitter<SimulatorTcpServerEvents> {
   abstract readonly protocol: Protocol;
   /** The last 1000 requests handled (no pairing data), oldest first. */
   readonly requests: SimulatorRequest[] = [];

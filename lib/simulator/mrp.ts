@@ -6,18 +6,17 @@
  * `HapTcpServer` (listener, channel per connection, pairing, counters) whose connections
  * are the device's clients, and the encryption switch.
  */
-import { randomInt } from 'node:crypto';
 import { ProtocolError } from '../errors';
 import { CounterNonceCipher } from '../hap/channel';
 import { deriveChannelKeys } from '../hap/pair-verify';
 import type { SrpGroup } from '../hap/srp';
 import type { FramedChannel } from '../support/channel';
 import { VARINT_FRAMES, type Frame } from '../support/frames';
-import { HapTcpServer, type HapServerEvents, type HapServerStats } from './hap-server';
+import { HapTcpServer, type HapServerStats } from './hap-server';
 import { MrpDevice, type MrpDeviceClient } from './mrp-device';
 import type { MrpDeviceIdentity } from './mrp-messages';
 import { APPLE_TV_TVOS14, type SimulatorDeviceProfile } from './profiles';
-import { derivedUuid, type ServerAdvertisement, type SimulatorServer, type SimulatorServerContext } from './server';
+import { derivedUuid, type ServerAdvertisement, type SimulatorServer, type SimulatorServerContext, type SimulatorTcpServerEvents } from './server';
 
 /**
  * What the device remembers of a paired controller (its pairing id and long-term public
@@ -65,7 +64,7 @@ export interface MrpSimulatorOptions extends SimulatorServerContext {
 /** The MRP server's counters. */
 export type MrpServerStats = HapServerStats;
 
-export type MrpServerEvents = HapServerEvents;
+export type MrpServerEvents = SimulatorTcpServerEvents;
 
 export class MrpSimulatorServer extends HapTcpServer<MrpDeviceClient> implements SimulatorServer {
   readonly protocol = 'mrp' as const;
@@ -166,11 +165,6 @@ export class MrpSimulatorServer extends HapTcpServer<MrpDeviceClient> implements
   protected override closed(conn: MrpDeviceClient): void {
     this.device.detach(conn);
   }
-}
-
-/** A random 4-digit PIN, as a TV shows for each pairing. */
-export function randomMrpPin(): string {
-  return String(randomInt(0, 10_000)).padStart(4, '0');
 }
 
 /** Creates the MRP server from the simulator's shared context. */

@@ -99,6 +99,20 @@ export interface SimulatorServerEvents {
   credentials: [credentials: SimulatorCredentials];
 }
 
+/** What every server's `stats()` counts of its TCP connections. */
+export interface SimulatorConnectionStats {
+  /** TCP connections open right now. */
+  openConnections: number;
+  /** TCP connections accepted since start. */
+  totalConnections: number;
+}
+
+/** The events of a server that counts its TCP connections (`open`: how many are open after it). */
+export interface SimulatorTcpServerEvents extends SimulatorServerEvents {
+  connection: [open: number];
+  disconnect: [open: number];
+}
+
 export interface SimulatorServer {
   readonly protocol: Protocol;
   /** The bound TCP port (after `start`). */
