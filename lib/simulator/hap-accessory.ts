@@ -46,6 +46,11 @@ function parsePairingRecord(record: string): { id: string; ltpk: Buffer } | null
   return m === null ? null : { id: m[1]!, ltpk: Buffer.from(m[2]!, 'hex') };
 }
 
+/** The pairing id of a record (hex), or null when `record` is not one. */
+export function pairingRecordId(record: string): string | null {
+  return parsePairingRecord(record)?.id ?? null;
+}
+
 /** One remote's connection, as pairing sees it. */
 export interface HapPeer {
   /** Its login's and requests' session id. */

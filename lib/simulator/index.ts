@@ -64,7 +64,7 @@ export {
   type CompanionServerStats,
   type CompanionSimulatorOptions,
 } from './companion';
-export { HapAccessory, formatPairingRecord, type HapAccessoryOptions, type HapPairingLink, type HapPeer } from './hap-accessory';
+export { HapAccessory, formatPairingRecord, pairingRecordId, type HapAccessoryOptions, type HapPairingLink, type HapPeer } from './hap-accessory';
 export { type PairWithRemoteOptions, type PairWithRemoteResult, type TouchRemote } from './dmap-pairing';
 export { trackArtwork, pngSize, encodePng, MAX_ARTWORK_EDGE } from './artwork';
 
@@ -101,8 +101,13 @@ const SERVER_FACTORIES: {
   companion: (context, options) => createCompanionServer({ ...context, port: options.companionPort ?? 0, pin: options.pin ?? randomDevicePin() }),
 };
 
-/** The protocols whose pairing shows a PIN on the device's screen (the simulator's `pin`). */
+/** The protocols whose pairing shows a PIN on the device's screen (the simulator's `pin`); AirPlay only on an Apple TV. */
 const SHOWS_PIN: ReadonlySet<SimulatedProtocol> = new Set(['mrp', 'companion']);
+
+/** Whether a simulator serving `protocols` as `device` shows a pairing PIN (a HomePod pairs AirPlay transiently). */
+export function showsPairingPin(protocols: readonly SimulatedProtocol[], device: SimulatedDevice = 'appletv'): boolean {
+  return protocols.some((p) => SHOWS_PIN.has(p)) || (protocols.includes('airplay') && device === 'appletv');
+}
 
 export const DEFAULT_SIMULATOR_NAME = 'Simulated Apple TV';
 
@@ -269,7 +274,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
 
   /** Whether a pairing PIN is shown: MRP, Companion, or AirPlay on an Apple TV (a HomePod pairs transiently). */
   private get showsPin(): boolean {
-    return this.protocols.some((p) => SHOWS_PIN.has(p)) || (this.protocols.includes('airplay') && this.profile.device === 'appletv');
+    return showsPairingPin(this.protocols, this.profile.device);
   }
 
   /** The MRP/AirPlay/Companion pairing PIN (null when neither pairs with a PIN); also sent with each 'pin' event. */
