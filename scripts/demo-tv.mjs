@@ -1,6 +1,6 @@
 // The demo's simulated TV screen: what a person would see on and do with the TV that
-// `npm start` simulates, in a browser tab beside the editor. It shows what plays, the
-// volume and power, and the pairing PIN the TV shows when a remote (the editor's Pair
+// `npm start` simulates, in a browser tab beside the editor. It shows what plays, the app
+// in front, the volume and power, and the pairing PIN the TV shows when a remote (the editor's Pair
 // button) asks for one; its Settings → Remotes form types a PIN on the "TV" for DMAP
 // pairing, as on an Apple TV 3. Demo only: it is served by scripts/start.mjs, never by the
 // package.
@@ -18,7 +18,7 @@ const PAGE = `<!doctype html>
   .screen img { width: 160px; height: 160px; border-radius: 8px; background: #333; }
   h1 { font-size: 20px; margin: 0 0 12px; color: #aaa; font-weight: 400; }
   #title { font-size: 22px; font-weight: 600; }
-  #artist, #album, #state { color: #aaa; margin-top: 4px; }
+  #artist, #album, #state, #app { color: #aaa; margin-top: 4px; }
   .pin { margin-top: 20px; background: #0a84ff; color: #fff; border-radius: 12px; padding: 16px 20px; font-size: 18px; }
   .pin b { font-size: 40px; letter-spacing: 10px; display: block; margin-top: 6px; }
   section { margin-top: 20px; background: #1b1b1b; border-radius: 12px; padding: 16px 20px; }
@@ -31,7 +31,7 @@ const PAGE = `<!doctype html>
   <h1 id="name">Simulated TV</h1>
   <div class="screen">
     <img id="cover" alt="cover" src="">
-    <div><div id="title">—</div><div id="artist"></div><div id="album"></div><div id="state"></div></div>
+    <div><div id="title">—</div><div id="artist"></div><div id="album"></div><div id="state"></div><div id="app"></div></div>
   </div>
   <div class="pin" id="pin" hidden>Pairing with <span id="pin-remote">a remote</span> (<span id="pin-protocol"></span>). Type this PIN on the remote:<b id="pin-code"></b></div>
   <section>
@@ -64,6 +64,7 @@ const PAGE = `<!doctype html>
       $('artist').textContent = np.artist || '';
       $('album').textContent = np.album || '';
       $('state').textContent = np.deviceState + ' · power ' + s.power;
+      $('app').textContent = s.app ? 'App: ' + s.app.name : '';
       const art = 'artwork?track=' + encodeURIComponent(np.contentIdentifier || '');
       if (art !== cover) { cover = art; $('cover').src = art; }
       if (!dragging) $('volume').value = String(s.volume);
@@ -119,6 +120,8 @@ export function mountSimulatedTv(app, express, sim, announce, { trackArtwork }) 
       nowPlaying: sim.state.nowPlaying(),
       volume: sim.state.volume,
       power: sim.state.power,
+      // The app in front (Companion launches it; MRP reports it with what plays).
+      app: sim.state.app,
       pin: shown && { protocol: shown.protocol, pin: shown.pin, remoteName: shown.remoteName },
     });
   });
