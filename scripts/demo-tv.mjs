@@ -1,6 +1,6 @@
 // The demo's simulated TV screen: what a person would see on and do with the TV that
 // `npm start` simulates, in a browser tab beside the editor. It shows what plays, the app
-// in front, the volume and power, and the pairing PIN the TV shows when a remote (the editor's Pair
+// in front, the volume and power, a search box to type into (Companion's keyboard), and the pairing PIN the TV shows when a remote (the editor's Pair
 // button) asks for one; its Settings → Remotes form types a PIN on the "TV" for DMAP
 // pairing, as on an Apple TV 3. Demo only: it is served by scripts/start.mjs, never by the
 // package.
@@ -37,7 +37,8 @@ const PAGE = `<!doctype html>
   <section>
     <label for="volume">Volume <span id="volume-value"></span> (the TV's own remote)</label>
     <input type="range" id="volume" min="0" max="100" step="1" style="width: 100%">
-    <div style="margin-top: 10px"><button id="power-toggle">Power</button><button id="next">Next track</button></div>
+    <div style="margin-top: 10px"><button id="power-toggle">Power</button><button id="next">Next track</button><button id="search">Open a search box</button></div>
+    <div id="search-field" hidden>Search: <b id="search-text"></b></div>
   </section>
   <section>
     <label for="remote-pin">Settings → Remotes (DMAP pairing): type the PIN the remote shows</label>
@@ -76,12 +77,16 @@ const PAGE = `<!doctype html>
         $('pin-remote').textContent = s.pin.remoteName || 'a remote';
       }
       $('power-toggle').textContent = s.power === 'off' ? 'Turn on' : 'Turn off';
+      $('search').textContent = s.search === null ? 'Open a search box' : 'Close the search box';
+      $('search-field').hidden = s.search === null;
+      $('search-text').textContent = s.search || '(empty: type into it from the keyboard node)';
     } catch (err) { /* the demo is stopping */ }
   }
   $('volume').addEventListener('input', () => { dragging = true; $('volume-value').textContent = $('volume').value; });
   $('volume').addEventListener('change', async () => { dragging = false; await post('volume', { level: Number($('volume').value) }); refresh(); });
   $('power-toggle').addEventListener('click', async () => { await post('power', {}); refresh(); });
   $('next').addEventListener('click', async () => { await post('next', {}); refresh(); });
+  $('search').addEventListener('click', async () => { await post('search', {}); refresh(); });
   $('remote-pair').addEventListener('click', async () => {
     const result = $('remote-result');
     result.className = ''; result.textContent = 'Calling the remote…';
@@ -122,6 +127,8 @@ export function mountSimulatedTv(app, express, sim, announce, { trackArtwork }) 
       power: sim.state.power,
       // The app in front (Companion launches it; MRP reports it with what plays).
       app: sim.state.app,
+      // The text in the search box that has the focus (Companion's keyboard types there), or null.
+      search: sim.state.textFocused ? sim.state.text : null,
       pin: shown && { protocol: shown.protocol, pin: shown.pin, remoteName: shown.remoteName },
     });
   });
@@ -144,6 +151,12 @@ export function mountSimulatedTv(app, express, sim, announce, { trackArtwork }) 
     if (sim.state.power === 'off') sim.state.turnOn();
     else sim.state.turnOff();
     res.json({ power: sim.state.power });
+  });
+  // Opens a search box (a text field with the focus), or closes the one open.
+  router.post('/search', (_req, res) => {
+    if (sim.state.textFocused) sim.state.unfocusTextField();
+    else sim.state.focusTextField('');
+    res.json({ search: sim.state.textFocused ? sim.state.text : null });
   });
   router.post('/next', (_req, res) => {
     sim.state.next();
