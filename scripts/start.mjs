@@ -470,10 +470,10 @@ function dashboardFlow(device) {
   const nodes = JSON.parse(readFileSync(join(root, 'examples', 'dashboard-2', 'Apple TV remote.json'), 'utf8')).filter((n) => n.type !== 'atvlink-device');
   const ids = new Map(nodes.map((n) => [n.id, `atvlink-demo-dash-${n.id}`]));
   const exampleDevice = (n) => typeof n.device === 'string' && n.type.startsWith('atvlink-');
-  const mapped = (value) => (typeof value === 'string' && ids.has(value) ? ids.get(value) : value);
+  // An id wherever it is: a property (device, group), a wire, a Catch node's scope.
+  const mapped = (value) => (Array.isArray(value) ? value.map(mapped) : typeof value === 'string' && ids.has(value) ? ids.get(value) : value);
   return nodes.map((n) => {
     const copy = Object.fromEntries(Object.entries(n).map(([k, v]) => [k, mapped(v)]));
-    if (Array.isArray(n.wires)) copy.wires = n.wires.map((out) => out.map(mapped));
     if (exampleDevice(n)) copy.device = device;
     return copy;
   });
