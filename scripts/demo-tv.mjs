@@ -18,7 +18,7 @@ const PAGE = `<!doctype html>
   .screen img { width: 160px; height: 160px; border-radius: 8px; background: #333; }
   h1 { font-size: 20px; margin: 0 0 12px; color: #aaa; font-weight: 400; }
   #title { font-size: 22px; font-weight: 600; }
-  #artist, #album, #state, #app { color: #aaa; margin-top: 4px; }
+  #artist, #album, #state, #app, #logins { color: #aaa; margin-top: 4px; }
   .pin { margin-top: 20px; background: #0a84ff; color: #fff; border-radius: 12px; padding: 16px 20px; font-size: 18px; }
   .pin b { font-size: 40px; letter-spacing: 10px; display: block; margin-top: 6px; }
   section { margin-top: 20px; background: #1b1b1b; border-radius: 12px; padding: 16px 20px; }
@@ -31,7 +31,7 @@ const PAGE = `<!doctype html>
   <h1 id="name">Simulated TV</h1>
   <div class="screen">
     <img id="cover" alt="cover" src="">
-    <div><div id="title">—</div><div id="artist"></div><div id="album"></div><div id="state"></div><div id="app"></div></div>
+    <div><div id="title">—</div><div id="artist"></div><div id="album"></div><div id="state"></div><div id="app"></div><div id="logins"></div></div>
   </div>
   <div class="pin" id="pin" hidden>Pairing with <span id="pin-remote">a remote</span> (<span id="pin-protocol"></span>). Type this PIN on the remote:<b id="pin-code"></b></div>
   <section>
@@ -66,6 +66,8 @@ const PAGE = `<!doctype html>
       $('album').textContent = np.album || '';
       $('state').textContent = np.deviceState + ' · power ' + s.power;
       $('app').textContent = s.app ? 'App: ' + s.app.name : '';
+      const seen = Object.entries(s.logins).map(([p, n]) => p.toUpperCase() + ' ' + n);
+      $('logins').textContent = seen.length ? 'Remotes logged in: ' + seen.join(' · ') : '';
       const art = 'artwork?track=' + encodeURIComponent(np.contentIdentifier || '');
       if (art !== cover) { cover = art; $('cover').src = art; }
       if (!dragging) $('volume').value = String(s.volume);
@@ -108,6 +110,9 @@ const PAGE = `<!doctype html>
  */
 export function mountSimulatedTv(app, express, sim, announce, { trackArtwork }) {
   let shown = null;
+  // How often a remote logged in, per protocol (what the TV knows of who controls it).
+  const logins = {};
+  sim.on('login', (login) => (logins[login.protocol] = (logins[login.protocol] ?? 0) + 1));
   sim.on('pin', (request) => {
     shown = { protocol: request.protocol, pin: request.pin, remoteName: request.remoteName ?? null, at: Date.now() };
   });
@@ -129,6 +134,7 @@ export function mountSimulatedTv(app, express, sim, announce, { trackArtwork }) 
       app: sim.state.app,
       // The text in the search box that has the focus (Companion's keyboard types there), or null.
       search: sim.state.textFocused ? sim.state.text : null,
+      logins,
       pin: shown && { protocol: shown.protocol, pin: shown.pin, remoteName: shown.remoteName },
     });
   });

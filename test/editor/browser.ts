@@ -146,6 +146,8 @@ export interface TvState {
   app: { name: string | null; bundleId: string | null } | null;
   /** The text of the search box that has the focus, or null when none has. */
   search: string | null;
+  /** How often a remote logged in, per protocol. */
+  logins: Record<string, number>;
   pin: { protocol: string; pin: string; remoteName: string | null } | null;
 }
 
