@@ -72,7 +72,7 @@ const DEMO_NODES = ['demo-command', 'demo-volume', 'demo-playstatus', 'demo-titl
 const COMPANION_NODES = ['demo-power', 'demo-apps-list', 'demo-apps-launch'];
 /** Connected and well: "connected", or what the node kind shows then (what plays, the last command, value or image). */
 const showsConnected = (text: string | undefined) =>
-  text === 'connected' || /^(▶|❚❚) .+|^nothing playing$|^sent .+|^\w+: .+|^\d+×\d+ \w+$|^no artwork$/.test(text ?? '');
+  text === 'connected' || text === 'connected (AirPlay)' || /^(▶|❚❚) .+|^nothing playing$|^sent .+|^\w+: .+|^\d+×\d+ \w+$|^no artwork$/.test(text ?? '');
 
 /** What the simulated TV page reports. */
 interface TvState {
@@ -245,9 +245,9 @@ for (const mode of MODES) {
         // The examples' devices are found by identifier (the simulator's responder is in the
         // demo's settings.js) and log in over DMAP with its Home Sharing id: connected. An
         // example cannot carry credentials, so the protocols the simulator offers besides
-        // (AirPlay, here) show as "connected; pair …": the nodes needing them say so.
+        // (AirPlay, here) show as "also pair …": the nodes needing them say so.
         const exampleUsers = all.filter((n) => n.type.startsWith('atvlink-') && typeof n.device === 'string').map((n) => n.id);
-        const fine = (id: string) => showsConnected(comms.statuses.get(id)) || /^connected; pair /.test(comms.statuses.get(id) ?? '');
+        const fine = (id: string) => showsConnected(comms.statuses.get(id)) || /^also pair /.test(comms.statuses.get(id) ?? '');
         await until(() => exampleUsers.every(fine), `every example node connected (${JSON.stringify(exampleUsers.map((id) => [id, comms.statuses.get(id)]))})`, 20_000);
         const watcher = all.find((n) => n.type === 'atvlink-discover' && n.watch !== false)!;
         await until(() => /^1 device/.test(comms.statuses.get(watcher.id) ?? ''), `the watching discover node sees the simulator (${comms.statuses.get(watcher.id)})`, 15_000);
@@ -259,8 +259,17 @@ for (const mode of MODES) {
         const turnOff = all.find((n) => n.type === 'inject' && n.name === 'turn off' && String(n.z).startsWith('atvlink-ex-'))!;
         const errorsBefore = comms.debug.length;
         await press(turnOff.id);
-        await until(() => comms.debug.slice(errorsBefore).some((d) => /not paired|pair/i.test(d.msg ?? '')), 'the power example to say what to pair', 10_000);
+        // power: Companion (never tried without credentials) and AirPlay (refused) could both do it
+        await until(() => comms.debug.slice(errorsBefore).some((d) => /COMPANION, AIRPLAY is not paired/.test(d.msg ?? '')), 'the power example to say what to pair', 10_000);
         assert.equal((await tv()).power, 'on', 'the TV stays on');
+        // the app list: only Companion can, so only Companion is named
+        const listApps = all.find((n) => n.type === 'inject' && n.name === 'list apps' && String(n.z).startsWith('atvlink-ex-'))!;
+        const appsBefore = comms.debug.length;
+        await press(listApps.id);
+        await until(() => comms.debug.slice(appsBefore).some((d) => /appList.{0,12} over dmap; COMPANION is not paired/.test(d.msg ?? '')), 'the apps example to name Companion', 10_000).catch((err: Error) => {
+          throw new Error(`${err.message}: ${JSON.stringify(comms.debug.slice(appsBefore))}`);
+        });
+        assert.ok(!comms.debug.slice(appsBefore).some((d) => /AIRPLAY/.test(d.msg ?? '')), 'AirPlay cannot list apps: not named');
       });
     }
 
