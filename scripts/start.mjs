@@ -584,9 +584,9 @@ async function main() {
     for (const line of sim.describe()) log(line);
     const link = await deviceLink(sim, mode, simulatorModule);
     if (paired.length > 0) log(`paired with the simulator over ${protocolNames(paired)}; the demo device node holds the credentials (not shown)`);
-    // From now on a remote pairing is someone at the keyboard: show the PIN as a TV would
-    // (on the simulated TV page, and here).
-    sim.on('pin', (request) => log(`the simulated TV shows the pairing PIN ${request.pin} for "${request.remoteName ?? 'a remote'}"`));
+    // From now on a remote pairing is someone at the keyboard: the simulated TV page shows the
+    // PIN, as a TV would on its screen; the log says only where to look (no PIN in a log line).
+    sim.on('pin', (request) => log(`the simulated TV shows a pairing PIN for "${request.remoteName ?? 'a remote'}" on its page (/simulator/)`));
 
     // The editor's DMAP pairing announces the remote on loopback, on a UDP port the
     // simulated TV asks (no multicast, as for the simulator itself).

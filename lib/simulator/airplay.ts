@@ -168,7 +168,7 @@ export interface SimulatorPlayback {
   position: number;
   /** `loading` while the device fetches it, `playing` once it did (until it ends or stops), `failed`. */
   status: 'loading' | 'playing' | 'failed';
-  /** Bytes of the media the device read (its first 64 KiB at most); null when not fetched (https). */
+  /** Bytes of the media the device read (its first 64 KiB at most); null when not fetched (https, or not on this machine). */
   fetched: Buffer | null;
   /** Why it failed: an NSURLErrorDomain code, as Apple's players report it. */
   error: { code: number; domain: string } | null;
@@ -826,13 +826,26 @@ export class AirPlaySimulatorServer extends HapTcpServer<Control> implements Sim
 const FETCH_BYTES = 64 * 1024;
 const FETCH_TIMEOUT = 5000;
 
+/** Whether `url` names this machine (127.0.0.0/8, ::1, localhost): the only media the simulator reads. */
+function onThisMachine(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 /**
  * Reads the start of the media at `url`, as a player does before it plays: resolves with
- * those bytes (null for https, which the simulator does not fetch), rejects with the
- * NSURLErrorDomain code a player reports (-1004 cannot connect, -1100 not found, -1001 timed out).
+ * those bytes, rejects with the NSURLErrorDomain code a player reports (-1004 cannot connect,
+ * -1100 not found, -1001 timed out). The simulator only reads plain http from this machine
+ * (a file a remote serves it, as the play URL node does): anything else, https or another
+ * host, it plays without reading (null), so a simulated device never reaches out to a network.
  */
 function fetchStart(url: string, logger: Logger): Promise<Buffer | null> {
-  if (!url.toLowerCase().startsWith('http:')) return Promise.resolve(null);
+  if (!url.toLowerCase().startsWith('http:') || !onThisMachine(url)) return Promise.resolve(null);
   return new Promise((resolve, reject) => {
     const fail = (code: number, why: string) => {
       logger.debug(`AirPlay simulator: the media could not be read (${why})`);

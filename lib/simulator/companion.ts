@@ -150,6 +150,8 @@ export class CompanionSimulatorServer extends HapTcpServer<Connection> implement
   private readonly state: SimulatorState;
   private readonly name: string;
   private readonly holdMs: number;
+  /** The model the device says it is (the Apple TV it plays). */
+  private readonly model: string;
   /** The UUID of the focused field's text session (new for every focus). */
   private fieldSession: Buffer = randomBytes(16);
   private lastFlags = -1;
@@ -196,6 +198,7 @@ export class CompanionSimulatorServer extends HapTcpServer<Connection> implement
     this.state = options.state;
     this.name = options.name;
     this.holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
+    this.model = options.profile?.model ?? SIMULATOR_MRP_MODEL;
   }
 
   protected override started(): void {
@@ -223,7 +226,7 @@ export class CompanionSimulatorServer extends HapTcpServer<Connection> implement
           rpMac: '1',
           ...this.identity.txt,
           rpVr: SIMULATOR_COMPANION_VERSION,
-          rpMd: SIMULATOR_MRP_MODEL,
+          rpMd: this.model,
           rpFl: SIMULATOR_COMPANION_FLAGS,
           rpMRtID: this.identity.stableId,
         },
@@ -233,7 +236,7 @@ export class CompanionSimulatorServer extends HapTcpServer<Connection> implement
 
   describe(): string[] {
     return [
-      `Companion on ${this.host}:${this.port} (${SIMULATOR_MRP_MODEL}; apps, power, accounts, keyboard)`,
+      `Companion on ${this.host}:${this.port} (${this.model}; apps, power, accounts, keyboard)`,
       '  pairing: HAP with a 4-digit PIN, shown when a remote starts pairing',
     ];
   }
