@@ -123,7 +123,7 @@ describe('the editor in Chromium', { skip: chromiumSkip }, () => {
     await page.waitForFunction(() => !RED.nodes.dirty(), null, { timeout: 15_000 });
     const label = page.locator('.red-ui-flow-node-status-label');
     await page.waitForFunction(
-      () => Array.from(document.querySelectorAll('.red-ui-flow-node-status-label')).some((e) => /connected|playing/.test(e.textContent ?? '')),
+      () => Array.from(document.querySelectorAll('.red-ui-flow-node-status-label')).some((e) => /connected|playing|also pair/.test(e.textContent ?? '')),
       null,
       { timeout: 15_000 },
     );

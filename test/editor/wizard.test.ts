@@ -281,7 +281,7 @@ describe('pairing AirPlay and Companion from the device dialog, against npm star
       'the paired device to log in over AirPlay and Companion',
     );
     assert.deepEqual(await (await fetch(`${demo.base}credentials/atvlink-device/${device}`)).json(), credentialFlags('airplay', 'companion'));
-    await page.waitForFunction(() => (document.querySelector('[id="wiz2-cmd"] .red-ui-flow-node-status-label')?.textContent ?? '') === 'connected', null, { timeout: 20_000 });
+    await page.waitForFunction(() => (document.querySelector('[id="wiz2-cmd"] .red-ui-flow-node-status-label')?.textContent ?? '') === 'connected (AirPlay)', null, { timeout: 20_000 });
     assert.match((await page.evaluate(() => document.querySelector('[id="wiz2-cmd"] .red-ui-flow-node-status')?.getAttribute('class') ?? '')), /green/);
 
     const before = (await tvState(demo)).nowPlaying.title;
@@ -292,7 +292,7 @@ describe('pairing AirPlay and Companion from the device dialog, against npm star
     assert.notEqual((await tvState(demo)).app?.bundleId, 'com.apple.TVPhotos');
     assert.equal((await fetch(`${demo.base}inject/wiz2-photos`, { method: 'POST' })).status, 200);
     await tvReaches(demo, (tv) => tv.app?.bundleId === 'com.apple.TVPhotos', 'Photos launched over Companion');
-    assert.equal(await statusOf('wiz2-launch'), 'connected');
+    assert.equal(await statusOf('wiz2-launch'), 'connected (AirPlay)', 'the status says MRP goes through AirPlay');
     await screenshot(page, 'pairing-10-deployed-airplay-companion');
 
     const flows = (await (await fetch(`${demo.base}flows`, { headers: { 'Node-RED-API-Version': 'v2' } })).text()).replace(/"rev":"[0-9a-f]{64}"/, '');
