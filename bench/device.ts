@@ -22,7 +22,15 @@ const ROUNDS = 4;
 /** 400 alternating play/pause commands in all, as in issue 12's side-by-side with pyatv. */
 const COMMANDS_PER_ROUND = 100;
 const PUSHES_PER_ROUND = 40;
-const WARMUP = 20;
+/**
+ * Unmeasured commands (pushes) first: figures of a long-running runtime, whose JIT has
+ * compiled the paths (the first hundreds of commands of a process run slower; the cold side
+ * is the 'first connect in a fresh process' row).
+ */
+const WARMUP = 1000;
+const PUSH_WARMUP = 300;
+/** Unmeasured round trips on each fresh floor connection. */
+const FLOOR_WARMUP = 200;
 
 export interface LiveDeviceOptions {
   suite: string;
@@ -149,7 +157,7 @@ export async function liveDeviceMeasurements(options: LiveDeviceOptions): Promis
     for (let i = 0; i < WARMUP; i++) await command();
     const { commands, floor } = await interleaved(ROUNDS, {
       commands: () => latencies(COMMANDS_PER_ROUND, command, 0),
-      floor: () => floorRoundTrips(floorKind, options.commandExchange, COMMANDS_PER_ROUND),
+      floor: () => floorRoundTrips(floorKind, options.commandExchange, COMMANDS_PER_ROUND, FLOOR_WARMUP),
     });
     rows.push(
       ...latencyRows(suite, options.commandName, commands, floor, options.commandDetail, `${floorKind} ${describeExchange(options.commandExchange)}`, 2),
@@ -168,10 +176,10 @@ export async function liveDeviceMeasurements(options: LiveDeviceOptions): Promis
       const expected = sim.state.status;
       await nextState(watcher, (state) => state.deviceState === expected);
     };
-    for (let i = 0; i < WARMUP; i++) await push();
+    for (let i = 0; i < PUSH_WARMUP; i++) await push();
     const { pushes, floor } = await interleaved(ROUNDS, {
       pushes: () => latencies(PUSHES_PER_ROUND, push, 0),
-      floor: () => floorPushes(floorKind, options.pushExchange, PUSHES_PER_ROUND),
+      floor: () => floorPushes(floorKind, options.pushExchange, PUSHES_PER_ROUND, FLOOR_WARMUP),
     });
     rows.push(
       ...latencyRows(

@@ -460,20 +460,20 @@ function wireLong(kind: Kind, value: unknown): [number, number] {
 }
 
 /**
- * What the size pass leaves for the write pass, in the order the write pass needs it: for
- * each message its fields to write with their values (in number order), and the byte length
- * of each string, nested message and packed list.
+ * What the size pass leaves for the write pass, in the order the write pass needs it, in two
+ * arrays reused by every encode (an encode runs start to end without yielding):
+ *  - `entries`: per message, in pre-order, the number of its fields to write, then each
+ *    field and its value, in field number order;
+ *  - `lengths`: the byte length of each string, nested message and packed list.
  */
-interface Layout {
-  orders: FieldValues[];
-  lengths: number[];
-}
-
-/** Fields and their values, alternating: `[field, value, field, value, ...]`. */
-type FieldValues = unknown[];
+const entries: unknown[] = [];
+const lengths: number[] = [];
+/** How much of each is in use (they are never shrunk: growing them again would cost more). */
+let entriesUsed = 0;
+let lengthsUsed = 0;
 
 /** Size of one value's bytes (without its key). */
-function valueSize(field: FieldPlan, value: unknown, layout: Layout, depth: number): number {
+function valueSize(field: FieldPlan, value: unknown, depth: number): number {
   switch (field.kind) {
     case Kind.Int32:
     case Kind.Enum: {
@@ -505,7 +505,7 @@ function valueSize(field: FieldPlan, value: unknown, layout: Layout, depth: numb
       return 8;
     case Kind.String: {
       const n = utf8Length(String(value));
-      layout.lengths.push(n);
+      lengths[lengthsUsed++] = n;
       return varintSize32(n) + n;
     }
     case Kind.Bytes: {
@@ -513,71 +513,77 @@ function valueSize(field: FieldPlan, value: unknown, layout: Layout, depth: numb
       return varintSize32(n) + n;
     }
     case Kind.Message: {
-      const at = layout.lengths.length;
-      layout.lengths.push(0);
-      const n = messageSize(value as Plain, field.message!, layout, depth + 1);
-      layout.lengths[at] = n;
+      const at = lengthsUsed++;
+      const n = messageSize(value as Plain, field.message!, depth + 1);
+      lengths[at] = n;
       return varintSize32(n) + n;
     }
   }
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 /**
- * The fields of `message` to write with their values, in field number order (as protobufjs
- * writes them). A message sets few of its type's fields: its own keys are what is looked at.
+ * Records the fields of `message` to write, with their values, in field number order (as
+ * protobufjs writes them) and returns their number. A message sets few of its type's
+ * fields: its own keys are what is looked at.
  */
-function fieldsToWrite(message: Plain, plan: MessagePlan): FieldValues {
-  const order: FieldValues = [];
-  for (const key of Object.keys(message)) {
+function recordFields(message: Plain, plan: MessagePlan): number {
+  const first = entriesUsed;
+  let count = 0;
+  for (const key in message) {
+    if (!hasOwn.call(message, key)) continue;
     const field = plan.byKey.get(key);
     if (field === undefined) continue;
     const value = message[key];
     if (value == null || (field.repeated && (value as unknown[]).length === 0)) continue;
-    let at = order.length;
-    while (at > 0 && (order[at - 2] as FieldPlan).id > field.id) {
-      order[at] = order[at - 2];
-      order[at + 1] = order[at - 1];
+    let at = entriesUsed;
+    entries[entriesUsed++] = field;
+    entries[entriesUsed++] = value;
+    while (at > first && (entries[at - 2] as FieldPlan).id > field.id) {
+      entries[at] = entries[at - 2];
+      entries[at + 1] = entries[at - 1];
+      entries[at - 2] = field;
+      entries[at - 1] = value;
       at -= 2;
     }
-    order[at] = field;
-    order[at + 1] = value;
+    count++;
   }
-  return order;
+  return count;
 }
 
-function messageSize(message: Plain, plan: MessagePlan, layout: Layout, depth: number): number {
+function messageSize(message: Plain, plan: MessagePlan, depth: number): number {
   if (depth > PROTOBUF_MAX_DEPTH) throw new WireError('max depth exceeded');
-  const order = fieldsToWrite(message, plan);
-  layout.orders.push(order);
+  const countAt = entriesUsed++;
+  const count = recordFields(message, plan);
+  entries[countAt] = count;
   let size = 0;
-  for (let i = 0; i < order.length; i += 2) {
-    const field = order[i] as FieldPlan;
-    const value = order[i + 1];
+  for (let i = countAt + 1, end = countAt + 1 + 2 * count; i < end; i += 2) {
+    const field = entries[i] as FieldPlan;
+    const value = entries[i + 1];
     if (!field.repeated) {
-      size += varintSize32(field.tag) + valueSize(field, value, layout, depth);
+      size += varintSize32(field.tag) + valueSize(field, value, depth);
       continue;
     }
     const list = value as unknown[];
     if (field.packed) {
-      const at = layout.lengths.length;
-      layout.lengths.push(0);
+      const at = lengthsUsed++;
       let body = 0;
-      for (const item of list) body += valueSize(field, item, layout, depth);
-      layout.lengths[at] = body;
+      for (const item of list) body += valueSize(field, item, depth);
+      lengths[at] = body;
       size += varintSize32(field.tag) + varintSize32(body) + body;
     } else {
-      for (const item of list) size += varintSize32(field.tag) + valueSize(field, item, layout, depth);
+      for (const item of list) size += varintSize32(field.tag) + valueSize(field, item, depth);
     }
   }
   return size;
 }
 
-/** The write position, and which recorded order and length come next. */
+/** The write position, the next message's entries and the next recorded length. */
 interface Writer {
   buf: Buffer;
   pos: number;
-  layout: Layout;
-  nextOrder: number;
+  nextEntries: number;
   nextLength: number;
 }
 
@@ -663,7 +669,7 @@ function writeValue(w: Writer, field: FieldPlan, value: unknown, depth: number):
       return;
     case Kind.String: {
       const text = String(value);
-      const n = w.layout.lengths[w.nextLength++]!;
+      const n = lengths[w.nextLength++]!;
       writeVarint32(w, n);
       if (n === text.length && n <= SHORT_STRING) {
         // ASCII (one byte per character): copied here, cheaper than a call into C++.
@@ -682,17 +688,20 @@ function writeValue(w: Writer, field: FieldPlan, value: unknown, depth: number):
       return;
     }
     case Kind.Message:
-      writeVarint32(w, w.layout.lengths[w.nextLength++]!);
+      writeVarint32(w, lengths[w.nextLength++]!);
       writeMessage(w, depth + 1);
       return;
   }
 }
 
 function writeMessage(w: Writer, depth: number): void {
-  const order = w.layout.orders[w.nextOrder++]!;
-  for (let i = 0; i < order.length; i += 2) {
-    const field = order[i] as FieldPlan;
-    const value = order[i + 1];
+  const countAt = w.nextEntries;
+  const end = countAt + 1 + 2 * (entries[countAt] as number);
+  // Messages nested in this one recorded their entries after all of this one's.
+  w.nextEntries = end;
+  for (let i = countAt + 1; i < end; i += 2) {
+    const field = entries[i] as FieldPlan;
+    const value = entries[i + 1];
     if (!field.repeated) {
       writeVarint32(w, field.tag);
       writeValue(w, field, value, depth);
@@ -701,7 +710,7 @@ function writeMessage(w: Writer, depth: number): void {
     const list = value as unknown[];
     if (field.packed) {
       writeVarint32(w, field.tag);
-      writeVarint32(w, w.layout.lengths[w.nextLength++]!);
+      writeVarint32(w, lengths[w.nextLength++]!);
       for (const item of list) writeValue(w, field, item, depth);
     } else {
       for (const item of list) {
@@ -714,10 +723,16 @@ function writeMessage(w: Writer, depth: number): void {
 
 /** The bytes of `message` (a plain object of `plan`'s shape, checked by protobufjs' verify). */
 export function encodeProtobuf(message: Plain, plan: MessagePlan): Buffer {
-  const layout: Layout = { orders: [], lengths: [] };
-  const size = messageSize(message, plan, layout, 0);
-  const w: Writer = { buf: Buffer.allocUnsafe(size), pos: 0, layout, nextOrder: 0, nextLength: 0 };
-  writeMessage(w, 0);
-  if (w.pos !== size) throw new Error(`protobuf: wrote ${w.pos} bytes of ${size}`);
-  return w.buf;
+  entriesUsed = 0;
+  lengthsUsed = 0;
+  try {
+    const size = messageSize(message, plan, 0);
+    const w: Writer = { buf: Buffer.allocUnsafe(size), pos: 0, nextEntries: 0, nextLength: 0 };
+    writeMessage(w, 0);
+    if (w.pos !== size) throw new Error(`protobuf: wrote ${w.pos} bytes of ${size}`);
+    return w.buf;
+  } finally {
+    // Let go of the values (a payload may hold large buffers).
+    entries.fill(undefined, 0, entriesUsed);
+  }
 }
