@@ -46,14 +46,8 @@ export function libraryListing(items: number): Buffer {
 
 function codecMeasurements(): Measurement[] {
   const rows: Measurement[] = [];
-  const listing = libraryListing(LISTING_ITEMS);
-  const size = `${LISTING_ITEMS.toLocaleString('en-US')} mlit items, ${round(listing.length / 1024 / 1024, 1)} MB`;
-  const decode = throughput(listing.length, () => decodeDmap(listing), 1000);
-  rows.push({ suite: SUITE, name: 'TLV decode, library listing', value: round(decode.mbPerSecond, 1), unit: 'MB/s', detail: `${size}, ${decode.calls} runs` });
-  const tree = decodeDmap(listing);
-  const encode = throughput(listing.length, () => encodeDmap(tree), 1000);
-  rows.push({ suite: SUITE, name: 'TLV encode, library listing', value: round(encode.mbPerSecond, 1), unit: 'MB/s', detail: `${size}, ${encode.calls} runs` });
-
+  // The small body first, on a heap the 20 000-item listing has not filled yet: a collector
+  // busy marking that tree would slow every allocation of the loop, which is not the codec.
   const playstatusFile = fixture('owntone-29.3', 'playstatusupdate-2-playing.bin');
   if (existsSync(playstatusFile)) {
     const body = readFileSync(playstatusFile);
@@ -71,6 +65,14 @@ function codecMeasurements(): Measurement[] {
   } else {
     rows.push(missing(SUITE, 'TLV decode, OwnTone playstatus', 'MB/s', 'fixture not found'));
   }
+
+  const listing = libraryListing(LISTING_ITEMS);
+  const size = `${LISTING_ITEMS.toLocaleString('en-US')} mlit items, ${round(listing.length / 1024 / 1024, 1)} MB`;
+  const decode = throughput(listing.length, () => decodeDmap(listing), 1000);
+  rows.push({ suite: SUITE, name: 'TLV decode, library listing', value: round(decode.mbPerSecond, 1), unit: 'MB/s', detail: `${size}, ${decode.calls} runs` });
+  const tree = decodeDmap(listing);
+  const encode = throughput(listing.length, () => encodeDmap(tree), 1000);
+  rows.push({ suite: SUITE, name: 'TLV encode, library listing', value: round(encode.mbPerSecond, 1), unit: 'MB/s', detail: `${size}, ${encode.calls} runs` });
   return rows;
 }
 
@@ -154,6 +156,9 @@ async function liveMeasurements(): Promise<Measurement[]> {
 export const dmapSuite: Suite = {
   name: SUITE,
   async run(): Promise<Measurement[]> {
-    return [...codecMeasurements(), ...(await liveMeasurements())];
+    // Live figures first: the codec figures leave a heap full of a 20 000-item listing whose
+    // collection would land in the round trips' p99.
+    const live = await liveMeasurements();
+    return [...codecMeasurements(), ...live];
   },
 };

@@ -227,13 +227,17 @@ export async function floorRoundTrips(kind: FloorKind, exchange: FloorExchange, 
   }
 }
 
-/** `count` one-way pushes of `exchange.answer` (ms each, server write → client has it all). */
-export async function floorPushes(kind: FloorKind, exchange: FloorExchange, count: number, warmup = 20): Promise<number[]> {
+/**
+ * `count` one-way pushes of `exchange.answer` (ms each, server write → client has it all),
+ * each after `gapMs` of quiet (as the figure it is the floor of).
+ */
+export async function floorPushes(kind: FloorKind, exchange: FloorExchange, count: number, warmup = 20, gapMs = 0): Promise<number[]> {
   const pair = await floorPair(kind, exchange);
   try {
     for (let i = 0; i < warmup; i++) await pair.push();
     const samples: number[] = [];
     for (let i = 0; i < count; i++) {
+      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
       const start = performance.now();
       await pair.push();
       samples.push(performance.now() - start);
