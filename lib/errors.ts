@@ -64,6 +64,13 @@ export class NotSupportedError extends AtvError {
   }
 }
 
+/**
+ * `connect()` found no protocol it may use on this device (none offered, none allowed, or
+ * every one the device offers disabled by the device itself, e.g. direct MRP on tvOS 15+): a
+ * NOT_SUPPORTED that the configuration decides, unlike a session refusing one request.
+ */
+export class NoUsableProtocolError extends NotSupportedError {}
+
 /** Bytes from a device that violate the protocol. `offset` points into the input when known. */
 export class ProtocolError extends AtvError {
   readonly offset: number | undefined;

@@ -10,6 +10,8 @@ import type { Device } from '../lib/core/facade';
 import {
   DEFAULT_RETRY,
   DeviceSupervisor,
+  type DeviceReadings,
+  type ReadingName,
   MAX_RETRY_MS,
   MIN_RETRY_MS,
   type RetryPolicy,
@@ -19,6 +21,7 @@ import {
   type SupervisorStatus,
 } from '../lib/core/supervisor';
 import type { Protocol } from '../lib/device/interfaces';
+import { protocolDescriptor } from '../lib/protocols/table';
 import type { NowPlaying } from '../lib/device/state';
 
 export {
@@ -27,7 +30,9 @@ export {
   MIN_RETRY_MS,
   isConfigurationError,
   retryDelay,
+  type DeviceReadings,
   type ProtocolFailure,
+  type ReadingName,
   type RetryPolicy,
   type SupervisorState as LinkState,
   type SupervisedDevice as LinkedDevice,
@@ -97,7 +102,7 @@ export function shorten(text: string, max: number): string {
  * `t(key)` with its one variable part shortened to what the translation leaves of
  * STATUS_MAX characters (at least a few, for a long translation).
  */
-function fitted(t: Translate, key: string, name: string, value: string): string {
+export function fitted(t: Translate, key: string, name: string, value: string): string {
   const room = STATUS_MAX - Array.from(t(key, { [name]: '' })).length;
   return t(key, { [name]: shorten(value, Math.max(room, 4)) });
 }
@@ -115,10 +120,11 @@ export function displayStatus(status: LinkStatus, t: Translate = (k) => k): Disp
         const down = status.failedProtocols.map((f) => f.protocol);
         return { fill: 'yellow', shape: 'dot', text: fitted(t, 'status.connectedWithout', 'protocols', upper(down)) };
       }
-      const np = status.nowPlaying;
-      if (np && np.deviceState === 'playing' && np.title) {
-        return { fill: 'green', shape: 'dot', text: fitted(t, 'status.playing', 'title', np.title) };
-      }
+      // What plays is the playstatus node's to show (flow-node.ts): every node showing the
+      // same title said nothing about the node itself.
+      // How the device is reached, when not plainly: MRP through the AirPlay 2 tunnel says "(AirPlay)".
+      const via = status.routes.find((r) => r.via !== null)?.via;
+      if (via) return { fill: 'green', shape: 'dot', text: fitted(t, 'status.connectedVia', 'via', protocolDescriptor(via).label) };
       return { fill: 'green', shape: 'dot', text: t('status.connected') };
     }
     case 'connecting':
@@ -146,6 +152,8 @@ export function displayStatus(status: LinkStatus, t: Translate = (k) => k): Disp
 export interface LinkListener {
   status?(status: LinkStatus, display: DisplayStatus): void;
   nowPlaying?(state: NowPlaying): void;
+  /** See SupervisorListener.readings: every reading with `initial` once connected, then each change. */
+  readings?(readings: DeviceReadings, changed: ReadingName[], initial: boolean): void;
 }
 
 export interface DeviceLinkOptions<D extends SupervisedDevice = Device> extends SupervisorOptions<D> {
@@ -171,6 +179,7 @@ export class DeviceLink<D extends SupervisedDevice = Device> extends DeviceSuper
     const wrapped: SupervisorListener = {
       ...(listener.status && { status: (status: SupervisorStatus) => listener.status!(status, displayStatus(status, this.translate)) }),
       ...(listener.nowPlaying && { nowPlaying: listener.nowPlaying.bind(listener) }),
+      ...(listener.readings && { readings: listener.readings.bind(listener) }),
     };
     super.register(user, wrapped);
   }

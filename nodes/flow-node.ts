@@ -7,7 +7,7 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Device } from '../lib/core/facade';
 import { AtvError, InvalidArgumentError, NotSupportedError } from '../lib/errors';
-import { getLink, type DeviceLink, type LinkListener, type Translate } from './connections';
+import { getLink, type DeviceLink, type DisplayStatus, type LinkListener, type Translate } from './connections';
 
 /**
  * Messages shared by every node (status texts, "no device configured"). They live in the
@@ -26,21 +26,47 @@ export function shared(key: string, substitutions?: Record<string, string | numb
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 
 /**
- * Registers `node` with the link of config node `deviceId` and mirrors the link's state in
- * the node's status. Returns null (and shows why) when no device is configured.
+ * What a node kind says about itself while its device is connected and well (the last
+ * command sent, the value read, the artwork fetched, what plays), within STATUS_MAX
+ * characters; null: the plain "connected". Warnings and errors of the connection always win.
  */
-export function attachToDevice(node: Node, deviceId: string | undefined, listener: LinkListener = {}): DeviceLink<Device> | null {
+export type OwnStatus = () => string | null;
+
+const statusShown = new WeakMap<Node, { display: DisplayStatus | null; own: OwnStatus | undefined }>();
+
+function show(node: Node): void {
+  const shown = statusShown.get(node);
+  if (!shown?.display) return;
+  const own = shown.display.fill === 'green' ? shown.own?.() : null;
+  // Each node kind keeps its text within STATUS_MAX itself (`fitted`), translated or not.
+  node.status(own ? { ...shown.display, text: own } : shown.display);
+}
+
+/** Shows the node's own status text again (it changed: a command was sent, a value read). */
+export function refreshStatus(node: Node): void {
+  show(node);
+}
+
+/**
+ * Registers `node` with the link of config node `deviceId` and mirrors the link's state in
+ * the node's status (with `own` text while connected). Returns null (and shows why) when no
+ * device is configured.
+ */
+export function attachToDevice(node: Node, deviceId: string | undefined, listener: LinkListener = {}, own?: OwnStatus): DeviceLink<Device> | null {
   const link = deviceId ? getLink(deviceId) : undefined;
   if (!link) {
     node.status({ fill: 'red', shape: 'ring', text: shared('status.noDevice') });
     return null;
   }
+  statusShown.set(node, { display: null, own });
   link.register(node, {
     status(status, display) {
-      node.status(display);
+      statusShown.set(node, { display, own });
+      show(node);
       listener.status?.(status, display);
     },
     nowPlaying: listener.nowPlaying?.bind(listener),
+    readings: listener.readings?.bind(listener),
   });
   node.on('close', (_removed: boolean, done: () => void) => {
     link.deregister(node).then(done, (err: unknown) => {

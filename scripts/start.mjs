@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 // `npm start`: a newcomer's first taste, with no Apple TV. Builds the package, takes the
 // editor's port (first, so the simulator's ephemeral ports can never be it), starts the
-// simulator on 127.0.0.1 (no multicast: it answers DNS-SD only on a unicast port), makes a
-// throw-away Node-RED user directory, deploys a demo flow against the simulator (manual
-// host and port, so no discovery is needed) and starts Node-RED from the devDependency with
-// our nodes loaded from this checkout. Ctrl-C, or a failure at any step, stops Node-RED and
-// the simulator and removes the user directory (it holds a credentials file).
+// simulator on 127.0.0.1 (no multicast: it answers DNS-SD only on a unicast port, which the
+// demo's settings.js tells our nodes to ask as well, so Scan, the discover node and the
+// examples find it), makes a throw-away Node-RED user directory, deploys a demo flow against
+// the simulator and, when @flowfuse/node-red-dashboard is installed (a devDependency), the
+// Dashboard 2 remote example; and serves a "simulated TV" page that shows the pairing PINs
+// the TV would show and takes the PIN a DMAP remote shows, so pairing from the editor works
+// with a browser only. Ctrl-C, or a failure at any step, stops Node-RED and the simulator
+// and removes the user directory (it holds a credentials file).
 //
-// By default the demo device is an Apple TV 3 spoken to over DMAP. With --mrp the simulator
-// is an Apple TV 4K that also serves MRP (with a fixed demo PIN), the demo pairs with it
-// in-process, and the demo flow's device node uses MRP only; the examples still reach the
-// simulator over DMAP on 3689.
+// The demo device is one MODE of the table below: DMAP (an Apple TV 3, the default) or MRP
+// (an Apple TV 4K that also serves DMAP; the demo pairs with it in-process and its device
+// node uses MRP only). The examples reach the simulator over DMAP in every mode.
 //
 //   npm start -- --mrp               the demo over MRP (or ATV_DEMO_PROTOCOL=mrp npm start)
 //   PORT=1881 npm start            editor port (default 1880, or the next free one)
@@ -24,10 +26,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mountSimulatedTv } from './demo-tv.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -44,9 +49,35 @@ const EXPOSED_WARNING = [
   'Use it only on a network you trust, and never on a public one; the default 127.0.0.1 is safe.',
 ];
 
+/**
+ * THE demo modes: what the simulator serves, the mode's own simulator port and how the demo
+ * device node reaches it (`link(sim)` → { protocol, port, credentials }). A mode per protocol
+ * is one entry here.
+ */
+const MODES = {
+  dmap: {
+    label: 'DMAP',
+    protocols: ['dmap'],
+    link: async (sim, { DEMO_DMAP_CREDENTIALS }) => ({ protocol: 'dmap', port: sim.dmapPort, credentials: DEMO_DMAP_CREDENTIALS }),
+    instructions: () => [],
+  },
+  mrp: {
+    label: 'MRP',
+    protocols: ['dmap', 'mrp'],
+    port: { variable: 'ATV_DEMO_MRP_PORT', preferred: 49152, option: 'mrpPort' },
+    pin: DEMO_MRP_PIN,
+    link: async (sim) => ({ protocol: 'mrp', port: sim.mrpPort, credentials: await pairOverMrp(sim) }),
+    instructions: (sim) => [
+      `Pair with it yourself: npx atvlink pair --protocol mrp --host 127.0.0.1 --port ${sim.mrpPort}`,
+      `                       (the simulated TV shows PIN ${DEMO_MRP_PIN})`,
+    ],
+  },
+};
+const MODE_NAMES = Object.keys(MODES);
+
 const USAGE = [
-  'usage: npm start [-- --mrp] [--no-build]',
-  '  environment: PORT, ATV_DEMO_HOST, ATV_DEMO_PROTOCOL=dmap|mrp, ATV_DEMO_DMAP_PORT, ATV_DEMO_MRP_PORT',
+  `usage: npm start [-- ${MODE_NAMES.map((m) => `--${m}`).join(' | ')}] [--no-build]`,
+  `  environment: PORT, ATV_DEMO_HOST, ATV_DEMO_PROTOCOL=${MODE_NAMES.join('|')}, ATV_DEMO_DMAP_PORT, ATV_DEMO_MRP_PORT`,
   '  WARNING: ATV_DEMO_HOST=0.0.0.0 (or any address other than 127.0.0.1) opens the editor with no password',
   '  to every machine that can reach this one: anyone there can run code as you.',
 ].join('\n');
@@ -54,8 +85,7 @@ const USAGE = [
 function parseArgs(argv) {
   const options = { protocol: (process.env.ATV_DEMO_PROTOCOL || 'dmap').toLowerCase(), build: true };
   for (const arg of argv) {
-    if (arg === '--mrp') options.protocol = 'mrp';
-    else if (arg === '--dmap') options.protocol = 'dmap';
+    if (MODE_NAMES.includes(arg.replace(/^--/, '')) && arg.startsWith('--')) options.protocol = arg.slice(2);
     else if (arg === '--no-build') options.build = false;
     else if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
@@ -65,8 +95,8 @@ function parseArgs(argv) {
       process.exit(2);
     }
   }
-  if (!['dmap', 'mrp'].includes(options.protocol)) {
-    console.error(`[demo] ATV_DEMO_PROTOCOL must be dmap or mrp\n${USAGE}`);
+  if (!MODE_NAMES.includes(options.protocol)) {
+    console.error(`[demo] ATV_DEMO_PROTOCOL must be ${MODE_NAMES.join(' or ')}\n${USAGE}`);
     process.exit(2);
   }
   return options;
@@ -179,12 +209,10 @@ function demoFlow(sim, link) {
       info:
         'Press the buttons on the left, watch the debug sidebar (Ctrl/Cmd-G D).\n\n' +
         `The device config node points at the simulator by host and ${link.protocol.toUpperCase()} port, with ` +
-        (link.protocol === 'mrp'
-          ? 'the MRP credentials the demo got by pairing with the simulator, '
-          : 'its demo pairing credential, ') +
-        'stored as a Node-RED credential. For a real Apple TV, open the ' +
-        'device node, press Scan, and paste the credentials from `npx atvlink pair --protocol dmap` ' +
-        '(Apple TV 2/3) or `npx atvlink pair --protocol mrp --host <address>` (Apple TV 4/4K).',
+        (link.protocol === 'dmap' ? 'its demo pairing credential, ' : `the ${link.protocol.toUpperCase()} credentials the demo got by pairing with the simulator, `) +
+        'stored as a Node-RED credential. To pair yourself, add a device (any node → the pencil beside Device → Add), press Scan, ' +
+        'click the simulated Apple TV and press Pair: the simulated TV (/simulator/ beside the editor) shows the PIN to type, or, for DMAP, ' +
+        'takes the PIN the dialog shows under Settings → Remotes. A real Apple TV works the same way. The Dashboard 2 remote is at /dashboard/apple-tv.',
       x: 250,
       y: 40,
       wires: [],
@@ -268,8 +296,9 @@ function demoFlow(sim, link) {
       ...z,
       name: 'find the simulator',
       watch: false,
-      hosts: '127.0.0.1',
-      port: String(sim.mdnsPort),
+      // Empty: "the network" (multicast), plus the simulator's responder from settings.js.
+      hosts: '',
+      port: '',
       interface: '',
       timeout: '1',
       x: 330,
@@ -294,6 +323,60 @@ async function pairOverMrp(sim) {
     return await pairing.finish();
   } finally {
     await pairing.close();
+  }
+}
+
+/** A UDP port free on 127.0.0.1 right now. */
+function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
+}
+
+/** The folder of @flowfuse/node-red-dashboard (a devDependency), or null when it is not installed. */
+function dashboardPackage() {
+  try {
+    return dirname(require.resolve('@flowfuse/node-red-dashboard/package.json', { paths: [root] }));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The Dashboard 2 example under ids of its own (so importing the example into the demo
+ * raises no "nodes already exist"), its nodes pointed at the demo's device node (whose
+ * protocol is the mode's).
+ */
+function dashboardFlow(device) {
+  const nodes = JSON.parse(readFileSync(join(root, 'examples', 'dashboard-2', 'Apple TV remote.json'), 'utf8')).filter((n) => n.type !== 'atvlink-device');
+  const ids = new Map(nodes.map((n) => [n.id, `atvlink-demo-dash-${n.id}`]));
+  const exampleDevice = (n) => typeof n.device === 'string' && n.type.startsWith('atvlink-');
+  const mapped = (value) => (typeof value === 'string' && ids.has(value) ? ids.get(value) : value);
+  return nodes.map((n) => {
+    const copy = Object.fromEntries(Object.entries(n).map(([k, v]) => [k, mapped(v)]));
+    if (Array.isArray(n.wires)) copy.wires = n.wires.map((out) => out.map(mapped));
+    if (exampleDevice(n)) copy.device = device;
+    return copy;
+  });
+}
+
+/** Resolves once `url` answers 200 (Node-RED answers 503 until it has started). */
+async function answering(url) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw demoError(`${url} did not answer within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -359,21 +442,24 @@ async function main() {
     if (wanted !== null && !(Number.isInteger(wanted) && wanted >= 0 && wanted <= 65535)) throw demoError('PORT must be a port number from 0 to 65535');
     const port = await listen(running.server, wanted, uiHost);
     const shown = uiHost === '0.0.0.0' ? '127.0.0.1' : uiHost;
-    log(`editor listening on http://${shown}:${port}/ (starting ...)`);
+    // No URL yet: the editor answers only once Node-RED has started (below).
+    log(`editor port ${port} taken on ${uiHost}; starting the simulator and Node-RED ...`);
     running.userDir = mkdtempSync(join(tmpdir(), 'atvlink-demo-'));
 
-    const { Simulator, DEMO_DMAP_CREDENTIALS } = require(join(root, 'dist', 'lib', 'simulator', 'index.js'));
-    const mrp = options.protocol === 'mrp';
-    // 3689 (the DACP port) when free, so the examples' manual config works unchanged.
+    const simulatorModule = require(join(root, 'dist', 'lib', 'simulator', 'index.js'));
+    const { Simulator, trackArtwork } = simulatorModule;
+    const mode = MODES[options.protocol];
+    // 3689 (the DACP port) when free, as a real device has it.
     const dmapPort = await simulatorPort('ATV_DEMO_DMAP_PORT', 3689);
-    // MRP ports are dynamic on a real Apple TV; a stable one makes the CLI line below reusable.
-    const mrpPort = mrp ? await simulatorPort('ATV_DEMO_MRP_PORT', 49152) : 0;
+    // MRP ports are dynamic on a real Apple TV; a stable one makes the CLI line reusable.
+    const modePort = mode.port ? { [mode.port.option]: await simulatorPort(mode.port.variable, mode.port.preferred) } : {};
     const sim = new Simulator({
       name: 'Simulated Apple TV',
       host: '127.0.0.1',
-      protocols: mrp ? ['dmap', 'mrp'] : ['dmap'],
+      protocols: mode.protocols,
       dmapPort,
-      ...(mrp ? { mrpPort, pin: DEMO_MRP_PIN } : {}),
+      ...modePort,
+      ...(mode.pin ? { pin: mode.pin } : {}),
       mdnsPort: 0,
       multicast: false,
       autoplay: true,
@@ -381,47 +467,60 @@ async function main() {
     running.sim = sim;
     await sim.start();
     for (const line of sim.describe()) log(line);
-    let link = { protocol: 'dmap', port: sim.dmapPort, credentials: DEMO_DMAP_CREDENTIALS };
-    if (mrp) {
-      link = { protocol: 'mrp', port: sim.mrpPort, credentials: await pairOverMrp(sim) };
-      log('paired with the simulator over MRP; the demo device node holds the credentials (not shown)');
-      // From now on a remote pairing is someone at the keyboard: show the PIN as a TV would.
-      sim.on('pin', (request) => log(`the simulated TV shows the pairing PIN ${request.pin} for "${request.remoteName ?? 'a remote'}"`));
-    }
+    const link = await mode.link(sim, simulatorModule);
+    if (link.protocol !== 'dmap') log(`paired with the simulator over ${mode.label}; the demo device node holds the credentials (not shown)`);
+    // From now on a remote pairing is someone at the keyboard: show the PIN as a TV would
+    // (on the simulated TV page, and here).
+    sim.on('pin', (request) => log(`the simulated TV shows the pairing PIN ${request.pin} for "${request.remoteName ?? 'a remote'}"`));
 
+    // The editor's DMAP pairing announces the remote on loopback, on a UDP port the
+    // simulated TV asks (no multicast, as for the simulator itself).
+    const announcePort = await freeUdpPort();
+    const dashboard = dashboardPackage();
     const settings = {
       userDir: running.userDir,
       uiHost,
       uiPort: port,
       httpAdminRoot: '/',
-      httpNodeRoot: '/api',
+      httpNodeRoot: '/',
       flowFile: 'flows.json',
       credentialSecret: randomBytes(16).toString('hex'),
-      nodesDir: [root],
+      nodesDir: [root, ...(dashboard ? [dashboard] : [])],
       logging: { console: { level: 'info', metrics: false, audit: false } },
       telemetry: { enabled: false, updateNotification: false },
       diagnostics: { enabled: false, ui: false },
       externalModules: { palette: { allowInstall: false } },
       editorTheme: { tours: false, palette: { catalogues: [] }, projects: { enabled: false } },
       functionExternalModules: false,
+      // Our nodes ask the simulator's unicast DNS-SD responder besides multicast: Scan, the
+      // discover node and the examples' devices (looked up by identifier) find it.
+      atvlinkDeviceDiscovery: { hosts: [`127.0.0.1:${sim.mdnsPort}`] },
+      atvlinkDevicePairing: { interface: '127.0.0.1', multicast: false, announcePort },
     };
+    mountSimulatedTv(app, express, sim, { port: announcePort }, { trackArtwork });
     RED.init(running.server, settings);
     running.RED = RED;
     app.use(settings.httpAdminRoot, RED.httpAdmin);
     app.use(settings.httpNodeRoot, RED.httpNode);
     await RED.start();
     running.redStarted = true;
-    await RED.runtime.flows.setFlows({ flows: { flows: demoFlow(sim, link) }, deploymentType: 'full' });
+    const flows = [...demoFlow(sim, link), ...(dashboard ? dashboardFlow('atvlink-demo-device') : [])];
+    await RED.runtime.flows.setFlows({ flows: { flows }, deploymentType: 'full' });
 
+    const base = `http://${shown}:${port}`;
+    const dashboardUrl = `${base}/dashboard/apple-tv`;
+    // Print the addresses once they answer, not before (a click would get "Not started").
+    await answering(`${base}/`);
+    if (dashboard) await answering(dashboardUrl);
     console.log('');
     console.log(`  Node-RED ${RED.version()} with the Apple TV nodes and a simulated Apple TV is running.`);
-    console.log(`  The demo flow talks ${link.protocol.toUpperCase()} to it${mrp ? '' : ' (npm start -- --mrp for MRP)'}.`);
-    console.log(`  Open the editor:  http://${shown}:${port}/`);
+    console.log(`  The demo flow talks ${mode.label} to it (${MODE_NAMES.filter((m) => m !== options.protocol).map((m) => `npm start -- --${m}`).join(', ')} for the other modes).`);
+    console.log(`  Open the editor:     ${base}/`);
+    if (dashboard) console.log(`  Open the dashboard:  ${dashboardUrl}`);
+    else console.log('  (no dashboard: npm install @flowfuse/node-red-dashboard for the Dashboard 2 remote)');
+    console.log(`  The simulated TV:    ${base}/simulator/ (its PIN screen and Settings → Remotes, for pairing)`);
     if (exposed) for (const line of EXPOSED_WARNING) console.log(`  ${line}`);
-    if (mrp) {
-      console.log(`  Pair with it yourself: npx atvlink pair --protocol mrp --host 127.0.0.1 --port ${sim.mrpPort}`);
-      console.log(`                         (the simulated TV shows PIN ${DEMO_MRP_PIN})`);
-    }
+    for (const line of mode.instructions(sim)) console.log(`  ${line}`);
     console.log(`  User directory:   ${running.userDir} (removed on exit)`);
     console.log('  Press Ctrl-C to stop.');
     console.log('');

@@ -34,7 +34,7 @@ export const SCAN_OPTIONS: readonly OptionSpec[] = [
 
 export const CONNECTION_OPTIONS: readonly OptionSpec[] = [
   { name: 'host', type: 'string', metavar: 'ADDR', help: 'device address; with --port no scan is made, without it the host is scanned' },
-  { name: 'port', type: 'integer', metavar: 'N', min: 1, max: 65535, help: `the protocol's TCP port (DMAP usually 3689, MRP usually 49152)` },
+  { name: 'port', type: 'integer', metavar: 'N', min: 1, max: 65535, help: `the protocol's TCP port (DMAP usually 3689, MRP usually 49152, AirPlay 7000, Companion usually 49153)` },
   PROTOCOL_OPTION,
   {
     name: 'credentials',

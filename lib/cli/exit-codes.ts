@@ -27,7 +27,7 @@ export const EXIT_CODE_TABLE: readonly { readonly code: ExitCode; readonly meani
   { code: EXIT.timeout, meaning: 'the device did not answer in time' },
   { code: EXIT.notSupported, meaning: 'not supported by this device or protocol' },
   { code: EXIT.pairing, meaning: 'pairing failed (wrong PIN, refused, timed out) or the device asks to wait' },
-  { code: EXIT.nothing, meaning: 'nothing to output: no artwork (nothing playing, or no cover)' },
+  { code: EXIT.nothing, meaning: 'nothing to output: no artwork (nothing playing, or no cover), no text field with the focus' },
   { code: EXIT.cancelled, meaning: 'pairing cancelled with Ctrl-C' },
 ];
 

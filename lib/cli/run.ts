@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { AtvError, BackOffError } from '../errors';
 import type { Logger } from '../log';
 import { closest, parseArgs, UsageError } from './args';
+import { COMPANION_CLI_COMMANDS } from './commands/apps';
 import { pairCommand } from './commands/pair';
 import { NothingToShowError, REMOTE_COMMANDS } from './commands/remote';
+import { playCommand } from './commands/play';
 import { scanCommand } from './commands/scan';
 import { simulateCommand } from './commands/simulate';
 import { credentialsEnv, DEFAULT_PROTOCOL } from './connection';
@@ -21,7 +23,7 @@ import { commandHelp, GENERAL_OPTIONS, mainHelp, usageLine } from './help';
 export type { CliIo, CliOutput } from './context';
 
 /** Every subcommand, in help order. */
-export const CLI_COMMANDS: readonly CliCommand[] = [scanCommand, pairCommand, ...REMOTE_COMMANDS, simulateCommand];
+export const CLI_COMMANDS: readonly CliCommand[] = [scanCommand, pairCommand, ...REMOTE_COMMANDS, playCommand, ...COMPANION_CLI_COMMANDS, simulateCommand];
 
 const byName = new Map(CLI_COMMANDS.map((c) => [c.name, c]));
 

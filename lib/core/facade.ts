@@ -9,7 +9,7 @@
  * Arguments are checked here, where they enter; the sessions trust them.
  */
 import { EventEmitter } from 'node:events';
-import { AtvError, ClosedError, InvalidArgumentError, NotSupportedError, UnreachableError } from '../errors';
+import { AtvError, AuthenticationError, ClosedError, InvalidArgumentError, NoUsableProtocolError, NotSupportedError, UnreachableError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { emitContained } from '../support/emit';
 import { checkCommand, COMMANDS, isPowerCommand, type CommandOptions, type CommandRequest } from '../device/commands';
@@ -39,7 +39,7 @@ import {
   type UserAccount,
 } from '../device/interfaces';
 import { checkProperty, checkPropertyName, type PropertyName, type PropertyRequest, type PropertyValues } from '../device/properties';
-import { PROTOCOL_TABLE } from '../protocols/table';
+import { PROTOCOL_TABLE, protocolDescriptor } from '../protocols/table';
 
 /** Relay order for most capabilities (pyatv's default priorities). */
 export const DEFAULT_PRIORITIES: readonly Protocol[] = ['mrp', 'dmap', 'companion', 'airplay', 'raop'];
@@ -129,6 +129,8 @@ export class Device extends EventEmitter {
   private readonly detachers = new Map<ProtocolSession, () => void>();
   private readonly failures = new Map<Protocol, Error>();
   private connecting: Promise<void> | null = null;
+  /** The power state last reported with a 'power' event (or found on connect). */
+  private lastPower: PowerState = 'unknown';
 
   constructor(config: DeviceConfig, options: DeviceOptions = {}) {
     super();
@@ -148,6 +150,15 @@ export class Device extends EventEmitter {
   /** Protocols with an open session, best first. */
   get protocols(): Protocol[] {
     return this.ordered(DEFAULT_PRIORITIES).map((s) => s.protocol);
+  }
+
+  /**
+   * How each open session reaches the device, best first: MRP through the AirPlay 2 tunnel
+   * (tvOS 15+, HomePods) is `{ protocol: 'mrp', via: 'airplay' }`, a protocol on its own port
+   * has `via: null` (for a status that says how the device is controlled).
+   */
+  get routes(): Array<{ protocol: Protocol; via: Protocol | null }> {
+    return this.ordered(DEFAULT_PRIORITIES).map((s) => ({ protocol: s.protocol, via: s.via ?? null }));
   }
 
   /**
@@ -182,9 +193,12 @@ export class Device extends EventEmitter {
     this.failures.clear();
     const factories = this.options.factories ?? tableFactories();
     const wanted = this.options.protocols;
-    const usable = this.config.services.filter(
+    const offeredToUs = this.config.services.filter(
       (s) => s.enabled && s.port > 0 && factories[s.protocol] && (!wanted || wanted.includes(s.protocol)),
     );
+    // A protocol that is useless unpaired (Companion) is not tried without credentials.
+    const unpaired = offeredToUs.filter((s) => protocolDescriptor(s.protocol).needsCredentials && !this.options.credentials?.[s.protocol] && !s.credentials);
+    const usable = offeredToUs.filter((s) => !unpaired.includes(s));
     // One session per protocol: a DACP server is advertised as several services
     // (_touch-able, _appletv-v2, _hscp) that all lead to the same server. Without user
     // credentials, a service that brings its own (Home Sharing) is the one that can log in.
@@ -201,6 +215,11 @@ export class Device extends EventEmitter {
         `${this.config.name} is asleep (its services are advertised by a sleep proxy without ports); try again once it is awake`,
       );
     }
+    if (candidates.length === 0 && unpaired.length > 0) {
+      this.state = 'idle';
+      const which = [...new Set(unpaired.map((s) => protocolDescriptor(s.protocol).label))].join(', ');
+      throw new AuthenticationError(`${this.config.name}: ${which} works only once paired: pair it, then connect with its credentials`);
+    }
     if (candidates.length === 0) {
       this.state = 'idle';
       const offered = [...new Set(this.config.services.map((s) => s.protocol))].join(', ') || 'none';
@@ -211,7 +230,7 @@ export class Device extends EventEmitter {
             .map((s) => `${s.protocol}: ${s.disabledReason}`),
         ),
       ];
-      throw new NotSupportedError(
+      throw new NoUsableProtocolError(
         `${this.config.name}: no usable protocol (offered: ${offered}${wanted ? `; allowed: ${wanted.join(', ')}` : ''})` +
           (reasons.length > 0 ? `. ${reasons.join('; ')}` : ''),
       );
@@ -249,6 +268,7 @@ export class Device extends EventEmitter {
       throw mostTelling([...this.failures.values()]);
     }
     this.state = 'connected';
+    this.lastPower = this.powerState();
   }
 
   private fail(protocol: Protocol, err: unknown): void {
@@ -350,6 +370,32 @@ export class Device extends EventEmitter {
       if (power && session.feature('powerState') === 'available') return power.powerState();
     }
     return 'unknown';
+  }
+
+  /**
+   * Turns the device on or off and resolves with the power state it reports afterwards,
+   * waiting up to `wait` ms for it to say so (Companion pushes it; a device that does not
+   * tell leaves whatever it reported before, or 'unknown').
+   */
+  async setPower(state: 'on' | 'off', wait = 2000): Promise<PowerState> {
+    if (state !== 'on' && state !== 'off') throw new InvalidArgumentError(`the power state to set is on or off, not ${JSON.stringify(String(state).slice(0, 20))}`);
+    await this.sendCommand({ command: state === 'on' ? 'turnOn' : 'turnOff', action: 'single' });
+    if (this.powerState() === state) return state;
+    return new Promise<PowerState>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off('power', onPower);
+        this.off('closed', done);
+        resolve(this.powerState());
+      };
+      const onPower = (now: PowerState): void => {
+        if (now === state) done();
+      };
+      const timer = setTimeout(done, wait);
+      timer.unref();
+      this.on('power', onPower);
+      this.once('closed', done);
+    });
   }
 
   /** Installed apps that can be launched (Companion). */
@@ -478,11 +524,17 @@ export class Device extends EventEmitter {
   private attach(session: ProtocolSession): void {
     const onNowPlaying = (state: NowPlaying) => {
       if (this.pushSession !== session) return;
+      const before = this.latest;
       this.latest = state;
       this.notify('nowPlaying', state);
+      // The app in the foreground is part of what plays (MRP tells it): a change is an 'app' event too.
+      if (before !== null && appKey(before.app) !== appKey(state.app)) this.notify('app', state.app);
     };
     const onVolume = (level: number) => this.notify('volume', level);
-    const onPower = (state: PowerState) => this.notify('power', state);
+    // Several sessions may know the power state; flows hear the one powerState() reports, once per change.
+    const onPower = () => this.powerChanged();
+    const onApp = (app: AppInfo | null) => this.notify('app', app);
+    const onTextFocus = (state: TextFocusState) => this.notify('textFocus', state);
     const onPushError = (err: Error) => this.notify('pushError', err);
     const onLost = (err: Error) => {
       if (this.state === 'connecting') {
@@ -506,15 +558,27 @@ export class Device extends EventEmitter {
     session.on('nowPlaying', onNowPlaying);
     session.on('volume', onVolume);
     session.on('power', onPower);
+    session.on('app', onApp);
+    session.on('textFocus', onTextFocus);
     session.on('pushError', onPushError);
     session.on('connectionLost', onLost);
     this.detachers.set(session, () => {
       session.off('nowPlaying', onNowPlaying);
       session.off('volume', onVolume);
       session.off('power', onPower);
+      session.off('app', onApp);
+      session.off('textFocus', onTextFocus);
       session.off('pushError', onPushError);
       session.off('connectionLost', onLost);
     });
+  }
+
+  /** Emits 'power' when the state powerState() reports changed. */
+  private powerChanged(): void {
+    const now = this.powerState();
+    if (now === this.lastPower) return;
+    this.lastPower = now;
+    this.notify('power', now);
   }
 
   private detach(session: ProtocolSession): void {
@@ -547,6 +611,10 @@ function checkText(text: unknown): string {
   if (typeof text !== 'string') throw new InvalidArgumentError('the text must be a string');
   if (text.length > 10_000) throw new InvalidArgumentError('the text is too long (at most 10 000 characters)');
   return text;
+}
+
+function appKey(app: AppInfo | null | undefined): string {
+  return app ? `${app.bundleId ?? ''}\u0000${app.name ?? ''}` : '';
 }
 
 function errorText(err: unknown): string {

@@ -14,12 +14,19 @@
  * a timeout) stays in use; the failed protocol is tried again alone in the background with
  * the same pacing, and once it connects a whole new device takes over (the old one finishes
  * its requests first), so users that work are never interrupted for it.
+ *
+ * It also keeps what the device last told of its volume, power, foreground app and text
+ * focus (the status's `readings`, from the device's 'volume', 'power', 'app' and 'textFocus'
+ * events and one volume read after each connect) and tells its users: the first time together
+ * with the first now-playing state, so a flow that shows both gets one message, not two. This
+ * is THE way users follow those values across reconnects (a new Device after each): they never
+ * hold listeners on a Device themselves.
  */
-import { AtvError, ClosedError } from '../errors';
+import { AtvError, ClosedError, NoUsableProtocolError } from '../errors';
 import type { Device } from './facade';
-import { PROTOCOLS, type DeviceConfig, type Protocol } from '../device/interfaces';
+import { PROTOCOLS, type DeviceConfig, type PowerState, type Protocol, type TextFocusState } from '../device/interfaces';
 import type { Logger } from '../log';
-import type { NowPlaying } from '../device/state';
+import type { AppInfo, NowPlaying } from '../device/state';
 
 /** The part of `Device` a connection drives; the flow nodes get the whole `Device`. */
 export interface SupervisedDevice {
@@ -27,18 +34,60 @@ export interface SupervisedDevice {
   readonly lastNowPlaying: NowPlaying | null;
   /** The protocols connected, best first. */
   readonly protocols?: readonly Protocol[];
+  /** How each connected protocol reaches the device, best first. */
+  readonly routes?: readonly DeviceRoute[];
   /** Why each protocol that could not connect failed, from the last `connect()`. */
   readonly connectFailures?: ReadonlyMap<Protocol, Error>;
   connect(): Promise<void>;
   close(): Promise<void>;
   startPushUpdates(): void;
   nowPlaying(): Promise<NowPlaying>;
+  /** The power state the device last told (Device: from the protocols that know it). */
+  powerState?(): PowerState;
+  /** The app in the foreground, where a protocol tells. */
+  currentApp?(): AppInfo | null;
+  /** Whether a text field has the focus, where a protocol tells. */
+  textFocusState?(): TextFocusState;
+  /** Reads the volume (the first reading after a connect). */
+  getProperty?(name: 'volume'): Promise<number | null>;
   on(event: 'nowPlaying', listener: (state: NowPlaying) => void): unknown;
   on(event: 'connectionLost' | 'pushError', listener: (error: Error) => void): unknown;
   on(event: 'closed', listener: () => void): unknown;
+  on(event: 'volume', listener: (level: number) => void): unknown;
+  on(event: 'power', listener: (state: PowerState) => void): unknown;
+  on(event: 'app', listener: (app: AppInfo | null) => void): unknown;
+  on(event: 'textFocus', listener: (state: TextFocusState) => void): unknown;
   off(event: 'nowPlaying', listener: (state: NowPlaying) => void): unknown;
   off(event: 'connectionLost' | 'pushError', listener: (error: Error) => void): unknown;
   off(event: 'closed', listener: () => void): unknown;
+  off(event: 'volume', listener: (level: number) => void): unknown;
+  off(event: 'power', listener: (state: PowerState) => void): unknown;
+  off(event: 'app', listener: (app: AppInfo | null) => void): unknown;
+  off(event: 'textFocus', listener: (state: TextFocusState) => void): unknown;
+}
+
+/**
+ * What the device last told about itself besides what plays, so flows can show what they
+ * can set (a dashboard slider follows the real volume): pushed by the protocols that tell
+ * (MRP and DMAP the volume, MRP the power, Companion power, the foreground app and the text
+ * focus).
+ */
+export interface DeviceReadings {
+  /** 0 to 100, or null until the device said. */
+  volume: number | null;
+  power: PowerState;
+  /** The app in the foreground, where a protocol tells; null when unknown. */
+  app: AppInfo | null;
+  /** Whether a text field has the focus (Companion tells); 'unknown' elsewhere. */
+  textFocus: TextFocusState;
+}
+
+export const READING_NAMES = ['volume', 'power', 'app', 'textFocus'] as const satisfies readonly (keyof DeviceReadings)[];
+export type ReadingName = (typeof READING_NAMES)[number];
+
+/** The readings before the device told anything. */
+export function unknownReadings(): DeviceReadings {
+  return { volume: null, power: 'unknown', app: null, textFocus: 'unknown' };
 }
 
 export type SupervisorState =
@@ -78,6 +127,19 @@ export interface SupervisorStatus {
    * `retryIn` says when the failed ones are tried again in the background.
    */
   failedProtocols: ProtocolFailure[];
+  /**
+   * In state `connected`: how each connected protocol reaches the device, best first (MRP
+   * through the AirPlay 2 tunnel is `{ protocol: 'mrp', via: 'airplay' }`); empty otherwise.
+   */
+  routes: DeviceRoute[];
+  /** The device's volume, power and foreground app as last told (unknown while not connected). */
+  readings: DeviceReadings;
+}
+
+export interface DeviceRoute {
+  protocol: Protocol;
+  /** The protocol it travels inside, or null on its own port. */
+  via: Protocol | null;
 }
 
 export interface ProtocolFailure {
@@ -88,6 +150,12 @@ export interface ProtocolFailure {
 export interface SupervisorListener {
   status?(status: SupervisorStatus): void;
   nowPlaying?(state: NowPlaying): void;
+  /**
+   * A reading changed (`changed` names which); also with every reading once the device is
+   * connected (or the user joined a live connection), then `initial` is true: not a change
+   * the device made, but the first the user hears of this connection's values.
+   */
+  readings?(readings: DeviceReadings, changed: ReadingName[], initial: boolean): void;
 }
 
 export interface RetryPolicy {
@@ -141,9 +209,10 @@ export interface SupervisorOptions<D extends SupervisedDevice = Device> {
  * is looked up again for every attempt.
  */
 export function isConfigurationError(error: Error, config: DeviceConfig | null): boolean {
-  const code = (error as Partial<AtvError>).code;
-  if (code === 'INVALID_ARGUMENT') return true;
-  if (code !== 'NOT_SUPPORTED' || !config) return false;
+  if ((error as Partial<AtvError>).code === 'INVALID_ARGUMENT') return true;
+  // Only the facade's own verdict counts: a session that answers NOT_SUPPORTED while it
+  // connects (an AirPlay receiver's 501, say) is a failure of that attempt, retried.
+  if (!(error instanceof NoUsableProtocolError) || !config) return false;
   return config.services.some((s) => !s.enabled && s.disabledReason !== null);
 }
 
@@ -185,7 +254,16 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
   private readonly welcomes = new Map<object, NodeJS.Immediate>();
   private current: D | null = null;
   private config: DeviceConfig | null = null;
-  private status: SupervisorStatus = { state: 'idle', nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [] };
+  private status: SupervisorStatus = {
+    state: 'idle',
+    nowPlaying: null,
+    error: null,
+    retryIn: null,
+    needsPairing: [],
+    failedProtocols: [],
+      routes: [],
+    readings: unknownReadings(),
+  };
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   /** Bumped whenever an attempt must be forgotten (stop, close); stale attempts check it. */
@@ -197,6 +275,8 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
   private pending: Promise<void> | null = null;
   private connectingDevice: D | null = null;
   private connectedAt = 0;
+  /** Whether the connected device's first state and readings are in (users hear them together). */
+  private primed = false;
   /**
    * The state the log last announced. A device that is off fails every attempt the same
    * way: the log warns when the state changes, and each attempt's failure goes to debug.
@@ -333,7 +413,13 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     if (!listener) return;
     this.call(listener, 'status');
     // A node added by a partial deploy joins a live connection: give it the state too.
-    if (this.status.state === 'connected' && this.status.nowPlaying) this.call(listener, 'nowPlaying', this.status.nowPlaying);
+    if (this.status.state !== 'connected' || !this.primed) return;
+    try {
+      listener.readings?.(this.status.readings, [...READING_NAMES], true);
+    } catch (err) {
+      this.options.logger?.warn(`${this.name}: a node failed handling readings: ${describe(err).message}`);
+    }
+    if (this.status.nowPlaying) this.call(listener, 'nowPlaying', this.status.nowPlaying);
   }
 
   /** The users that have heard their first status (the others hear the state then). */
@@ -366,7 +452,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     this.reported = 'idle';
     this.reportedPartial = '';
     this.cancelProbe();
-    this.update({ state: final, nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [] });
+    this.update({ state: final, nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [], routes: [], readings: unknownReadings() });
     const inFlight = this.connectingDevice;
     this.connectingDevice = null;
     const trial = this.trial;
@@ -422,6 +508,8 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       retryIn: null,
       needsPairing: this.status.needsPairing,
       failedProtocols: [],
+      routes: [],
+      readings: unknownReadings(),
     });
     const pending = this.connectOnce(generation).finally(() => {
       if (this.pending === pending) this.pending = null;
@@ -461,7 +549,9 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     const onNowPlaying = (state: NowPlaying) => {
       if (generation !== this.generation) return;
       this.status = { ...this.status, nowPlaying: state };
-      for (const listener of this.welcomed()) this.call(listener, 'nowPlaying', state);
+      // Until the first readings are in, users hear nothing but the status: their first
+      // now-playing state then comes with the volume, not followed by a second message for it.
+      if (this.primed) for (const listener of this.welcomed()) this.call(listener, 'nowPlaying', state);
       this.update(this.status);
     };
     const onLost = (err: Error) => {
@@ -478,15 +568,27 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     };
     const onClosed = () => onLost(new ClosedError(`${this.name} closed the connection`));
     const onPushError = (err: Error) => this.options.logger?.debug(`${this.name}: push update failed: ${err.message}`);
+    const onVolume = (volume: number) => this.read(generation, device, { volume });
+    const onPower = (power: PowerState) => this.read(generation, device, { power });
+    const onApp = (app: AppInfo | null) => this.read(generation, device, { app });
+    const onTextFocus = (textFocus: TextFocusState) => this.read(generation, device, { textFocus });
     device.on('nowPlaying', onNowPlaying);
     device.on('connectionLost', onLost);
     device.on('closed', onClosed);
     device.on('pushError', onPushError);
+    device.on('volume', onVolume);
+    device.on('power', onPower);
+    device.on('app', onApp);
+    device.on('textFocus', onTextFocus);
     this.detach = () => {
       device.off('nowPlaying', onNowPlaying);
       device.off('connectionLost', onLost);
       device.off('closed', onClosed);
       device.off('pushError', onPushError);
+      device.off('volume', onVolume);
+      device.off('power', onPower);
+      device.off('app', onApp);
+      device.off('textFocus', onTextFocus);
     };
     this.reported = 'connected';
     this.probeFailures = 0;
@@ -499,19 +601,62 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       retryIn: this.scheduleProbe(generation, device, failedProtocols),
       needsPairing: pairingOf(failedProtocols),
       failedProtocols,
+      routes: [...(device.routes ?? [])],
+      readings: {
+        volume: null,
+        power: device.powerState?.() ?? 'unknown',
+        app: device.currentApp?.() ?? null,
+        textFocus: device.textFocusState?.() ?? 'unknown',
+      },
     });
     try {
       device.startPushUpdates();
     } catch (err) {
       this.options.logger?.debug(`${this.name}: no push updates: ${describe(err).message}`);
     }
-    // The first state, so status and playstatus nodes need not wait for a change.
-    device.nowPlaying().then(
-      (state) => {
-        if (generation === this.generation && this.current === device) onNowPlaying(state);
-      },
-      (err: unknown) => this.options.logger?.debug(`${this.name}: reading now playing failed: ${describe(err).message}`),
-    );
+    // The first state and volume, so status and playstatus nodes need not wait for a change
+    // (and a dashboard slider shows the real level from the start); later changes arrive as
+    // events (pushed, or seen by the protocol's own reads).
+    this.primed = false;
+    const first = (what: string) => (err: unknown) => {
+      this.options.logger?.debug(`${this.name}: reading ${what} failed: ${describe(err).message}`);
+      return null;
+    };
+    void Promise.all([
+      device.nowPlaying().catch(first('now playing')),
+      device.getProperty ? device.getProperty('volume').catch(first('the volume')) : Promise.resolve(null),
+    ]).then(([state, volume]) => {
+      if (generation !== this.generation || this.current !== device || this.status.state !== 'connected') return;
+      this.primed = true;
+      const readings = volume === null ? this.status.readings : { ...this.status.readings, volume };
+      // A push may have brought a newer state meanwhile.
+      const nowPlaying = this.status.nowPlaying ?? state;
+      this.status = { ...this.status, readings, nowPlaying };
+      this.tellReadings([...READING_NAMES], true);
+      if (nowPlaying) for (const listener of this.welcomed()) this.call(listener, 'nowPlaying', nowPlaying);
+      this.update(this.status);
+    });
+  }
+
+  /** Takes a reading the connected `device` told, and tells the users what changed. */
+  private read(generation: number, device: D, reading: Partial<DeviceReadings>): void {
+    if (generation !== this.generation || this.current !== device || this.status.state !== 'connected') return;
+    const before = this.status.readings;
+    const readings = { ...before, ...reading };
+    const changed = READING_NAMES.filter((name) => JSON.stringify(before[name]) !== JSON.stringify(readings[name]));
+    if (changed.length === 0) return;
+    this.status = { ...this.status, readings };
+    if (this.primed) this.tellReadings(changed, false);
+  }
+
+  private tellReadings(changed: ReadingName[], initial: boolean): void {
+    for (const listener of this.welcomed()) {
+      try {
+        listener.readings?.(this.status.readings, changed, initial);
+      } catch (err) {
+        this.options.logger?.warn(`${this.name}: a node failed handling readings: ${describe(err).message}`);
+      }
+    }
   }
 
   /** Warns once when the set of protocols that failed while others connected changes. */
@@ -648,7 +793,7 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
     };
     if (isConfigurationError(error, config)) {
       report('invalid');
-      this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null, needsPairing: [], failedProtocols: [] });
+      this.update({ state: 'invalid', nowPlaying: null, error, retryIn: null, needsPairing: [], failedProtocols: [], routes: [], readings: unknownReadings() });
       return;
     }
     // Wrong credentials will not fix themselves quickly: retry only at the slowest pace.
@@ -666,6 +811,8 @@ export class DeviceSupervisor<D extends SupervisedDevice = Device> {
       retryIn: wait,
       needsPairing: code === 'AUTH' ? [...refused] : [],
       failedProtocols: [],
+      routes: [],
+      readings: unknownReadings(),
     });
     this.timer = setTimeout(() => {
       this.timer = null;

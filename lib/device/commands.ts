@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError } from '../errors';
 
-export type CommandGroup = 'transport' | 'navigation' | 'arrow' | 'volume' | 'power';
+export type CommandGroup = 'transport' | 'navigation' | 'arrow' | 'touch' | 'volume' | 'power';
 
 /** How a button is pressed. Only keys sent as button events honour double and hold. */
 export const INPUT_ACTIONS = ['single', 'double', 'hold'] as const;
@@ -41,6 +41,19 @@ export const COMMANDS = [
   { name: 'menu', group: 'navigation', label: 'Menu', aliases: ['back'], button: true },
   { name: 'topMenu', group: 'navigation', label: 'Top menu', aliases: [], button: true },
   { name: 'home', group: 'navigation', label: 'Home', aliases: [], button: true },
+  // Buttons only Companion sends (pyatv: protocols/companion/api.py HidCommand).
+  { name: 'guide', group: 'navigation', label: 'Guide', aliases: ['epg', 'tvGuide'], button: true },
+  { name: 'channelUp', group: 'navigation', label: 'Channel up', aliases: ['chUp', 'channelIncrement'], button: true },
+  { name: 'channelDown', group: 'navigation', label: 'Channel down', aliases: ['chDown', 'channelDecrement'], button: true },
+  { name: 'screensaver', group: 'navigation', label: 'Screensaver', aliases: ['screenSaver'], button: true },
+  { name: 'controlCenter', group: 'navigation', label: 'Control Center', aliases: ['controlCentre'], button: true },
+  { name: 'siri', group: 'navigation', label: 'Siri', aliases: [], button: true },
+  // The remote's touch surface (Companion): apps that read swipes, and the light tap that shows the time left (pyatv #2202, #783).
+  { name: 'swipeUp', group: 'touch', label: 'Swipe up', aliases: [], button: false },
+  { name: 'swipeDown', group: 'touch', label: 'Swipe down', aliases: [], button: false },
+  { name: 'swipeLeft', group: 'touch', label: 'Swipe left', aliases: [], button: false },
+  { name: 'swipeRight', group: 'touch', label: 'Swipe right', aliases: [], button: false },
+  { name: 'tap', group: 'touch', label: 'Tap', aliases: ['lightTap', 'touch'], button: false },
   { name: 'volumeUp', group: 'volume', label: 'Volume up', aliases: ['volUp'], button: false },
   { name: 'volumeDown', group: 'volume', label: 'Volume down', aliases: ['volDown'], button: false },
   { name: 'turnOn', group: 'power', label: 'Turn on', aliases: ['on', 'wake', 'wakeUp', 'powerOn'], button: false },

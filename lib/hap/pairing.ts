@@ -7,7 +7,7 @@
  * → setPin → finish → credentials) that MRP, AirPlay and Companion share.
  */
 import { randomUUID } from 'node:crypto';
-import { AtvError, ClosedError, InvalidArgumentError, PairingError, ProtocolError, AuthenticationError } from '../errors';
+import { AtvError, ClosedError, ConnectionLostError, InvalidArgumentError, PairingError, ProtocolError, AuthenticationError } from '../errors';
 import { decodeTlv8Message } from '../codecs/tlv8';
 import { formatHapCredentials, type HapCredentials } from './credentials';
 import { throwIfHapDeviceError } from './device-errors';
@@ -107,6 +107,18 @@ export class HapPairSetup {
     }
     return step;
   }
+}
+
+/**
+ * The reading of a pairing that failed because the device dropped the connection (`err`, or
+ * a ClosedError after the connection ended with `connectionError`): the user dismissed the
+ * PIN dialog or it timed out. Null for any other failure.
+ */
+export function pairingDropped(deviceName: string, err: unknown, connectionError: AtvError | null): AtvError | null {
+  if (err instanceof ConnectionLostError || (err instanceof ClosedError && connectionError instanceof ConnectionLostError)) {
+    return new PairingError(`${deviceName} closed the connection during pairing (PIN dialog dismissed or timed out?): start again`, { cause: err });
+  }
+  return null;
 }
 
 /** What a protocol provides for pairing: its connection, and its words for failures. */

@@ -305,7 +305,10 @@ export class ServiceAdvertiser {
         }
       }
       const unique = dedupe(answers, []);
-      if (unique.length === 0) return;
+      // The unicast responder answers every query, with nothing when it has nothing, as a
+      // unicast DNS server does: pyatv's unicast scan waits for one answer per query packet
+      // it sent and drops everything it heard when one stays out (pyatv: core/mdns.py).
+      if (unique.length === 0 && via !== 'unicast') return;
       const response: dnsPacket.Packet = {
         type: 'response',
         answers: unique,

@@ -7,6 +7,7 @@
  */
 import type { Capability, DeviceConfig, PairingSession, Protocol, ServiceTypeSpec, SessionFactory } from '../device/interfaces';
 import type { AdvertiserOptions } from '../mdns/types';
+import { parseFullHapCredentials } from '../hap/credentials';
 import type { Logger } from '../log';
 
 export interface PairOptions {
@@ -25,6 +26,11 @@ export interface PairOptions {
    * for a device that cannot multicast to us, e.g. the simulator under `--no-multicast`).
    */
   advertiser?: Omit<AdvertiserOptions, 'interface' | 'logger'>;
+  /**
+   * Told when the device sent a wrong PIN while the pairing goes on (DMAP: the device may
+   * call again; where a wrong PIN ends the pairing, `finish()` rejects instead).
+   */
+  onWrongPin?: () => void;
   logger?: Logger;
 }
 
@@ -37,6 +43,12 @@ export interface CredentialsSpec {
   /** The format, for humans: editor placeholders, help texts, errors. */
   readonly format: string;
 }
+
+/** pyatv's HAP credentials (MRP, Companion, AirPlay 2): 4 hex fields. */
+export const HAP_CREDENTIALS_FORMAT = 'ltpk:ltsk:atv_id:client_id (4 hex fields)';
+
+/** The credentials of every protocol that pairs with HAP. */
+export const HAP_CREDENTIALS: CredentialsSpec = { check: (text) => void parseFullHapCredentials(text), format: HAP_CREDENTIALS_FORMAT };
 
 /**
  * How pairing goes: the device shows a PIN the user types into us (MRP, AirPlay,
@@ -57,6 +69,11 @@ export interface ProtocolDescriptor {
   readonly manualPort: { readonly usual: number | null; readonly hint: string };
   /** Its credentials, or null when it takes none. */
   readonly credentials: CredentialsSpec | null;
+  /**
+   * Sessions are opened only with credentials: a device advertises the protocol whether or
+   * not the user paired it, and it is useless unpaired (Companion, as pyatv treats it).
+   */
+  readonly needsCredentials?: boolean;
   /** How it pairs, or null when we cannot pair with it. */
   readonly pairing: PairingStyle | null;
   /** Opens a session (absent: found by discovery, not spoken by the library yet). */

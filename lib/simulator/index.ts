@@ -1,12 +1,12 @@
 /**
  * A simulated Apple TV on loopback (or any address): one shared `SimulatorState` served by
- * a server per protocol (DMAP/DACP, MRP), advertised over DNS-SD (multicast and/or
- * unicast), with DMAP pairing run from the device side and MRP pairing with a PIN. Tests,
+ * a server per protocol (DMAP/DACP, MRP, Companion), advertised over DNS-SD (multicast and/or
+ * unicast), with DMAP pairing run from the device side and MRP and Companion pairing with a PIN. Tests,
  * the CLI's `simulate` command and the Node-RED demo (`npm start`) all use this class.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { DeviceConfig } from '../device/interfaces';
+import type { DeviceConfig, UserAccount } from '../device/interfaces';
 import { DEFAULT_ADVERTISED_TTL, ServiceAdvertiser } from '../mdns/advertiser';
 import { browseServices } from '../discovery/scan';
 import { devicesFromRecords } from '../discovery/services';
@@ -16,7 +16,10 @@ import { AtvError, ClosedError, InvalidArgumentError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, SIMULATOR_DMAP_MODEL, createDmapServer, type DmapSimulatorServer } from './dmap';
 import { pairWithRemote, type PairWithRemoteOptions, type PairWithRemoteResult } from './dmap-pairing';
-import { createMrpServer, randomMrpPin, SIMULATOR_MRP_BOARD, type MrpSimulatorServer } from './mrp';
+import { createAirPlayServer, type AirPlaySimulatorServer } from './airplay';
+import { createMrpServer, randomMrpPin, type MrpSimulatorServer } from './mrp';
+import { createCompanionServer, type CompanionSimulatorServer } from './companion';
+import { simulatorProfile, SIMULATED_DEVICES, type SimulatedDevice, type SimulatorDeviceProfile } from './profiles';
 import {
   CredentialStore,
   type SimulatorCredentials,
@@ -26,7 +29,7 @@ import {
   type SimulatorServer,
   type SimulatorServerContext,
 } from './server';
-import { SimulatorState, type PlaybackStatus, type SimulatorTrack } from './state';
+import { DEMO_TRACKS, SimulatorState, type PlaybackStatus, type SimulatorApp, type SimulatorTrack } from './state';
 
 export * from './state';
 export { CredentialStore } from './server';
@@ -44,16 +47,35 @@ export {
   type MrpServerStats,
   type MrpSimulatorOptions,
 } from './mrp';
+export {
+  AirPlaySimulatorServer,
+  AIRPLAY_EVENT_REPLY_TIMEOUT,
+  SIMULATOR_AIRPLAY_SOURCE_VERSION,
+  type AirPlayDeviceIdentity,
+  type AirPlayServerStats,
+  type AirPlaySimulatorOptions,
+} from './airplay';
+export * from './profiles';
+export {
+  CompanionSimulatorServer,
+  companionDeviceIdentity,
+  COMPANION_SIMULATOR_MAX_REQUEST_BYTES,
+  type CompanionServerStats,
+  type CompanionSimulatorOptions,
+} from './companion';
+export { HapAccessory, formatPairingRecord, type HapAccessoryOptions, type HapAccessoryStep } from './hap-accessory';
 export { type PairWithRemoteOptions, type PairWithRemoteResult, type TouchRemote } from './dmap-pairing';
 export { trackArtwork, pngSize, encodePng, MAX_ARTWORK_EDGE } from './artwork';
 
-export const SIMULATED_PROTOCOLS = ['dmap', 'mrp'] as const;
+export const SIMULATED_PROTOCOLS = ['dmap', 'mrp', 'airplay', 'companion'] as const;
 export type SimulatedProtocol = (typeof SIMULATED_PROTOCOLS)[number];
 
 /** The server class of each simulated protocol (what `Simulator.server(p)` returns). */
 export interface SimulatorServers {
   dmap: DmapSimulatorServer;
   mrp: MrpSimulatorServer;
+  airplay: AirPlaySimulatorServer;
+  companion: CompanionSimulatorServer;
 }
 
 /** One factory per simulated protocol: adding MRP is one line here plus its server file. */
@@ -68,7 +90,18 @@ const SERVER_FACTORIES: {
       ...(options.longPollTimeout !== undefined ? { longPollTimeout: options.longPollTimeout } : {}),
     }),
   mrp: (context, options) => createMrpServer({ ...context, port: options.mrpPort ?? 0, pin: options.pin ?? randomMrpPin() }),
+  airplay: (context, options) =>
+    createAirPlayServer({
+      ...context,
+      port: options.airplayPort ?? 0,
+      ...(options.pin !== undefined && { pin: options.pin }),
+      ...(options.eventReplyTimeout !== undefined && { eventReplyTimeout: options.eventReplyTimeout }),
+    }),
+  companion: (context, options) => createCompanionServer({ ...context, port: options.companionPort ?? 0, pin: options.pin ?? randomMrpPin() }),
 };
+
+/** The protocols whose pairing shows a PIN on the device's screen (the simulator's `pin`). */
+const SHOWS_PIN: ReadonlySet<SimulatedProtocol> = new Set(['mrp', 'companion']);
 
 export const DEFAULT_SIMULATOR_NAME = 'Simulated Apple TV';
 
@@ -77,14 +110,25 @@ export interface SimulatorOptions {
   name?: string;
   /** Address every server binds (default 127.0.0.1). */
   host?: string;
-  /** Protocols to serve (default `['dmap']`). */
+  /** Protocols to serve (default `['dmap']`; a HomePod `['airplay']`). */
   protocols?: readonly SimulatedProtocol[];
   /** TCP port of the DACP server (default 0 = ephemeral). */
   dmapPort?: number;
   /** TCP port of the MRP server (default 0 = ephemeral). */
   mrpPort?: number;
-  /** The 4-digit PIN MRP pairing asks for (default: random, chosen once per simulator). */
+  /** TCP port of the AirPlay receiver (default 0 = ephemeral). */
+  airplayPort?: number;
+  /**
+   * The device played: an Apple TV (default; tvOS 18 when AirPlay is served, tvOS 14.7
+   * otherwise) or a HomePod mini (AirPlay only, transient pairing, music only).
+   */
+  device?: SimulatedDevice;
+  /** The 4-digit PIN MRP, AirPlay and Companion pairing ask for (default: random, chosen once per simulator). */
+  /** TCP port of the Companion server (default 0 = ephemeral). */
+  companionPort?: number;
   pin?: string;
+  /** How long the AirPlay receiver waits for an event-channel answer before ending a session (default 30 s). */
+  eventReplyTimeout?: number;
   /** Answer unicast DNS-SD queries on this UDP port (0 = ephemeral); undefined = no unicast. */
   mdnsPort?: number;
   /** Advertise by multicast DNS on 224.0.0.251:5353 (default false; the CLI turns it on). */
@@ -103,6 +147,10 @@ export interface SimulatorOptions {
   trackSeconds?: number;
   /** Start playing at once (default false: the first track is loaded, paused). */
   autoplay?: boolean;
+  /** Installed apps (Companion's app list; default the demo apps). */
+  apps?: readonly SimulatorApp[];
+  /** User accounts, the first active (default the demo accounts). */
+  accounts?: readonly UserAccount[];
   /** Server-side cap of a DACP long poll in ms (default 10 min). */
   longPollTimeout?: number;
   logger?: Logger;
@@ -113,7 +161,7 @@ export interface SimulatorEvents {
   credentials: [credentials: SimulatorCredentials];
   login: [login: SimulatorLogin];
   request: [request: SimulatorRequest];
-  /** A remote started MRP pairing: show this PIN as a TV shows it on screen. */
+  /** A remote started MRP or Companion pairing: show this PIN as a TV shows it on screen. */
   pin: [request: SimulatorPinRequest];
 }
 
@@ -152,6 +200,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   readonly host: string;
   readonly deviceId: string;
   readonly protocols: readonly SimulatedProtocol[];
+  /** The device played (model, OS, build), as every protocol reports it. */
+  readonly profile: SimulatorDeviceProfile;
   readonly state: SimulatorState;
   /**
    * Board name advertised in `_device-info._tcp`: an Apple TV 3 for DMAP alone, an Apple TV
@@ -172,7 +222,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     this.options = { ...options };
     this.name = options.name?.trim() || DEFAULT_SIMULATOR_NAME;
     this.host = options.host ?? '127.0.0.1';
-    this.protocols = [...new Set<SimulatedProtocol>(options.protocols ?? ['dmap'])];
+    // A HomePod speaks AirPlay only; an Apple TV defaults to the DMAP demo.
+    this.protocols = [...new Set<SimulatedProtocol>(options.protocols ?? (options.device === 'homepod' ? ['airplay'] : ['dmap']))];
     if (this.protocols.length === 0) throw new InvalidArgumentError(`the simulator needs a protocol to serve: ${SIMULATED_PROTOCOLS.join(', ')}`);
     for (const p of this.protocols) {
       if (!(SIMULATED_PROTOCOLS as readonly string[]).includes(p)) {
@@ -181,9 +232,16 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     }
     checkPort(options.dmapPort, 'dmapPort');
     checkPort(options.mrpPort, 'mrpPort');
+    checkPort(options.companionPort, 'companionPort');
+    checkPort(options.airplayPort, 'airplayPort');
+    const device = options.device ?? 'appletv';
+    if (!(SIMULATED_DEVICES as readonly string[]).includes(device)) {
+      throw new InvalidArgumentError(`the simulator plays ${SIMULATED_DEVICES.join(' or ')}, not ${JSON.stringify(device)}`);
+    }
+    this.profile = simulatorProfile(device, this.protocols);
     if (options.pin !== undefined && !/^\d{4}$/.test(options.pin)) throw new InvalidArgumentError('the pairing PIN must be 4 digits');
-    if (this.protocols.includes('mrp')) this.options.pin = options.pin ?? randomMrpPin();
-    this.model = this.protocols.includes('mrp') ? SIMULATOR_MRP_BOARD : SIMULATOR_DMAP_MODEL;
+    if (this.showsPin) this.options.pin = options.pin ?? randomMrpPin();
+    this.model = this.protocols.some((p) => p !== 'dmap') ? this.profile.board : SIMULATOR_DMAP_MODEL;
     checkPort(options.mdnsPort, 'mdnsPort');
     if (options.deviceId !== undefined && !/^[0-9A-Fa-f]{16}$/.test(options.deviceId)) {
       throw new InvalidArgumentError('the simulator device id must be 16 hex digits');
@@ -192,10 +250,14 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     this.logger = options.logger ?? silentLogger;
     this.store.add('dmap', DEMO_DMAP_CREDENTIALS);
     for (const c of options.credentials ?? []) this.store.add('dmap', normalizeCredential(c));
+    // A HomePod plays no video.
+    const tracks = options.tracks ?? (this.profile.video ? undefined : DEMO_TRACKS.filter((t) => t.mediaType === 'music'));
     this.state = new SimulatorState({
-      ...(options.tracks !== undefined ? { tracks: options.tracks } : {}),
+      ...(tracks !== undefined ? { tracks } : {}),
       ...(options.trackSeconds !== undefined ? { trackSeconds: options.trackSeconds } : {}),
       status: (options.autoplay ? 'playing' : 'paused') satisfies PlaybackStatus,
+      ...(options.apps !== undefined ? { apps: options.apps } : {}),
+      ...(options.accounts !== undefined ? { accounts: options.accounts } : {}),
     });
   }
 
@@ -204,9 +266,24 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     return this.store.list('dmap');
   }
 
-  /** The MRP pairing PIN (null when MRP is not served); also sent with each 'pin' event. */
+  /** Whether a pairing PIN is shown: MRP, Companion, or AirPlay on an Apple TV (a HomePod pairs transiently). */
+  private get showsPin(): boolean {
+    return this.protocols.some((p) => SHOWS_PIN.has(p)) || (this.protocols.includes('airplay') && this.profile.device === 'appletv');
+  }
+
+  /** The MRP/AirPlay/Companion pairing PIN (null when neither pairs with a PIN); also sent with each 'pin' event. */
   get pin(): string | null {
-    return this.protocols.includes('mrp') ? this.options.pin ?? null : null;
+    return this.showsPin ? this.options.pin ?? null : null;
+  }
+
+  /** The AirPlay receiver's bound port (0 before start or when AirPlay is not served). */
+  get airplayPort(): number {
+    return this.servers.get('airplay')?.port ?? 0;
+  }
+
+  /** The Companion server's bound port (0 before start or when Companion is not served). */
+  get companionPort(): number {
+    return this.servers.get('companion')?.port ?? 0;
   }
 
   /** The MRP server's bound port (0 before start or when MRP is not served). */
@@ -247,6 +324,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
           port: 0,
           credentials: this.store,
           logger: this.logger,
+          profile: this.profile,
         };
         const server = SERVER_FACTORIES[protocol](context, this.options);
         server.on('login', (login) => this.emit('login', login));

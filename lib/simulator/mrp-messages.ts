@@ -4,7 +4,6 @@
  * artwork answer of a playback-queue request, and how a HID event's bytes are read back.
  * No I/O here; `mrp.ts` sends these.
  */
-import { INTERNAL_MODEL_NAMES } from '../device/models';
 import { DecodeError } from '../errors';
 import {
   decodeMrpHidEvent,
@@ -20,7 +19,6 @@ import {
 } from '../protocols/mrp/commands';
 import {
   MrpCommand,
-  MrpDeviceClass,
   MrpMediaType,
   MrpPlaybackState,
   type MrpCommandInfo,
@@ -33,18 +31,15 @@ import {
 import { MRP_COCOA_EPOCH_OFFSET, MRP_DEFAULT_PLAYER_ID } from '../protocols/mrp/player-state';
 import type { AppInfo, MediaType } from '../device/state';
 import { clampArtworkEdge, trackArtwork } from './artwork';
+import { APPLE_TV_TVOS14, type SimulatorDeviceProfile } from './profiles';
 import type { PlaybackStatus, SimulatorSnapshot } from './state';
 
 /** An Apple TV 4K: the last generation whose tvOS (≤ 14) still speaks MRP directly. */
-export const SIMULATOR_MRP_MODEL = 'AppleTV6,2';
+export const SIMULATOR_MRP_MODEL = APPLE_TV_TVOS14.model;
 /** tvOS 14.7: a build discovery keeps MRP enabled for (major ≤ 18). */
-export const SIMULATOR_MRP_BUILD = '18M60';
+export const SIMULATOR_MRP_BUILD = APPLE_TV_TVOS14.build;
 /** The board name `_device-info._tcp` carries for that model (discovery's own table). */
-export const SIMULATOR_MRP_BOARD: string = (() => {
-  const board = Object.keys(INTERNAL_MODEL_NAMES).find((name) => INTERNAL_MODEL_NAMES[name] === SIMULATOR_MRP_MODEL);
-  if (board === undefined) throw new Error(`discovery's board table lacks ${SIMULATOR_MRP_MODEL}`);
-  return board;
-})();
+export const SIMULATOR_MRP_BOARD: string = APPLE_TV_TVOS14.board;
 
 const DEFAULT_PLAYER_NAME = 'Default Player';
 /** Any stable number: clients key apps by bundle id, not by process. */
@@ -67,15 +62,18 @@ export interface MrpDeviceIdentity {
   deviceUID: string;
   /** `AA:BB:CC:DD:EE:FF`. */
   macAddress: string;
+  /** The device it is (model, OS build); default an Apple TV 4K on tvOS 14.7. */
+  profile?: SimulatorDeviceProfile;
 }
 
 /** The device's DeviceInfo (answer to DEVICE_INFO, and DEVICE_INFO_UPDATE on power changes). */
 export function deviceInfoPayload(identity: MrpDeviceIdentity, poweredOn: boolean): MrpDeviceInfoMessage {
+  const profile = identity.profile ?? APPLE_TV_TVOS14;
   return {
     uniqueIdentifier: identity.uniqueIdentifier,
     name: identity.name,
-    localizedModelName: 'Apple TV',
-    systemBuildVersion: SIMULATOR_MRP_BUILD,
+    localizedModelName: profile.localizedModelName,
+    systemBuildVersion: profile.build,
     applicationBundleIdentifier: 'com.apple.mediaremoted',
     protocolVersion: 1,
     lastSupportedMessageType: 108,
@@ -87,12 +85,12 @@ export function deviceInfoPayload(identity: MrpDeviceIdentity, poweredOn: boolea
     supportsExtendedMotion: true,
     sharedQueueVersion: 2,
     deviceUID: identity.deviceUID,
-    deviceClass: MrpDeviceClass.AppleTV,
+    deviceClass: profile.deviceClass,
     // 0 is how an Apple TV says it is asleep (pyatv: protocols/mrp/__init__.py, power).
     logicalDeviceCount: poweredOn ? 1 : 0,
     isProxyGroupPlayer: false,
     isGroupLeader: true,
-    modelID: SIMULATOR_MRP_MODEL,
+    modelID: profile.model,
   };
 }
 

@@ -5,9 +5,12 @@
  * device-side pairings. Adding a protocol = one file implementing `SimulatorServer` + one
  * line in the factory table of `index.ts`.
  */
+import net, { type Socket } from 'node:net';
 import type { AdvertisedService } from '../mdns/types';
+import { networkError } from '../errors';
 import type { Protocol } from '../device/interfaces';
 import type { Logger } from '../log';
+import type { SimulatorDeviceProfile } from './profiles';
 import type { SimulatorState } from './state';
 
 /** A successful login / session start on a simulated protocol. */
@@ -81,6 +84,8 @@ export interface SimulatorServerContext {
   port: number;
   credentials: CredentialStore;
   logger: Logger;
+  /** The device played (model, OS build), the same for every protocol (default: each server's own). */
+  profile?: SimulatorDeviceProfile;
 }
 
 /** A DNS-SD service a server wants advertised; the simulator adds host and addresses. */
@@ -89,9 +94,9 @@ export type ServerAdvertisement = Omit<AdvertisedService, 'host' | 'addresses'>;
 export interface SimulatorServerEvents {
   login: [login: SimulatorLogin];
   request: [request: SimulatorRequest];
-  /** Device-side pairing (MRP): a remote asks to pair; show the PIN. */
+  /** Device-side pairing (MRP, AirPlay, Companion): a remote asks to pair; show the PIN. */
   pin: [request: SimulatorPinRequest];
-  /** Device-side pairing (MRP) completed; the server already stored the result. */
+  /** Device-side pairing (MRP, Companion) completed; the server already stored the result. */
   credentials: [credentials: SimulatorCredentials];
 }
 
@@ -110,4 +115,30 @@ export interface SimulatorServer {
   on(event: 'request', listener: (request: SimulatorRequest) => void): this;
   on(event: 'pin', listener: (request: SimulatorPinRequest) => void): this;
   on(event: 'credentials', listener: (credentials: SimulatorCredentials) => void): this;
+}
+
+/**
+ * A TCP listener of a simulated protocol on `host:port` (0: any free port); resolves with it
+ * and the bound port. A failure to bind is a typed error naming `what`; later server errors
+ * are logged.
+ */
+export async function listenTcp(
+  host: string,
+  port: number,
+  what: string,
+  logger: Logger,
+  onConnection: (socket: Socket) => void,
+): Promise<{ server: net.Server; port: number }> {
+  const server = net.createServer(onConnection);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(networkError(err, `${what} on ${host}:${port}`));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logger.warn(`${what} server error: ${err.message}`));
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address !== null ? address.port : 0 };
 }

@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { COMMANDS, isInputAction, type CommandName, type CommandOptions, type InputAction } from '../device/commands';
-import type { PowerState } from '../device/interfaces';
+import type { PowerState, UserAccount } from '../device/interfaces';
 import { PROPERTIES, type PropertyName, type PropertyValues } from '../device/properties';
 import { idleNowPlaying, type AppInfo, type MediaType, type NowPlaying, type RepeatState, type ShuffleState } from '../device/state';
 import { InvalidArgumentError, NotSupportedError } from '../errors';
@@ -36,10 +36,35 @@ export const DEMO_TRACKS: readonly SimulatorTrack[] = [
   { id: 'sim-track-4', title: 'A Short Film About Packets', artist: 'Loopback Studios', album: null, genre: 'Documentary', mediaType: 'video', duration: 90, color: [200, 160, 40] },
 ];
 
+/** An installed app the device can launch. */
+export interface SimulatorApp {
+  bundleId: string;
+  name: string;
+}
+
+/** The demo apps: Apple's own and two well-known ones, so app lists and launching have something to show. */
+export const DEMO_APPS: readonly SimulatorApp[] = [
+  { bundleId: 'com.apple.TVMusic', name: 'Music' },
+  { bundleId: 'com.apple.TVWatchList', name: 'TV' },
+  { bundleId: 'com.apple.TVPhotos', name: 'Photos' },
+  { bundleId: 'com.apple.TVSettings', name: 'Settings' },
+  { bundleId: 'com.netflix.Netflix', name: 'Netflix' },
+  { bundleId: 'com.google.ios.youtube', name: 'YouTube' },
+];
+
+/** The demo user accounts (Apple TV profiles). */
+export const DEMO_ACCOUNTS: readonly UserAccount[] = [
+  { id: 'sim-account-1', name: 'Alex' },
+  { id: 'sim-account-2', name: 'Sam' },
+];
+
+/** What the device shows: awake, the screensaver, or asleep (its "attention state"). */
+export type AttentionState = 'awake' | 'screensaver' | 'asleep';
+
 export type PlaybackStatus = 'playing' | 'paused' | 'stopped';
 
 export interface KeyPress {
-  /** A navigation or arrow command of the command table (`up`, `select`, `topMenu`, ...). */
+  /** A navigation, arrow or touch command of the command table (`up`, `select`, `swipeLeft`, ...). */
   name: CommandName;
   action: InputAction;
   /** Epoch milliseconds. */
@@ -61,6 +86,10 @@ export interface SimulatorStateOptions {
   skipInterval?: number;
   /** Seed of the shuffle order, so tests see the same order every run. Default 1. */
   shuffleSeed?: number;
+  /** Installed apps (Companion's app list). Default `DEMO_APPS`. */
+  apps?: readonly SimulatorApp[];
+  /** User accounts; the first is the active one. Default `DEMO_ACCOUNTS`. */
+  accounts?: readonly UserAccount[];
 }
 
 export interface SimulatorStateEvents {
@@ -70,6 +99,18 @@ export interface SimulatorStateEvents {
   key: [press: KeyPress];
   power: [state: PowerState];
   volume: [level: number];
+  /** Awake, screensaver or asleep changed (power changes are attention changes too). */
+  attention: [state: AttentionState];
+  /** The app in the foreground changed (a launch). */
+  app: [app: AppInfo | null];
+  /** A URL was opened (a deep link launch). */
+  url: [url: string];
+  /** The active user account changed. */
+  account: [account: UserAccount];
+  /** A text field got (true) or lost (false) the focus. */
+  textFocus: [focused: boolean];
+  /** The text in the focused field changed. */
+  text: [text: string];
 }
 
 /** Everything a protocol server needs to answer, read at one instant. */
@@ -94,6 +135,8 @@ const KEY_LOG_LIMIT = 100;
 /** Like most players: "previous" restarts the track unless it is in its first seconds. */
 const RESTART_THRESHOLD_S = 3;
 const VOLUME_STEP = 5;
+/** How long a played URL lasts in the simulator, which cannot read the media. */
+const URL_SECONDS = 60;
 
 const DEFAULT_APP: AppInfo = { name: 'Music', bundleId: 'com.apple.TVMusic' };
 
@@ -115,8 +158,9 @@ function shuffleInPlace<T>(list: T[], random: () => number): void {
 
 export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   readonly tracks: readonly SimulatorTrack[];
-  readonly app: AppInfo | null;
   readonly skipInterval: number;
+  readonly apps: readonly SimulatorApp[];
+  readonly accounts: readonly UserAccount[];
 
   private _revision = 1;
   private _status: PlaybackStatus;
@@ -135,6 +179,15 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly keyLog: KeyPress[] = [];
+  private _app: AppInfo | null;
+  private _account: UserAccount | null;
+  private _screensaver = false;
+  private _textFocused = false;
+  private _text = '';
+  private _openedUrl: string | null = null;
+  /** A media URL sent to the device (AirPlay), playing instead of the queue until it ends. */
+  private external: SimulatorTrack | null = null;
+  private readonly urlSeconds: number;
 
   constructor(options: SimulatorStateOptions = {}) {
     super();
@@ -148,8 +201,20 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
       validateTrack(track, i);
       return Object.freeze(track);
     });
-    this.app = options.app === undefined ? DEFAULT_APP : options.app;
+    this._app = options.app === undefined ? DEFAULT_APP : options.app;
+    this.apps = (options.apps ?? DEMO_APPS).map((a, i) => {
+      if (!a || typeof a.bundleId !== 'string' || a.bundleId === '' || typeof a.name !== 'string') {
+        throw new InvalidArgumentError(`app ${i + 1} needs a bundleId and a name`);
+      }
+      return Object.freeze({ bundleId: a.bundleId, name: a.name });
+    });
+    this.accounts = (options.accounts ?? DEMO_ACCOUNTS).map((a, i) => {
+      if (!a || typeof a.id !== 'string' || a.id === '' || typeof a.name !== 'string') throw new InvalidArgumentError(`account ${i + 1} needs an id and a name`);
+      return Object.freeze({ id: a.id, name: a.name });
+    });
+    this._account = this.accounts[0] ?? null;
     this.skipInterval = options.skipInterval ?? 10;
+    this.urlSeconds = options.trackSeconds ?? URL_SECONDS;
     this._volume = options.volume === undefined ? 50 : PROPERTIES.volume.parse(options.volume);
     this._status = options.status ?? 'paused';
     this.random = prng(options.shuffleSeed ?? 1);
@@ -169,6 +234,31 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   get power(): PowerState {
     return this._power;
   }
+  /** Awake, showing the screensaver, or asleep. */
+  get attention(): AttentionState {
+    if (this._power === 'off') return 'asleep';
+    return this._screensaver ? 'screensaver' : 'awake';
+  }
+  /** The app in the foreground (reported as `NowPlaying.app`). */
+  get app(): AppInfo | null {
+    return this._app;
+  }
+  /** The last URL opened by a launch, if any. */
+  get openedUrl(): string | null {
+    return this._openedUrl;
+  }
+  /** The active user account. */
+  get account(): UserAccount | null {
+    return this._account;
+  }
+  /** Whether a text field on screen has the focus (something can be typed). */
+  get textFocused(): boolean {
+    return this._textFocused;
+  }
+  /** The text in the focused field ('' when none has the focus). */
+  get text(): string {
+    return this._text;
+  }
   get volume(): number {
     return this._volume;
   }
@@ -184,7 +274,48 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   }
   /** The loaded track, or null when stopped. */
   get track(): SimulatorTrack | null {
-    return this._status === 'stopped' ? null : this.tracks[this._index]!;
+    return this._status === 'stopped' ? null : this.loaded;
+  }
+
+  /** The item loaded: a played URL, else the queue's track. */
+  private get loaded(): SimulatorTrack {
+    return this.external ?? this.tracks[this._index]!;
+  }
+
+  /** The media URL playing (or paused) now, sent to the device over AirPlay; null otherwise. */
+  get playingUrl(): string | null {
+    return this.external?.id ?? null;
+  }
+
+  /**
+   * Plays a media URL, as a device does when a sender hands it one (AirPlay): it becomes the
+   * current item (a video titled after the file), from `position`, until it ends (the
+   * simulator cannot know the media's length: `duration`, default the track length or 60 s),
+   * is stopped, or another item is loaded; then the queue is back, stopped.
+   */
+  playUrl(url: string, options: { position?: number; duration?: number; title?: string } = {}): void {
+    const duration = options.duration ?? this.urlSeconds;
+    const file = (() => {
+      try {
+        return decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+      } catch {
+        return '';
+      }
+    })();
+    this.external = Object.freeze<SimulatorTrack>({
+      id: url,
+      title: options.title ?? (file || url),
+      artist: null,
+      album: null,
+      genre: null,
+      mediaType: 'video',
+      duration,
+      color: [120, 120, 120],
+    });
+    this.offset = Math.min(Math.max(0, options.position ?? 0), duration);
+    this.anchor = Date.now();
+    this._status = 'playing';
+    this.changed();
   }
   /** Seconds into the track, or null when stopped. */
   get position(): number | null {
@@ -229,7 +360,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
       totalTime: track.duration,
       shuffle: this._shuffle,
       repeat: this._repeat,
-      app: this.app === null ? null : { ...this.app },
+      app: this._app === null ? null : { ...this._app },
       seriesName: null,
       seasonNumber: null,
       episodeNumber: null,
@@ -277,6 +408,17 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
     menu: (o) => this.pressKey('menu', o.action),
     topMenu: (o) => this.pressKey('topMenu', o.action),
     home: (o) => this.pressKey('home', o.action),
+    guide: (o) => this.pressKey('guide', o.action),
+    channelUp: (o) => this.pressKey('channelUp', o.action),
+    channelDown: (o) => this.pressKey('channelDown', o.action),
+    screensaver: (o) => this.pressKey('screensaver', o.action),
+    controlCenter: (o) => this.pressKey('controlCenter', o.action),
+    siri: (o) => this.pressKey('siri', o.action),
+    swipeUp: () => this.pressKey('swipeUp'),
+    swipeDown: () => this.pressKey('swipeDown'),
+    swipeLeft: () => this.pressKey('swipeLeft'),
+    swipeRight: () => this.pressKey('swipeRight'),
+    tap: () => this.pressKey('tap'),
     volumeUp: () => this.volumeUp(),
     volumeDown: () => this.volumeDown(),
     turnOn: () => this.turnOn(),
@@ -305,6 +447,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
 
   stop(): void {
     if (this._status === 'stopped') return;
+    this.external = null;
     this._status = 'stopped';
     this.offset = 0;
     this.anchor = Date.now();
@@ -346,8 +489,10 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   turnOn(): void {
     if (this._power === 'on') return;
     this._power = 'on';
+    this._screensaver = false;
     this.changed();
     this.emit('power', 'on');
+    this.emit('attention', this.attention);
   }
 
   /** Like a real Apple TV going to sleep: playback pauses. */
@@ -358,21 +503,98 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
       this._status = 'paused';
     }
     this._power = 'off';
+    this._screensaver = false;
     this.changed();
     this.emit('power', 'off');
+    this.emit('attention', this.attention);
   }
 
   /** Records a navigation/arrow key so tests can assert it arrived. */
   pressKey(name: CommandName, action: InputAction = 'single'): void {
     const spec = COMMANDS.find((c) => c.name === name);
-    if (spec === undefined || (spec.group !== 'arrow' && spec.group !== 'navigation')) {
-      throw new InvalidArgumentError(`${JSON.stringify(name)} is not a navigation or arrow key`);
+    if (spec === undefined || (spec.group !== 'arrow' && spec.group !== 'navigation' && spec.group !== 'touch')) {
+      throw new InvalidArgumentError(`${JSON.stringify(name)} is not a navigation or arrow key or a touch`);
     }
     if (!isInputAction(action)) throw new InvalidArgumentError(`key action must be single, double or hold, got ${JSON.stringify(action)}`);
     const press: KeyPress = { name, action, at: Date.now() };
     this.keyLog.push(press);
     if (this.keyLog.length > KEY_LOG_LIMIT) this.keyLog.shift();
     this.emit('key', press);
+    // The screensaver button starts it; any other key ends it, as on a TV that is on.
+    const screensaver = this._power === 'on' && name === 'screensaver';
+    if (screensaver !== this._screensaver) {
+      this._screensaver = screensaver;
+      this.emit('attention', this.attention);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Apps, accounts, the text field
+
+  /**
+   * Launches an installed app by bundle id, or opens a URL (a deep link). Either wakes the
+   * device, as a launch from a phone does. An app that is not installed is refused.
+   */
+  launchApp(bundleIdOrUrl: string): void {
+    if (typeof bundleIdOrUrl !== 'string' || bundleIdOrUrl.trim() === '') throw new InvalidArgumentError('give a bundle id or a URL to launch');
+    const target = bundleIdOrUrl.trim();
+    if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(target)) {
+      this.turnOn();
+      this._openedUrl = target;
+      this.emit('url', target);
+      return;
+    }
+    const app = this.apps.find((a) => a.bundleId === target);
+    if (app === undefined) throw new NotSupportedError(`${JSON.stringify(target.slice(0, 80))} is not installed on this device`);
+    this.turnOn();
+    if (this._app?.bundleId === app.bundleId) return;
+    this._app = { name: app.name, bundleId: app.bundleId };
+    this.changed();
+    this.emit('app', { ...this._app });
+  }
+
+  /** Makes the account with this id the active one. */
+  switchAccount(id: string): void {
+    const account = this.accounts.find((a) => a.id === id);
+    if (account === undefined) throw new InvalidArgumentError(`no user account with id ${JSON.stringify(String(id).slice(0, 80))}`);
+    if (this._account?.id === account.id) return;
+    this._account = account;
+    this.emit('account', { ...account });
+  }
+
+  /** Puts the focus on a text field (a search box) holding `text`. */
+  focusTextField(text = ''): void {
+    if (typeof text !== 'string') throw new InvalidArgumentError('the text field holds a string');
+    const changedText = text !== this._text;
+    this._text = text;
+    if (!this._textFocused) {
+      this._textFocused = true;
+      this.emit('textFocus', true);
+    } else if (changedText) this.emit('text', text);
+  }
+
+  /** Takes the focus away from the text field (its text is gone with it). */
+  unfocusTextField(): void {
+    if (!this._textFocused) return;
+    this._textFocused = false;
+    this._text = '';
+    this.emit('textFocus', false);
+  }
+
+  /** Types at the end of the focused field. */
+  typeText(text: string): void {
+    if (!this._textFocused) throw new NotSupportedError('no text field has the focus');
+    if (text === '') return;
+    this._text += text;
+    this.emit('text', this._text);
+  }
+
+  /** Empties the focused field. */
+  clearText(): void {
+    if (!this._textFocused) throw new NotSupportedError('no text field has the focus');
+    if (this._text === '') return;
+    this._text = '';
+    this.emit('text', '');
   }
 
   // -------------------------------------------------------------------------------------
@@ -382,7 +604,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   setPosition(seconds: number): void {
     const value = PROPERTIES.position.parse(seconds);
     if (this._status === 'stopped') throw new NotSupportedError('nothing is playing, so there is no position to set: send play first');
-    const duration = this.tracks[this._index]!.duration;
+    const duration = this.loaded.duration;
     this.offset = Math.min(value, duration);
     this.anchor = Date.now();
     this.changed();
@@ -434,7 +656,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
   // Internals
 
   private positionAt(now: number): number {
-    const duration = this.tracks[this._index]!.duration;
+    const duration = this.loaded.duration;
     const elapsed = this._status === 'playing' ? (now - this.anchor) / 1000 : 0;
     return Math.max(0, Math.min(duration, this.offset + elapsed));
   }
@@ -459,6 +681,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
 
   /** Loads a track at position 0, keeping play/pause (a stopped player starts paused). */
   private load(index: number): void {
+    this.external = null;
     this._index = index;
     this.offset = 0;
     this.anchor = Date.now();
@@ -490,6 +713,15 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
 
   private trackEnded(): void {
     this.timer = null;
+    if (this.external !== null) {
+      // A played URL ends playback; the queue is back where it was, stopped.
+      this.external = null;
+      this._status = 'stopped';
+      this.offset = 0;
+      this.anchor = Date.now();
+      this.changed();
+      return;
+    }
     if (this._repeat === 'track') {
       this.offset = 0;
       this.anchor = Date.now();
@@ -515,7 +747,7 @@ export class SimulatorState extends EventEmitter<SimulatorStateEvents> {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.closed || this._status !== 'playing') return;
-    const remaining = this.tracks[this._index]!.duration - this.positionAt(Date.now());
+    const remaining = this.loaded.duration - this.positionAt(Date.now());
     this.timer = setTimeout(() => this.trackEnded(), Math.max(0, Math.ceil(remaining * 1000)));
     this.timer.unref();
   }

@@ -6,7 +6,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { isArtworkEdge, type ArtworkRequest } from '../../lib/device/interfaces';
 import { InvalidArgumentError } from '../../lib/errors';
-import { attachToDevice, evaluate, onInput, withDevice } from '../flow-node';
+import { attachToDevice, evaluate, onInput, refreshStatus, withDevice } from '../flow-node';
 
 export interface ArtworkNodeDef extends NodeDef {
   device?: string;
@@ -35,7 +35,8 @@ export default function (RED: NodeAPI): void {
   function AtvlinkArtworkNode(this: Node, def: ArtworkNodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const link = attachToDevice(node, def.device);
+    let fetched: string | null = null;
+    const link = attachToDevice(node, def.device, {}, () => fetched);
 
     /**
      * The size the node asks for: a number set in the editor, or read from where the editor
@@ -62,7 +63,9 @@ export default function (RED: NodeAPI): void {
         msg.contentType = null;
         msg.width = null;
         msg.height = null;
-        msg.size = 0;
+        msg.byteLength = 0;
+        fetched = t('status.none');
+        refreshStatus(node);
         send(msg);
         return;
       }
@@ -71,7 +74,11 @@ export default function (RED: NodeAPI): void {
       msg.contentType = artwork.mimeType;
       msg.width = artwork.width;
       msg.height = artwork.height;
-      msg.size = artwork.bytes.length;
+      // Not msg.size: that is where a user would put the size to ask a next artwork node for.
+      msg.byteLength = artwork.bytes.length;
+      const type = artwork.mimeType.replace(/^image\//, '').toUpperCase();
+      fetched = artwork.width && artwork.height ? t('status.fetched', { width: artwork.width, height: artwork.height, type }) : type;
+      refreshStatus(node);
       send(msg);
     });
   }

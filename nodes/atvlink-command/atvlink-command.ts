@@ -6,7 +6,8 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { checkCommand, COMMANDS, CommandError, findCommand, type CommandRequest } from '../../lib/device/commands';
 import { InvalidArgumentError } from '../../lib/errors';
-import { attachToDevice, onInput, withDevice } from '../flow-node';
+import { fitted } from '../connections';
+import { attachToDevice, onInput, refreshStatus, withDevice } from '../flow-node';
 
 export interface CommandNodeDef extends NodeDef {
   device?: string;
@@ -34,7 +35,8 @@ export default function (RED: NodeAPI): void {
   function AtvlinkCommandNode(this: Node, def: CommandNodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const link = attachToDevice(node, def.device);
+    let sent: string | null = null;
+    const link = attachToDevice(node, def.device, {}, () => (sent ? fitted(t, 'status.sent', 'command', sent) : null));
 
     onInput(node, async (msg, send) => {
       const requested = def.command || msg.command || msg.payload;
@@ -52,6 +54,8 @@ export default function (RED: NodeAPI): void {
         throw err instanceof CommandError ? translated(err) : err;
       }
       await withDevice(link, (device) => device.sendCommand(request));
+      sent = request.action === 'single' ? request.command : `${request.action} ${request.command}`;
+      refreshStatus(node);
       send(msg);
     });
   }

@@ -11,14 +11,19 @@ const escape = (text) => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;
 export default function protocolFields({ out }) {
   const require = createRequire(import.meta.url);
   const { PROTOCOL_TABLE } = require(join(out, 'lib', 'protocols', 'table.js'));
-  const protocols = PROTOCOL_TABLE.filter((d) => d.createSession).map((d) => ({
+  // Every protocol the library speaks or pairs: `session` ones get a port field, those with
+  // credentials a credential field, `pairable` ones a Pair button in the dialog's wizard.
+  const all = PROTOCOL_TABLE.filter((d) => d.createSession || d.createPairing).map((d) => ({
     protocol: d.protocol,
     label: d.label,
     devices: d.devices,
     portHint: d.manualPort.hint,
     credentials: d.credentials ? d.credentials.format : null,
     pairing: d.pairing,
+    session: Boolean(d.createSession),
+    pairable: Boolean(d.createPairing) && d.pairing !== null && d.pairing !== 'none',
   }));
+  const protocols = all.filter((p) => p.session);
   const dir = join(out, 'nodes', 'atvlink-device');
   const htmlFile = join(dir, 'atvlink-device.html');
   const ns = 'atvlink-device';
@@ -26,7 +31,7 @@ export default function protocolFields({ out }) {
     .map(
       (p) => `  <div class="form-row">
     <label for="node-config-input-${p.protocol}Port"><i class="fa fa-plug"></i> <span data-i18n="${ns}.label.${p.protocol}Port"></span></label>
-    <input type="text" id="node-config-input-${p.protocol}Port" style="width: 140px" data-i18n="[placeholder]${ns}.placeholder.${p.protocol}Port" />
+    <input type="text" id="node-config-input-${p.protocol}Port" style="width: 200px" data-i18n="[placeholder]${ns}.placeholder.${p.protocol}Port" />
   </div>`,
     )
     .join('\n');
@@ -48,12 +53,12 @@ export default function protocolFields({ out }) {
       .filter((p) => p.credentials)
       .map(
         (p) => `    <dt class="optional">${escape(p.label)} credentials <span class="property-type">password</span></dt>
-    <dd>For ${escape(p.devices)}: ${escape(p.credentials)}, from pairing (<code>npx atvlink pair --protocol ${p.protocol}</code>).</dd>`,
+    <dd>For ${escape(p.devices)}: ${escape(p.credentials)}.${p.pairable ? ' Filled in by <b>Pair</b>;' : ''} or paste them from <code>npx atvlink pair --protocol ${p.protocol}</code>.</dd>`,
       ),
   ].join('\n');
   let html = readFileSync(htmlFile, 'utf8');
   for (const [marker, value] of [
-    ['/*ATVLINK:PROTOCOLS*/[]', JSON.stringify(protocols)],
+    ['/*ATVLINK:PROTOCOLS*/[]', JSON.stringify(all)],
     ['<!--ATVLINK:PORT_FIELDS-->', portRows],
     ['<!--ATVLINK:CREDENTIAL_FIELDS-->', credentialRows],
     ['<!--ATVLINK:HELP_FIELDS-->', helpRows],
@@ -68,16 +73,17 @@ export default function protocolFields({ out }) {
   const strings = catalog[ns];
   for (const p of protocols) {
     strings.label[`${p.protocol}Port`] = `${p.label} port`;
-    strings.placeholder[`${p.protocol}Port`] = `${p.portHint}; empty: ask the host`;
+    strings.placeholder[`${p.protocol}Port`] = `${p.portHint}; empty: ask`;
     if (!p.credentials) continue;
     strings.label[p.protocol] = p.label;
-    strings.placeholder[p.protocol] = `${p.credentials}, from atvlink pair --protocol ${p.protocol}`;
+    strings.placeholder[p.protocol] = p.credentials;
   }
   const how = (p) =>
     p.pairing === 'device-shows-pin'
       ? `npx atvlink pair --protocol ${p.protocol} --host <address>, then type the PIN the TV shows`
       : `npx atvlink pair --protocol ${p.protocol}`;
   strings.tip.credentials =
+    'Press Pair above, or paste what the command line prints (for setups without a browser): ' +
     protocols
       .filter((p) => p.credentials)
       .map((p) => `${p.label}: ${p.devices} (${how(p)}).`)

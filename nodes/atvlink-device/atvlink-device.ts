@@ -11,9 +11,10 @@ import { Device } from '../../lib/core/facade';
 import { PROTOCOLS, type Credentials, type DeviceConfig, type Protocol } from '../../lib/device/interfaces';
 import { AtvError, InvalidArgumentError } from '../../lib/errors';
 import type { Logger } from '../../lib/log';
+import type { PairOptions } from '../../lib/protocols/descriptor';
 import { checkCredentials, credentialProtocols, protocolDescriptor, sessionProtocols } from '../../lib/protocols/table';
 import { closeLink, openLink, retryPolicyFrom, type DeviceLink, type RetryPolicy } from '../connections';
-import { findDevice } from '../discovery';
+import { discoverySettings, findDevice, setDiscoveryResponders } from '../discovery';
 import { setSharedTranslate } from '../flow-node';
 import { registerRoutes } from '../routes';
 
@@ -24,6 +25,8 @@ import { registerRoutes } from '../routes';
 export interface DeviceNodeDef extends NodeDef {
   identifier?: string;
   host?: string;
+  /** When each protocol was last paired from the dialog (ISO dates; no secret). */
+  paired?: Partial<Record<Protocol, string>>;
   [port: `${string}Port`]: string | number | undefined;
 }
 
@@ -40,6 +43,42 @@ export interface DeviceConfigNode extends Node<DeviceNodeCredentials> {
  */
 interface DeviceSettings {
   atvlinkDeviceRetry?: Partial<RetryPolicy> | unknown;
+  /** DNS-SD responders to ask besides multicast: `{ hosts: ['192.168.1.20', '127.0.0.1:5354'] }`. */
+  atvlinkDeviceDiscovery?: unknown;
+  /**
+   * Where DMAP pairing from the dialog announces the remote: `{ interface: '192.168.1.10',
+   * multicast: true, announcePort: 0 }` (as `atvlink pair`'s --interface, --no-multicast,
+   * --announce-port; default: multicast on every address of this host).
+   */
+  atvlinkDevicePairing?: unknown;
+}
+
+/** The DMAP announcement settings, checked (what a user typed in settings.js is not trusted). */
+export function pairingAnnouncement(given: unknown): { announce: Pick<PairOptions, 'interface' | 'advertiser'>; problems: string[] } {
+  const problems: string[] = [];
+  const announce: Pick<PairOptions, 'interface' | 'advertiser'> = {};
+  if (given === undefined || given === null) return { announce, problems };
+  if (typeof given !== 'object') {
+    problems.push('atvlinkDevicePairing must be like { interface: "192.168.1.10", multicast: true, announcePort: 0 }; ignored');
+    return { announce, problems };
+  }
+  const { interface: iface, multicast, announcePort } = given as Record<string, unknown>;
+  if (iface !== undefined) {
+    if (typeof iface === 'string' && /^\d{1,3}(\.\d{1,3}){3}$/.test(iface)) announce.interface = iface;
+    else problems.push('atvlinkDevicePairing.interface must be an IPv4 address of this host; ignored');
+  }
+  const port = announcePort === undefined ? undefined : Number(announcePort);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    problems.push('atvlinkDevicePairing.announcePort must be a UDP port (0: any); ignored');
+  }
+  const unicastPort = port !== undefined && Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined;
+  if (multicast !== undefined || unicastPort !== undefined) {
+    announce.advertiser = {
+      multicast: multicast !== false,
+      ...(unicastPort !== undefined && { unicast: { host: announce.interface ?? '0.0.0.0', port: unicastPort } }),
+    };
+  }
+  return { announce, problems };
 }
 
 function port(value: string | number | undefined, what: string): number | null {
@@ -97,7 +136,16 @@ export function credentialsProblem(protocol: Protocol, value: string | undefined
 export default function (RED: NodeAPI): void {
   const t = (key: string, substitutions?: Record<string, string | number>) => RED._(`atvlink-device.${key}`, substitutions);
   setSharedTranslate(t);
-  registerRoutes(RED);
+  const settings = RED.settings as unknown as DeviceSettings;
+  const discovery = discoverySettings(settings.atvlinkDeviceDiscovery);
+  setDiscoveryResponders(discovery.responders);
+  const announcement = pairingAnnouncement(settings.atvlinkDevicePairing);
+  for (const problem of [...discovery.problems, ...announcement.problems]) RED.log.warn(`settings.js: ${problem}`);
+  const routeLogger: Logger = { debug: (m) => RED.log.debug(m), warn: (m) => RED.log.warn(m) };
+  registerRoutes(RED, {
+    resolveDevice: (form) => deviceResolver(form as unknown as DeviceNodeDef, routeLogger)(),
+    announce: announcement.announce,
+  });
 
   function AtvlinkDeviceNode(this: DeviceConfigNode, def: DeviceNodeDef): void {
     RED.nodes.createNode(this, def);
@@ -118,7 +166,6 @@ export default function (RED: NodeAPI): void {
       const problem = credentialsProblem(protocol, value);
       if (problem) node.warn(t('errors.badCredentials', { protocol: protocolDescriptor(protocol).label, problem }));
     }
-    const settings = RED.settings as unknown as DeviceSettings;
     const retry = retryPolicyFrom(settings.atvlinkDeviceRetry);
     for (const problem of retry.problems) node.warn(`settings.js: ${problem}`);
     node.link = openLink(node.id, {

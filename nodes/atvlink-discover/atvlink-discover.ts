@@ -5,10 +5,9 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { DeviceConfig } from '../../lib/device/interfaces';
-import { DeviceBrowser } from '../../lib/discovery';
 import { InvalidArgumentError } from '../../lib/errors';
 import type { Logger } from '../../lib/log';
-import { publicDevice, scanDevices } from '../discovery';
+import { DeviceWatcher, publicDevice, scanDevices } from '../discovery';
 import { onInput } from '../flow-node';
 
 export interface DiscoverNodeDef extends NodeDef {
@@ -66,7 +65,7 @@ export default function (RED: NodeAPI): void {
     }
     const seconds = Number(def.timeout);
     const timeout = Number.isFinite(seconds) && seconds > 0 && seconds <= 60 ? Math.round(seconds * 1000) : 3000;
-    let browser: DeviceBrowser | null = null;
+    let browser: DeviceWatcher | null = null;
 
     const watching = () => {
       if (!open()) return;
@@ -75,7 +74,7 @@ export default function (RED: NodeAPI): void {
     };
 
     if (target && def.watch !== false) {
-      browser = new DeviceBrowser({ ...target, logger });
+      browser = new DeviceWatcher({ ...target, logger });
       const report = (topic: 'added' | 'changed' | 'removed') => (device: DeviceConfig) => {
         if (!open()) return;
         node.send({ topic, payload: publicDevice(device) });

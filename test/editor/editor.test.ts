@@ -7,91 +7,58 @@
  * credential coming back from the flow API.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { COMMANDS } from '../../lib/device/commands';
 import type { Simulator } from '../../lib/simulator';
 import { startNodeRed, type NodeRedRuntime } from '../nodes/runtime';
 import { DEMO_DMAP_CREDENTIALS, mrpStats, pairMrp, startMrpSimulator, type FlowNode } from '../nodes/support';
-import { skipOutsideCi } from '../support/ci';
+import { credentialFlags } from '../support/node-types';
+import { REPO_ROOT } from '../support/paths';
+import { chromiumSkip, launchChromium, openEditor, type Browser } from './browser';
 
-const CHROMIUM = process.env.ATV_CHROMIUM ?? '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`;
-const skip = skipOutsideCi(missing);
-if (skip) console.log(`# editor tests skipped: ${skip}`);
 
-// The flags known to work on this kind of machine: no GPU, no sandbox as root, and no
-// background connections (the closed network refuses them, many at a time).
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-declare const RED: {
-  nodes: {
-    getType(type: string): unknown;
-    node(id: string): { id: string; type: string; [k: string]: unknown } | null;
-    eachConfig(cb: (n: { id: string; type: string }) => void): void;
-    dirty(): boolean;
-  };
-  editor: { edit(node: unknown): void };
-  view: { importNodes(nodes: unknown[], options?: Record<string, unknown>): void; redraw(full?: boolean): void };
-  actions: { invoke(name: string): void };
-  workspaces: { active(): string };
-};
-
-describe('the editor in Chromium', { skip }, () => {
+describe('the editor in Chromium', { skip: chromiumSkip }, () => {
   let sim: Simulator;
   let red: NodeRedRuntime;
-  let context: BrowserContext;
+  let browser: Browser;
   let page: Page;
-  let profile: string;
   let mrpCredentials: string;
-  const consoleErrors: string[] = [];
+  let consoleErrors: string[] = [];
 
   before(async () => {
     sim = await startMrpSimulator({ name: 'Editor TV', protocols: ['dmap', 'mrp'], mdnsPort: 0 });
     mrpCredentials = await pairMrp(sim);
     red = await startNodeRed();
-    const { chromium } = await import('playwright-core');
-    profile = mkdtempSync(join(tmpdir(), 'atvlink-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1400, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (err) => consoleErrors.push(err.message));
-    await page.goto(red.url);
-    await page.waitForFunction(() => typeof RED !== 'undefined' && !!RED.nodes && !!RED.nodes.getType('atvlink-command'), null, { timeout: 30_000 });
-    await page.waitForSelector('.red-ui-palette-node[data-palette-type="atvlink-command"]', { timeout: 15_000 });
+    browser = await launchChromium();
+    page = browser.page;
+    consoleErrors = browser.errors;
+    await openEditor(page, red.url);
   });
 
   after(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await red?.stop();
     await sim?.stop();
   });
 
-  it('shows the Apple TV palette category with our five flow nodes', async () => {
+  it('shows the Apple TV palette category with our flow nodes', async () => {
     const types = await page.$$eval('.red-ui-palette-node[data-palette-type^="atvlink-"]', (els) =>
       els.map((e) => e.getAttribute('data-palette-type')),
     );
-    assert.deepEqual([...types].sort(), ['atvlink-artwork', 'atvlink-command', 'atvlink-discover', 'atvlink-playstatus', 'atvlink-property']);
+    assert.deepEqual([...types].sort(), [
+      'atvlink-apps',
+      'atvlink-artwork',
+      'atvlink-command',
+      'atvlink-discover',
+      'atvlink-keyboard',
+      'atvlink-play',
+      'atvlink-playstatus',
+      'atvlink-power',
+      'atvlink-property',
+    ]);
     const headers = await page.$$eval('.red-ui-palette-header', (els) => els.map((e) => e.textContent?.trim() ?? ''));
     assert.ok(headers.some((h) => /apple tv/i.test(h)), headers.join(' | '));
     // the icons load (an icon missing from the package shows as a broken image)
@@ -99,6 +66,11 @@ describe('the editor in Chromium', { skip }, () => {
       getComputedStyle(el).backgroundImage,
     );
     assert.match(icon, /atvlink-remote\.svg/);
+    // a colour of our own, the same on every node (one truth: nodes/palette.build.mjs)
+    const colours = await page.$$eval('.red-ui-palette-node[data-palette-type^="atvlink-"]', (els) => els.map((e) => getComputedStyle(e).backgroundColor));
+    const ours = /PALETTE_COLOR = '#([0-9A-F]{6})'/i.exec(readFileSync(join(REPO_ROOT, 'nodes', 'palette.build.mjs'), 'utf8'))![1]!;
+    const rgb = `rgb(${[0, 2, 4].map((i) => parseInt(ours.slice(i, i + 2), 16)).join(', ')})`;
+    assert.deepEqual([...new Set(colours)], [rgb]);
   });
 
   it('lists the command table in the command dropdown', async () => {
@@ -131,10 +103,9 @@ describe('the editor in Chromium', { skip }, () => {
     // device fills in name, identifier, host and port
     await page.fill('#node-config-input-scanHost', `127.0.0.1:${sim.mdnsPort}`);
     await page.click('#node-config-input-scan');
-    await page.waitForFunction(() => ((document.querySelector('#node-config-input-found') as HTMLSelectElement | null)?.options.length ?? 0) > 1, null, {
-      timeout: 10_000,
-    });
-    await page.selectOption('#node-config-input-found', '0');
+    await page.waitForSelector('.atvlink-device-found-item', { timeout: 10_000 });
+    assert.match((await page.textContent('.atvlink-device-found-item')) ?? '', /Editor TV.*Apple TV 4K.*MRP.*DMAP/s, 'name, model and protocols');
+    await page.click('.atvlink-device-found-item');
     assert.equal(await page.inputValue('#node-config-input-name'), 'Editor TV');
     assert.equal(await page.inputValue('#node-config-input-identifier'), sim.config().identifier);
     assert.equal(await page.inputValue('#node-config-input-host'), '127.0.0.1');
@@ -184,11 +155,27 @@ describe('the editor in Chromium', { skip }, () => {
     await page.waitForSelector('#node-config-input-mrpPort', { state: 'visible', timeout: 10_000 });
     assert.equal(await page.inputValue('#node-config-input-mrpPort'), String(sim.mrpPort), 'the saved MRP port');
     assert.match(await page.textContent('label[for="node-config-input-mrpPort"]') ?? '', /MRP port/);
-    assert.match(await page.getAttribute('#node-config-input-mrpPort', 'placeholder') ?? '', /empty: ask the host/);
+    assert.match(await page.getAttribute('#node-config-input-mrpPort', 'placeholder') ?? '', /empty: ask/);
+    // placeholders are not cut: each fits its field
+    for (const field of ['scanHost', 'identifier', 'host', 'mrpPort', 'dmapPort']) {
+      const fits = await page.$eval(`#node-config-input-${field}`, (el) => {
+        const input = el as HTMLInputElement;
+        const probe = document.createElement('span');
+        probe.style.font = getComputedStyle(input).font;
+        probe.style.whiteSpace = 'pre';
+        probe.textContent = input.placeholder;
+        document.body.appendChild(probe);
+        const room = input.clientWidth - parseFloat(getComputedStyle(input).paddingLeft) - parseFloat(getComputedStyle(input).paddingRight);
+        const fit = probe.getBoundingClientRect().width <= room;
+        probe.remove();
+        return fit;
+      });
+      assert.ok(fits, `the ${field} placeholder fits its field`);
+    }
     assert.ok(await page.isVisible('#node-config-input-mrp'), 'the MRP credential field');
     assert.equal(await page.getAttribute('#node-config-input-mrp', 'type'), 'password', 'masked');
     assert.match(await page.textContent('label[for="node-config-input-mrp"]') ?? '', /MRP/);
-    assert.match(await page.getAttribute('#node-config-input-mrp', 'placeholder') ?? '', /ltpk:ltsk:atv_id:client_id.*atvlink pair --protocol mrp/);
+    assert.match(await page.getAttribute('#node-config-input-mrp', 'placeholder') ?? '', /ltpk:ltsk:atv_id:client_id/);
     const tips = (await page.$$eval('.form-tips', (els) => els.map((e) => e.textContent ?? ''))).join(' ');
     assert.match(tips, /atvlink pair --protocol mrp/);
     assert.match(tips, /pyatv/);
@@ -208,7 +195,7 @@ describe('the editor in Chromium', { skip }, () => {
     while (mrpStats(sim).verifiedSessions !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.equal(mrpStats(sim).verifiedSessions, 1, 'one verified MRP session with the pasted credentials');
     await page.waitForFunction(
-      () => Array.from(document.querySelectorAll('.red-ui-flow-node-status-label')).some((e) => /^(connected|playing ".*")$/.test(e.textContent ?? '')),
+      () => Array.from(document.querySelectorAll('.red-ui-flow-node-status-label')).some((e) => e.textContent === 'connected'),
       null,
       { timeout: 15_000 },
     );
@@ -220,8 +207,33 @@ describe('the editor in Chromium', { skip }, () => {
     const fromPage = await page.evaluate(async () => (await fetch('flows', { headers: { 'Node-RED-API-Version': 'v2' } })).text());
     assert.ok(!fromPage.includes(ltsk), 'nor as the editor fetches it');
     const device = (JSON.parse(flows) as { flows: FlowNode[] }).flows.find((n) => n.type === 'atvlink-device')!;
-    assert.deepEqual(await red.getJson(`credentials/atvlink-device/${device.id}`), { has_dmap: true, has_mrp: true });
+    assert.deepEqual(await red.getJson(`credentials/atvlink-device/${device.id}`), credentialFlags('dmap', 'mrp'));
     assert.deepEqual(consoleErrors.filter((e) => /atvlink/i.test(e)), [], 'no editor errors from our nodes');
+  });
+
+  it("previews the current cover in the artwork node's dialog, and the node's status shows the image fetched", async () => {
+    const device = await page.evaluate(() => String(RED.nodes.node('ed-cmd')!.device));
+    await page.evaluate((dev) => {
+      const z = RED.workspaces.active();
+      RED.view.importNodes(
+        [
+          { id: 'ed-art-go', type: 'inject', z, x: 120, y: 480, props: [{ p: 'payload' }], payload: '', payloadType: 'date', repeat: '', once: false, wires: [['ed-art']] },
+          { id: 'ed-art', type: 'atvlink-artwork', z, x: 320, y: 480, name: '', device: dev, width: '120', widthType: 'num', height: '', heightType: 'num', output: 'buffer', wires: [] },
+        ],
+        { generateIds: false, touchImport: true },
+      );
+      RED.nodes.dirty(true);
+    }, device);
+    await page.click('#red-ui-header-button-deploy');
+    await page.waitForFunction(() => !RED.nodes.dirty(), null, { timeout: 15_000 });
+    await page.evaluate(() => RED.editor.edit(RED.nodes.node('ed-art')));
+    await page.waitForSelector('#atvlink-artwork-preview-image', { state: 'visible', timeout: 15_000 });
+    assert.match((await page.getAttribute('#atvlink-artwork-preview-image', 'src')) ?? '', /^data:image\/png;base64,/);
+    assert.match((await page.textContent('#atvlink-artwork-preview-note')) ?? '', /\d+×\d+ image\/png/);
+    await page.click('#node-dialog-cancel');
+    await page.waitForSelector('#atvlink-artwork-preview-image', { state: 'detached', timeout: 10_000 });
+    assert.equal((await red.request('inject/ed-art-go', { method: 'POST' })).status, 200);
+    await page.waitForFunction(() => /^\d+×\d+ PNG$/.test(document.querySelector('[id="ed-art"] .red-ui-flow-node-status-label')?.textContent ?? ''), null, { timeout: 10_000 });
   });
 
   /**

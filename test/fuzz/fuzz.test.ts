@@ -16,7 +16,7 @@ describe('fuzzing every codec', () => {
   it('has a target for each codec that reads untrusted bytes', () => {
     assert.deepEqual(
       FUZZ_TARGETS.map((t) => t.name),
-      ['dmap', 'tlv8', 'varint', 'mrp-frame', 'mrp-message', 'dns', 'dns-txt', 'image', 'credentials', 'bplist', 'opack', 'http', 'hap-blocks', 'companion-frame', 'data-stream'],
+      ['dmap', 'tlv8', 'varint', 'mrp-frame', 'mrp-message', 'dns', 'dns-txt', 'image', 'credentials', 'bplist', 'opack', 'xml-plist', 'airplay-info-txt', 'http', 'hap-blocks', 'companion-frame', 'data-stream', 'companion-message', 'rti'],
     );
     assert.ok(regressionCases('dns').length >= 2, 'the D1 packets are regression cases');
   });

@@ -5,6 +5,7 @@
  * more entry here.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { decodeDmap, encodeTag } from '../../lib/codecs/dmap';
 import { decodeDnsMessage, DNS_HEADER_BYTES, MAX_DECODED_QUESTIONS, MAX_DECODED_RECORDS, type DnsMessage } from '../../lib/codecs/dns-message';
@@ -15,6 +16,8 @@ import { decodeTxt, encodeTxt } from '../../lib/mdns/txt';
 import { decodeBplist, encodeBplist, isBplistDict } from '../../lib/codecs/bplist';
 import { HttpMessageDecoder } from '../../lib/codecs/http';
 import { decodeOpack, encodeOpack } from '../../lib/codecs/opack';
+import { decodeXmlPlist, encodeXmlPlist } from '../../lib/codecs/plist-xml';
+import { airplayInfoTxt, txtStrings } from '../../lib/protocols/airplay/info';
 import { CounterNonceCipher } from '../../lib/hap/channel';
 import {
   DataStreamCommand,
@@ -24,6 +27,8 @@ import {
   splitDataStreamMessages,
 } from '../../lib/protocols/airplay/datastream';
 import { COMPANION_FRAMES, FrameCodec, HAP_BLOCKS } from '../../lib/support/frames';
+import { decodeCompanionMessage, decodeCompanionPairing } from '../../lib/protocols/companion/messages';
+import { readRtiSession, readRtiTextOperations, rtiSessionArchive } from '../../lib/protocols/companion/rti';
 import { readCapture, stream } from '../support/pyatv-captures';
 import { formatHapCredentials, parseHapCredentials } from '../../lib/hap/credentials';
 import { dacpLoginParameter } from '../../lib/protocols/dmap/client';
@@ -31,7 +36,7 @@ import { encodeMrpFrame, mrpFrameCodec } from '../../lib/protocols/mrp/framing';
 import { decodeMrpMessage } from '../../lib/protocols/mrp/messages';
 import { encodePng } from '../../lib/simulator/artwork';
 import { capturedFrames } from '../lib/protocols/mrp/capture';
-import { fixture } from '../support/paths';
+import { fixture, REPO_ROOT } from '../support/paths';
 import type { FuzzTarget } from '../support/fuzz';
 
 function fail(message: string): never {
@@ -111,6 +116,38 @@ function opackSeeds(): Buffer[] {
     .filter((line) => line.trim() !== '')
     .map((line) => Buffer.from((JSON.parse(line) as { hex: string }).hex, 'hex'))
     .filter((b) => b.length <= 4096);
+}
+
+/** The XML plists Python's plistlib wrote (AirPlay 1 bodies: /play, /playback-info, /server-info). */
+function xmlPlistSeeds(): Buffer[] {
+  return readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'plistlib', 'xml-plist-vectors.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => Buffer.from((JSON.parse(line) as { xml: string }).xml, 'utf8'))
+    .filter((b) => b.length <= 4096);
+}
+
+/** The OPACK vectors that are Companion messages (pyatv's) or payloads (an Apple TV's, an iPhone's). */
+function companionSeeds(): Buffer[] {
+  return readFileSync(fixture('pyatv-0.16.1', 'opack-vectors.jsonl'), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as { name: string; hex: string })
+    .filter((v) => v.name.startsWith('companion-') || v.name.startsWith('doc-'))
+    .map((v) => Buffer.from(v.hex, 'hex'));
+}
+
+/** The keyboard archives (NSKeyedArchiver plists) pyatv sends, and a session archive of ours. */
+function rtiSeeds(): Buffer[] {
+  return [
+    ...readFileSync(fixture('plistlib', 'bplist-vectors.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as { name: string; hex: string })
+      .filter((v) => v.name.startsWith('pyatv-rti-'))
+      .map((v) => Buffer.from(v.hex, 'hex')),
+    rtiSessionArchive(Buffer.alloc(16, 7), 'star wars'),
+  ];
 }
 
 /** A fixed session key, so mutated sealed frames meet the cipher the seeds were sealed with. */
@@ -292,6 +329,34 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
     seeds: opackSeeds,
   },
   {
+    name: 'xml-plist',
+    what: 'XML property lists (decodeXmlPlist), re-encoded when they decode',
+    run: (input) => decodeXmlPlist(input),
+    check: (_input, output) => {
+      decodeXmlPlist(encodeXmlPlist(output as Parameters<typeof encodeXmlPlist>[0]));
+    },
+    expected: (err) => err instanceof Error && (err.name === 'DecodeError' || err.name === 'InvalidArgumentError'),
+    seeds: xmlPlistSeeds,
+  },
+  {
+    name: 'airplay-info-txt',
+    what: "an AirPlay receiver's TXT record in DNS wire form (txtStrings, airplayInfoTxt), as GET /info carries it",
+    run: (input) => ({ strings: txtStrings(input), txt: airplayInfoTxt({ txtAirPlay: input, model: 'AppleTV14,1', features: 0x4a7fdfd5n }) }),
+    check: (input, output) => {
+      const { strings } = output as { strings: Buffer[] };
+      const used = strings.reduce((n, s) => n + 1 + s.length, 0);
+      if (used > input.length) fail(`the strings take ${used} bytes of ${input.length}`);
+    },
+    seeds: () => [
+      Buffer.concat(
+        ['deviceid=AA:BB:CC:DD:EE:FF', 'features=0x4A7FDFD5,0xBC157FDE', 'model=AppleTV14,1', 'osvers=18.1', 'pk=' + 'ab'.repeat(32), 'flags=0x244'].map((s) =>
+          Buffer.concat([Buffer.from([s.length]), Buffer.from(s)]),
+        ),
+      ),
+    ],
+    maxLength: 1024,
+  },
+  {
     name: 'http',
     what: 'HTTP/RTSP messages (HttpMessageDecoder, either kind, fed in two chunks)',
     run: (input) => {
@@ -339,5 +404,38 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
       return frames;
     },
     seeds: dataStreamSeeds,
+  },
+  {
+    name: 'companion-message',
+    what: 'Companion messages and pairing dicts (decodeCompanionMessage, decodeCompanionPairing)',
+    run: (input) => {
+      let message: unknown = null;
+      try {
+        message = decodeCompanionMessage(input);
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'DecodeError')) throw err;
+      }
+      try {
+        decodeCompanionPairing(input);
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'DecodeError')) throw err;
+      }
+      return message;
+    },
+    seeds: companionSeeds,
+  },
+  {
+    name: 'rti',
+    what: "Companion keyboard archives (readRtiSession, readRtiTextOperations)",
+    run: (input) => {
+      let session: unknown = null;
+      try {
+        session = readRtiSession(input);
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'DecodeError')) throw err;
+      }
+      return [session, readRtiTextOperations(input)];
+    },
+    seeds: rtiSeeds,
   },
 ];

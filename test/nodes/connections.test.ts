@@ -9,8 +9,9 @@ import type { DeviceConfig, Protocol } from '../../lib/device/interfaces';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../lib/simulator';
 import { REPO_ROOT } from '../support/paths';
 import { idleNowPlaying, type NowPlaying } from '../../lib/device/state';
-import { AuthenticationError, InvalidArgumentError, TimeoutError, UnreachableError } from '../../lib/errors';
-import { DEFAULT_RETRY, DeviceLink, displayStatus, MAX_RETRY_MS, MIN_RETRY_MS, retryDelay, retryPolicyFrom, type DeviceLinkOptions, type LinkStatus } from '../../nodes/connections';
+import { AuthenticationError, InvalidArgumentError, NotSupportedError, TimeoutError, UnreachableError } from '../../lib/errors';
+import { DEFAULT_RETRY, DeviceLink, displayStatus, fitted, MAX_RETRY_MS, MIN_RETRY_MS, retryDelay, retryPolicyFrom, type DeviceLinkOptions, type LinkStatus } from '../../nodes/connections';
+import { unknownReadings } from '../../lib/core/supervisor';
 
 /** A device whose connect outcome each test scripts. */
 class FakeDevice extends EventEmitter {
@@ -117,10 +118,9 @@ describe('DeviceLink (one shared connection per config node)', () => {
       states.map((s) => s.title),
       ['Track one', 'Track two'],
     );
-    const display = displayStatus({ state: 'connected', nowPlaying: status.nowPlaying, error: null, retryIn: null, needsPairing: [], failedProtocols: [] }, (k, v) =>
-      k === 'status.playing' ? `playing "${v?.title}"` : k,
-    );
-    assert.deepEqual(display, { fill: 'green', shape: 'dot', text: 'playing "Track one"' });
+    // the title is the playstatus node's to show; the connection itself just says connected
+    const display = displayStatus({ ...status, readings: unknownReadings() }, (k) => k);
+    assert.deepEqual(display, { fill: 'green', shape: 'dot', text: 'status.connected' });
     await link.close();
   });
 
@@ -322,7 +322,7 @@ describe('DeviceLink with the real facade: only configuration errors are final',
     // what a sleep proxy answers for a sleeping device: every service, port 0
     const asleep = (): DeviceConfig => ({ ...whole, deepSleep: true, services: whole.services.map((s) => ({ ...s, port: 0 })) });
     // one lost mDNS answer: the device shows up with a service we do not speak only
-    const partial = (): DeviceConfig => ({ ...whole, services: whole.services.map((s) => ({ ...s, protocol: 'airplay' as const })) });
+    const partial = (): DeviceConfig => ({ ...whole, services: whole.services.map((s) => ({ ...s, protocol: 'raop' as const })) });
     const { link, states, resolves } = realLink([asleep, partial, () => sim.config()]);
     try {
       const end = Date.now() + 5000;
@@ -362,6 +362,42 @@ describe('DeviceLink with the real facade: only configuration errors are final',
     }
   });
 
+  it('a session refusing while it connects (NOT_SUPPORTED from the device, e.g. an AirPlay 501) on a tvOS 15+ device is retried, not final', async () => {
+    const whole = sim.config();
+    const tvos18 = (): DeviceConfig => ({
+      ...whole,
+      services: [
+        { ...whole.services[0]!, protocol: 'mrp', enabled: false, disabledReason: 'tvOS 15 and later no longer accept direct MRP connections: pair AirPlay' },
+        { ...whole.services[0]!, protocol: 'dmap' },
+      ],
+    });
+    let attempts = 0;
+    class Refusing extends Device {
+      override async connect(): Promise<void> {
+        attempts++;
+        throw new NotSupportedError('the receiver answered 501 Not Implemented');
+      }
+    }
+    const states: string[] = [];
+    const link = new DeviceLink<Device>({
+      name: 'Refusing TV',
+      resolve: async () => tvos18(),
+      createDevice: (config) => new Refusing(config),
+      retry: { initial: 20, max: 40 },
+      random: () => 1,
+    });
+    link.register({}, { status: (st) => states.push(st.state) });
+    try {
+      const end = Date.now() + 3000;
+      while (attempts < 3 && Date.now() < end) await tick(20);
+      assert.ok(attempts >= 3, `retried: ${attempts} attempts; ${states.join(' → ')}`);
+      assert.ok(!states.includes('invalid'), states.join(' → '));
+      assert.equal(link.state === 'disconnected' || link.state === 'connecting', true, link.state);
+    } finally {
+      await link.close();
+    }
+  });
+
   it('a bad value in the configuration (a resolver refusing it) is final', async () => {
     const link = new DeviceLink<Device>({
       resolve: async () => {
@@ -389,9 +425,25 @@ function english(node: string): (key: string, v?: Record<string, string | number
 
 describe('status texts stay under the editor convention of 20 characters', () => {
   const t = english('atvlink-device');
-  const base: LinkStatus = { state: 'connected', nowPlaying: null, error: null, retryIn: null, needsPairing: [], failedProtocols: [] };
+  const base: LinkStatus = {
+    state: 'connected',
+    nowPlaying: null,
+    error: null,
+    retryIn: null,
+    needsPairing: [],
+    failedProtocols: [],
+    routes: [],
+    readings: unknownReadings(),
+  };
   const playing = (title: string): LinkStatus => ({ ...base, nowPlaying: { ...idleNowPlaying(), deviceState: 'playing', title } });
+  const playstatus = english('atvlink-playstatus');
   const length = (text: string) => Array.from(text).length;
+
+  it('says how the device is reached when MRP goes through the AirPlay tunnel', () => {
+    const display = displayStatus({ ...base, routes: [{ protocol: 'mrp', via: 'airplay' }, { protocol: 'airplay', via: null }] }, t);
+    assert.deepEqual(display, { fill: 'green', shape: 'dot', text: 'connected (AirPlay)' });
+    assert.equal(displayStatus({ ...base, routes: [{ protocol: 'mrp', via: null }] }, t).text, 'connected');
+  });
 
   it('every state, every protocol combination, every title', () => {
     const statuses: LinkStatus[] = [
@@ -405,6 +457,7 @@ describe('status texts stay under the editor convention of 20 characters', () =>
       { ...base, state: 'pairing', needsPairing: ['mrp'] },
       { ...base, state: 'pairing', needsPairing: ['dmap', 'mrp'] },
       { ...base, state: 'pairing', needsPairing: ['mrp', 'dmap', 'companion', 'airplay'] },
+      { ...base, routes: [{ protocol: 'mrp', via: 'airplay' }, { protocol: 'companion', via: null }] },
       playing('Never Gonna Give You Up (Remastered 2022)'),
       playing('x'.repeat(200)),
       playing('Hi'),
@@ -419,14 +472,16 @@ describe('status texts stay under the editor convention of 20 characters', () =>
     assert.ok(length(discover('status.watching', { count: 12 })) <= 20);
   });
 
-  it('cuts a long title at a word with an ellipsis, never inside a character', () => {
-    assert.equal(displayStatus(playing('Hi'), t).text, 'playing "Hi"');
-    const cut = displayStatus(playing('Never Gonna Give You Up'), t).text;
-    assert.match(cut, /^playing "Never…"$|^playing "Never Gon…"$/);
-    assert.equal(cut, 'playing "Never…"', 'at the last whole word that fits');
-    const emoji = displayStatus(playing('🎵🎵🎵🎵🎵🎵🎵🎵🎵🎵🎵🎵'), t).text;
+  it('the playstatus node cuts a long title at a word with an ellipsis, never inside a character', () => {
+    assert.equal(displayStatus(playing('Hi'), t).text, 'connected', 'the connection does not repeat the title on every node');
+    assert.equal(fitted(playstatus, 'status.playing', 'title', 'Hi'), '▶ Hi');
+    const cut = fitted(playstatus, 'status.playing', 'title', 'Never Gonna Give You Up (Remastered)');
+    assert.equal(cut, '▶ Never Gonna Give…', 'at the last whole word that fits');
+    assert.ok(Array.from(cut).length <= 20);
+    const emoji = fitted(playstatus, 'status.paused', 'title', '🎵'.repeat(30));
     assert.ok(!/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(emoji), `a lone surrogate in ${emoji}`);
-    assert.ok(emoji.endsWith('…"'), emoji);
+    assert.ok(emoji.endsWith('…'), emoji);
+    assert.ok(Array.from(emoji).length <= 20, emoji);
     assert.equal(displayStatus({ ...base, state: 'pairing', needsPairing: ['dmap', 'mrp'] }, t).text, 'unpaired: DMAP, MRP');
   });
 });

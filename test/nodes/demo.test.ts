@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT } from '../support/paths';
 import { freePort } from './runtime';
-import { until } from './support';
+import { examples, until } from './support';
+import { credentialFlags } from '../support/node-types';
 
 /** The bit of the `ws` package (Node-RED's own dependency) these tests use. */
 interface CommsSocket {
@@ -63,7 +64,9 @@ class Comms {
 }
 
 const DEMO_NODES = ['demo-command', 'demo-volume', 'demo-playstatus', 'demo-title', 'demo-artwork'];
-const showsConnected = (text: string | undefined) => text === 'connected' || /^playing ".+"$/.test(text ?? '');
+/** Connected and well: "connected", or what the node kind shows then (what plays, the last command, value or image). */
+const showsConnected = (text: string | undefined) =>
+  text === 'connected' || /^(▶|❚❚) .+|^nothing playing$|^sent .+|^\w+: .+|^\d+×\d+ \w+$|^no artwork$/.test(text ?? '');
 
 describe('npm start -- --mrp', () => {
   let child: ChildProcess;
@@ -100,7 +103,7 @@ describe('npm start -- --mrp', () => {
 
   it('listens for the editor before the simulator takes any port (no race for the editor port)', () => {
     const lines = output.split('\n');
-    const listeningLine = lines.findIndex((l) => /\[demo\] editor listening on http:\/\/127\.0\.0\.1:\d+\//.test(l));
+    const listeningLine = lines.findIndex((l) => /\[demo\] editor port \d+ taken on 127\.0\.0\.1/.test(l));
     const simulatorLine = lines.findIndex((l) => /\[demo\] .*(DMAP|MRP|DNS-SD)/.test(l));
     assert.ok(listeningLine >= 0, output);
     assert.ok(simulatorLine > listeningLine, `the simulator started before the editor listened:\n${output}`);
@@ -116,7 +119,7 @@ describe('npm start -- --mrp', () => {
     assert.equal(device.dmapPort, '');
     assert.match(String(device.mrpPort), /^\d+$/);
     const credentials = (await (await fetch(`${base}credentials/atvlink-device/${String(device.id)}`)).json()) as Record<string, boolean>;
-    assert.deepEqual(credentials, { has_dmap: false, has_mrp: true });
+    assert.deepEqual(credentials, credentialFlags('mrp'));
   });
 
   it('every device node shows connected or playing', async () => {
@@ -127,15 +130,19 @@ describe('npm start -- --mrp', () => {
     const before = comms.debug.length;
     const title = (d: CommsMessage['data']) => (d.name === 'now playing' ? (JSON.parse(d.msg ?? '{}') as { title?: string }).title : undefined);
     const titles = () => comms.debug.map(title).filter(Boolean);
-    await until(() => titles().length > 0, 'the state on deploy', 10_000);
-    const first = titles()[0];
+    // What plays now, as the simulated TV page shows it (the message sent on deploy went out
+    // before this test listened).
+    const tv = async () => (await (await fetch(`${base}simulator/state`)).json()) as { nowPlaying: { title: string }; volume: number };
+    const first = (await tv()).nowPlaying.title;
 
     assert.equal((await fetch(`${base}inject/demo-next`, { method: 'POST' })).status, 200);
     await until(() => comms.debug.slice(before).some((d) => d.name === 'command acknowledged' && d.msg === 'next'), 'next acknowledged');
     await until(() => titles().some((t) => t !== first), 'the new title pushed over MRP');
+    assert.notEqual((await tv()).nowPlaying.title, first, 'the simulated TV plays the next track');
 
     assert.equal((await fetch(`${base}inject/demo-volume-30`, { method: 'POST' })).status, 200);
     await until(() => comms.debug.slice(before).some((d) => d.name === 'volume now' && d.msg === '30'), 'the volume the device reported');
+    assert.equal((await tv()).volume, 30);
   });
 
   it('a device node without MRP credentials shows "unpaired: MRP" (translated, within 20 characters)', async () => {
@@ -153,6 +160,31 @@ describe('npm start -- --mrp', () => {
     });
     assert.equal(res.status, 200, await res.text());
     await until(() => comms.statuses.get('unpaired-command') === 'unpaired: MRP', `the status (${comms.statuses.get('unpaired-command')})`, 10_000);
+  });
+
+  it('takes every example as it is: no GUID to type, no id conflict, their nodes connect, the discover example finds the simulator', async () => {
+    const v2 = { headers: { 'Node-RED-API-Version': 'v2' } };
+    const deployed = ((await (await fetch(`${base}flows`, v2)).json()) as { flows: { id: string }[] }).flows;
+    const all = examples().flatMap((e) => e.nodes);
+    for (const n of all) assert.ok(!deployed.some((d) => d.id === n.id), `${n.id} is deployed already: importing it would raise "nodes already exist"`);
+    const res = await fetch(`${base}flows`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Node-RED-API-Version': 'v2', 'Node-RED-Deployment-Type': 'nodes' },
+      body: JSON.stringify({ flows: [...deployed, ...all] }),
+    });
+    assert.equal(res.status, 200, await res.text());
+    // The examples' devices are found by identifier (the simulator's responder is in the
+    // demo's settings.js) and log in with its Home Sharing id; in this MRP mode they show
+    // that MRP could be paired too.
+    const users = all.filter((n) => n.type.startsWith('atvlink-') && typeof n.device === 'string').map((n) => n.id);
+    const fine = (id: string) => showsConnected(comms.statuses.get(id)) || comms.statuses.get(id) === 'connected; pair MRP';
+    await until(() => users.every(fine), `every example node connected (${JSON.stringify(users.map((id) => [id, comms.statuses.get(id)]))})`, 20_000);
+    const watcher = all.find((n) => n.type === 'atvlink-discover' && n.watch !== false)!;
+    await until(() => /^1 device/.test(comms.statuses.get(watcher.id) ?? ''), `the watching discover node sees the simulator (${comms.statuses.get(watcher.id)})`, 15_000);
+    const scanButton = all.find((n) => n.type === 'inject' && (n.wires as string[][])[0]?.some((w) => all.find((m) => m.id === w)?.type === 'atvlink-discover'))!;
+    const before = comms.debug.length;
+    assert.equal((await fetch(`${base}inject/${scanButton.id}`, { method: 'POST' })).status, 200);
+    await until(() => comms.debug.slice(before).some((d) => d.name === 'devices found' && /Simulated Apple TV/.test(d.msg ?? '')), 'the scan to find the simulator', 15_000);
   });
 
   it('shows no credential and stops cleanly on Ctrl-C, removing its user directory', async () => {

@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Simulator } from '../../lib/simulator';
 import { REPO_ROOT } from '../support/paths';
 import { startNodeRed, type NodeRedRuntime } from './runtime';
-import { DEMO_DMAP_CREDENTIALS, mrpStats, pairMrp, startMrpSimulator, startSimulator, until, type FlowNode } from './support';
+import { DASHBOARD_DIR, DEMO_DMAP_CREDENTIALS, examples, mrpStats, pairMrp, startMrpSimulator, startSimulator, until, type FlowNode } from './support';
 
-const EXAMPLES = join(REPO_ROOT, 'examples');
 const CORE_TYPES = new Set(['tab', 'comment', 'inject', 'debug', 'switch', 'change', 'catch', 'status']);
 const MODULE = '@atvlink/node-red-apple-tv';
-
-function examples(): { file: string; nodes: FlowNode[] }[] {
-  return readdirSync(EXAMPLES)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((file) => ({ file, nodes: JSON.parse(readFileSync(join(EXAMPLES, file), 'utf8')) as FlowNode[] }));
-}
 
 const ourTypes = Object.keys(
   (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } })['node-red'].nodes,
@@ -30,8 +22,12 @@ describe('examples/', () => {
     const used = new Set<string>();
     for (const { file, nodes } of all) {
       assert.ok(nodes.some((n) => n.type === 'comment'), `${file}: a Comment node`);
+      const dashboard = file.startsWith(`${DASHBOARD_DIR}/`);
       for (const n of nodes) {
-        assert.ok(CORE_TYPES.has(n.type) || ourTypes.includes(n.type), `${file}: ${n.type} is neither core nor ours`);
+        assert.ok(
+          CORE_TYPES.has(n.type) || ourTypes.includes(n.type) || (dashboard && n.type.startsWith('ui-')),
+          `${file}: ${n.type} is neither core nor ours${dashboard ? ' nor Dashboard 2' : ''}`,
+        );
         used.add(n.type);
         assert.ok(!('credentials' in n), `${file}: no credentials in an example`);
       }
@@ -43,6 +39,29 @@ describe('examples/', () => {
       }
     }
     for (const type of ourTypes.filter((t) => t !== 'atvlink-device')) assert.ok(used.has(type), `no example uses ${type}`);
+  });
+
+  it('can be imported together: no id is in two examples, and each has its own device node found by identifier', () => {
+    const seen = new Map<string, string>();
+    for (const { file, nodes } of examples()) {
+      for (const n of nodes) {
+        assert.ok(!seen.has(n.id), `${n.id} is in ${seen.get(n.id)} and ${file}: importing both raises "nodes already exist"`);
+        seen.set(n.id, file);
+      }
+      for (const device of nodes.filter((n) => n.type === 'atvlink-device')) {
+        // No typed GUID and no fixed address: the device is looked up by its identifier (the
+        // simulator's under npm start, which tells Node-RED where it answers DNS-SD).
+        assert.match(String(device.identifier), /^[0-9A-F]{16}$/);
+        assert.equal(device.host, '', `${file}: no manual host`);
+      }
+    }
+    const dashboard = examples().filter((e) => e.file.startsWith(`${DASHBOARD_DIR}/`));
+    assert.equal(dashboard.length, 1, 'a Dashboard 2 example');
+    const types = new Set(dashboard[0]!.nodes.map((n) => n.type));
+    for (const t of ['ui-template', 'ui-button', 'ui-slider', 'atvlink-artwork', 'atvlink-playstatus', 'atvlink-command', 'atvlink-property']) assert.ok(types.has(t), `the dashboard uses ${t}`);
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    assert.ok(pkg.devDependencies['@flowfuse/node-red-dashboard'], 'Dashboard 2 is a devDependency');
+    assert.ok(!pkg.dependencies['@flowfuse/node-red-dashboard'], 'never a runtime dependency');
   });
 
   describe('in a real Node-RED against the simulator', () => {
@@ -62,16 +81,22 @@ describe('examples/', () => {
       const res = await red.request(`library/examples/flows/${MODULE}`, { headers: { Accept: 'application/json' } });
       assert.equal(res.status, 200);
       const listing = JSON.stringify(await res.json());
-      for (const { file } of examples()) assert.ok(listing.includes(file.replace(/\.json$/, '')), `${file} listed: ${listing}`);
+      for (const { file } of examples()) {
+        const folder = dirname(file);
+        // A sub-folder is a sub-menu, listed by its own request.
+        const shown = folder === '.' ? listing : JSON.stringify(await (await red.request(`library/examples/flows/${MODULE}/${folder}`, { headers: { Accept: 'application/json' } })).json());
+        assert.ok(shown.includes(basename(file).replace(/\.json$/, '')), `${file} listed: ${shown}`);
+      }
     });
 
     it('deploys every example; the remote control flow drives the simulator', async () => {
       let logins = 0;
       sim.on('login', () => logins++);
-      for (const { file, nodes } of examples()) {
+      // The Dashboard 2 example needs the dashboard's nodes: the npm start tests run it.
+      for (const { file, nodes } of examples().filter((e) => !e.file.startsWith(`${DASHBOARD_DIR}/`))) {
         // Point the example at this simulator (and keep discovery on unicast loopback).
         const flows = nodes.map((n) => {
-          if (n.type === 'atvlink-device') return { ...n, dmapPort: String(sim.dmapPort), credentials: { dmap: DEMO_DMAP_CREDENTIALS } };
+          if (n.type === 'atvlink-device') return { ...n, host: '127.0.0.1', dmapPort: String(sim.dmapPort), credentials: { dmap: DEMO_DMAP_CREDENTIALS } };
           if (n.type === 'atvlink-discover') return { ...n, hosts: '127.0.0.1', port: String(sim.mdnsPort), timeout: '1' };
           return n;
         });
@@ -101,7 +126,7 @@ describe('examples/', () => {
         const { nodes } = examples().find((e) => /remote control/i.test(e.file))!;
         await red.deploy(
           nodes.map((n) =>
-            n.type === 'atvlink-device' ? { ...n, dmapPort: '', mrpPort: String(mrpSim.mrpPort), credentials: { mrp: credentials } } : n,
+            n.type === 'atvlink-device' ? { ...n, host: '127.0.0.1', dmapPort: '', mrpPort: String(mrpSim.mrpPort), credentials: { mrp: credentials } } : n,
           ),
         );
         await until(() => mrpStats(mrpSim).verifiedSessions === 1, 'the example connected over MRP', 10_000);

@@ -195,7 +195,7 @@ describe('flow nodes against the simulator (happy paths)', () => {
     const bytes = art.payload as Buffer;
     assert.equal(art.contentType, 'image/png');
     assert.deepEqual([...bytes.subarray(1, 4)].map((b) => String.fromCharCode(b)).join(''), 'PNG');
-    assert.equal(art.size, bytes.length);
+    assert.equal(art.byteLength, bytes.length);
     assert.equal(art.width, 64, 'scaled to the editor width');
 
     helper.getNode('uri').receive({ topic: 'uri', width: 32, height: 32 } as never);
@@ -212,7 +212,7 @@ describe('flow nodes against the simulator (happy paths)', () => {
     const msg = await out.waitFor((m) => m.topic === 'none', 'the empty artwork message');
     assert.equal(msg.payload, null);
     assert.equal(msg.contentType, null);
-    assert.equal(msg.size, 0);
+    assert.equal(msg.byteLength, 0);
     sim.state.play();
   });
 
@@ -248,6 +248,35 @@ describe('flow nodes against the simulator (happy paths)', () => {
     sim.state.setPosition(10);
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(out.items.length, since, 'a position change alone sends nothing');
+  });
+
+  it('playstatus: carries volume and power; a node watching the volume follows a change made on the device', async () => {
+    sim.state.setVolume(40);
+    const { out, statuses } = await load([{ id: 'vol', type: 'atvlink-playstatus', device: 'dev1', initial: true, fields: ['volume'], wires: [['out']] }]);
+    const first = await out.waitFor(() => true, 'the state on deploy');
+    assert.equal((first.payload as { volume: number }).volume, 40, 'the first message has the volume');
+    assert.ok(['on', 'off', 'unknown'].includes((first.payload as { power: string }).power));
+    await waitForStatus(statuses, ['vol'], isConnected, 'connected');
+    const since = out.mark();
+    sim.state.setVolume(65);
+    const changed = await out.waitFor((m) => (m.payload as { volume: number }).volume === 65, 'the volume set on the device', 5000, since);
+    assert.deepEqual(changed.changed, ['volume']);
+    sim.state.next();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(out.items.length - since, 1, 'a title change does not wake a node watching the volume only');
+  });
+
+  it('property: get reads a property on demand, no value needed', async () => {
+    sim.state.setVolume(55);
+    const { out, statuses, caught } = await load([{ id: 'reader', type: 'atvlink-property', device: 'dev1', property: 'volume', mode: 'get', value: 'payload', valueType: 'msg', wires: [['out']] }]);
+    await waitForStatus(statuses, ['reader'], isConnected, 'connected');
+    helper.getNode('reader').receive({ payload: 'ignored' } as never);
+    const msg = await out.waitFor(() => true, 'the volume read');
+    assert.equal(msg.payload, 55);
+    assert.equal(msg.property, 'volume');
+    assert.equal(sim.state.volume, 55, 'nothing was set');
+    await waitForStatus(statuses, ['reader'], (t) => t === 'atvlink-property.status.value', 'the value read as its status');
+    assert.equal(caught.items.length, 0);
   });
 
   it('playstatus: added by a partial deploy while the device is connected, it sends the state on deploy', async () => {

@@ -224,7 +224,7 @@ describe('flow nodes against an MRP-only simulator', () => {
     const bytes = art.payload as Buffer;
     assert.equal(art.contentType, 'image/png');
     assert.equal(bytes.subarray(1, 4).toString('latin1'), 'PNG');
-    assert.equal(art.size, bytes.length);
+    assert.equal(art.byteLength, bytes.length);
     assert.equal(art.width, 64, 'the editor width');
     assert.ok(
       sim.server('mrp')!.requests.slice(requestsBefore).some((r) => r.path === 'PLAYBACK_QUEUE_REQUEST_MESSAGE'),
@@ -249,7 +249,7 @@ describe('flow nodes against an MRP-only simulator', () => {
       const msg = await out.waitFor((m) => m.topic === 'none', 'the empty artwork message');
       assert.equal(msg.payload, null);
       assert.equal(msg.contentType, null);
-      assert.equal(msg.size, 0);
+      assert.equal(msg.byteLength, 0);
     } finally {
       sim.state.play();
     }

@@ -152,11 +152,13 @@ export async function startNodeRed(options: RuntimeOptions = {}): Promise<NodeRe
   for (;;) {
     if (child.exitCode !== null) throw new Error(`Node-RED exited (${child.exitCode}):\n${runtime.output.join('')}`);
     try {
+      // With adminAuth the API answers 401 once it is up (the test then logs in).
+      const up = (res: Response) => res.ok || (res.status === 401 && options.settings?.adminAuth !== undefined);
       const res = await runtime.request('settings');
-      if (res.ok) {
+      if (up(res)) {
         // /settings answers before the flows run: wait for the (empty) flows to be loaded
         const flows = await runtime.request('flows', { headers: { 'Node-RED-API-Version': 'v2' } });
-        if (flows.ok) break;
+        if (up(flows)) break;
       }
     } catch {
       // not listening yet

@@ -3,6 +3,8 @@
  * test (`ATV_NODE_RED`, default the `node-red` devDependency; `node-red-5` for the Node 22
  * leg), our node modules, a simulator on loopback, and recorders for messages and statuses.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Node, NodeMessage } from 'node-red';
 import helper from 'node-red-node-test-helper';
 import { pair } from '../../lib/core/pairing';
@@ -11,8 +13,13 @@ import artworkNode from '../../nodes/atvlink-artwork/atvlink-artwork';
 import commandNode from '../../nodes/atvlink-command/atvlink-command';
 import deviceNode from '../../nodes/atvlink-device/atvlink-device';
 import discoverNode from '../../nodes/atvlink-discover/atvlink-discover';
+import playNode from '../../nodes/atvlink-play/atvlink-play';
 import playstatusNode from '../../nodes/atvlink-playstatus/atvlink-playstatus';
 import propertyNode from '../../nodes/atvlink-property/atvlink-property';
+import powerNode from '../../nodes/atvlink-power/atvlink-power';
+import appsNode from '../../nodes/atvlink-apps/atvlink-apps';
+import keyboardNode from '../../nodes/atvlink-keyboard/atvlink-keyboard';
+import { REPO_ROOT } from '../support/paths';
 
 export const NODE_RED_PACKAGE = process.env.ATV_NODE_RED || 'node-red';
 helper.init(require.resolve(NODE_RED_PACKAGE));
@@ -22,10 +29,25 @@ export const TEST_RETRY = { initial: 250, max: 1000 };
 helper.settings({ atvlinkDeviceRetry: TEST_RETRY } as Record<string, unknown>);
 
 export { helper };
-export const ALL_NODES = [deviceNode, discoverNode, commandNode, propertyNode, artworkNode, playstatusNode];
+export const ALL_NODES = [deviceNode, discoverNode, commandNode, propertyNode, artworkNode, playstatusNode, playNode, powerNode, appsNode, keyboardNode];
 export { DEMO_DMAP_CREDENTIALS };
 
 export const TAB = 'f1';
+
+/** The Dashboard 2 examples' folder: these may use ui-* nodes (a devDependency, never a runtime one). */
+export const DASHBOARD_DIR = 'dashboard-2';
+
+/** Every example flow, sub-folders included (file: the path under examples/). */
+export function examples(): { file: string; nodes: FlowNode[] }[] {
+  const root = join(REPO_ROOT, 'examples');
+  const walk = (dir: string): string[] =>
+    readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : [],
+    );
+  return walk('')
+    .sort()
+    .map((file) => ({ file, nodes: JSON.parse(readFileSync(join(root, file), 'utf8')) as FlowNode[] }));
+}
 
 export type FlowNode = Record<string, unknown> & { id: string; type: string };
 
@@ -184,7 +206,11 @@ export async function waitForStatus(
   );
 }
 
-export const isConnected = (text: string): boolean => text === 'atvlink-device.status.connected' || text.startsWith('atvlink-device.status.playing');
+/** Connected and well: "connected" ("connected (AirPlay)" through the tunnel), or what a node kind shows then (what plays, the last command, value or artwork). */
+export const isConnected = (text: string): boolean =>
+  text === 'atvlink-device.status.connected' ||
+  text === 'atvlink-device.status.connectedVia' ||
+  /^atvlink-(playstatus|command|property|artwork)\.status\./.test(text);
 
 /** Connected over some protocols while another failed: "connected; pair MRP" or "connected; no MRP". */
 export const isPartlyConnected = (text: string): boolean =>

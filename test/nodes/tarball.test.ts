@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../../lib/simulator';
 import { REPO_ROOT } from '../support/paths';
 import { startNodeRed, type NodeRedRuntime } from './runtime';
+import { nodeTypes } from '../support/node-types';
 
 const MODULE = '@atvlink/node-red-apple-tv';
 
@@ -55,14 +56,7 @@ describe('the packed tarball installed into a Node-RED user directory', { timeou
   it('loads every node type from the installed module', async () => {
     const nodes = (await runtime!.getJson('nodes')) as { module: string; types: string[]; enabled: boolean; err?: string }[];
     const ours = nodes.filter((n) => n.module === MODULE);
-    assert.deepEqual(ours.flatMap((n) => n.types).sort(), [
-      'atvlink-artwork',
-      'atvlink-command',
-      'atvlink-device',
-      'atvlink-discover',
-      'atvlink-playstatus',
-      'atvlink-property',
-    ]);
+    assert.deepEqual(ours.flatMap((n) => n.types).sort(), nodeTypes());
     for (const set of ours) assert.ok(set.enabled && !set.err, JSON.stringify(set));
   });
 

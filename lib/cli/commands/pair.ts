@@ -37,7 +37,7 @@ const pairingOptions: readonly OptionSpec[] = [
     name: 'pin',
     type: 'string',
     metavar: 'NNNN',
-    help: 'DMAP: the PIN you will type on the device (default: random). MRP: the PIN the TV shows (default: asked on stdin)',
+    help: 'DMAP: the PIN you will type on the device (default: random). MRP, AirPlay, Companion: the PIN the TV shows (default: asked on stdin)',
   },
   { name: 'name', type: 'string', metavar: 'NAME', help: `the name the device lists us under (default "${CLI_REMOTE_NAME}")` },
   { name: 'interface', type: 'string', metavar: 'ADDR', help: 'IPv4 address to serve and announce on (DMAP; default: every address of this host but loopback and link-local)' },
@@ -46,7 +46,7 @@ const pairingOptions: readonly OptionSpec[] = [
     type: 'number',
     metavar: 'S',
     min: 1,
-    help: `seconds to wait for the device: DMAP for the whole pairing (default ${DMAP_PAIRING_TIMEOUT / 1000}), MRP for each answer (default ${MRP_PAIRING_TIMEOUT / 1000}; the wait for you to type the PIN has no limit)`,
+    help: `seconds to wait for the device: DMAP for the whole pairing (default ${DMAP_PAIRING_TIMEOUT / 1000}), MRP, AirPlay and Companion for each answer (default ${MRP_PAIRING_TIMEOUT / 1000}; the wait for you to type the PIN has no limit)`,
   },
   {
     name: 'announce-port',
@@ -111,6 +111,10 @@ export const pairCommand: CliCommand = {
     `--credentials, or put them in ${credentialsEnv('dmap')} (per protocol: ATVLINK_<PROTOCOL>_CREDENTIALS).`,
     'MRP (Apple TV 4/4K up to tvOS 14): name the device (--host/--port or --id); it shows a PIN on the TV,',
     'which you enter here (or pass --pin). The credentials are pyatv\'s ltpk:ltsk:atv_id:client_id format.',
+    'AirPlay (Apple TV on tvOS 15 or later, controlled through AirPlay): the same with --protocol airplay and the',
+    'AirPlay port (usually 7000); the credentials also work as pyatv --airplay-credentials. HomePods need no pairing.',
+    'Companion (power, apps, accounts, keyboard on Apple TV 4/4K): the same, with --protocol companion; its',
+    'credentials work with pyatv too (--companion-credentials) and pyatv\'s work here.',
     `Exit code ${EXIT.pairing} when pairing fails (wrong PIN, refused, timed out) or the device asks to wait,`,
     `${EXIT.cancelled} when cancelled with Ctrl-C.`,
   ],
@@ -119,6 +123,8 @@ export const pairCommand: CliCommand = {
     'atvlink pair --protocol dmap --pin 1234 --name "Living room remote" --interface 192.168.1.10',
     'atvlink pair --protocol mrp --host 192.168.1.20 --port 49152',
     'atvlink pair --protocol mrp --id 00:11:22:33:44:55 --json',
+    'atvlink pair --protocol airplay --host 192.168.1.20 --port 7000',
+    'atvlink pair --protocol companion --id 00:11:22:33:44:55',
   ],
   async run(ctx) {
     const { args, out } = ctx;

@@ -121,7 +121,7 @@ export const watchCommand: CliCommand = {
   },
 };
 
-const GROUP_ORDER: readonly CommandGroup[] = ['transport', 'navigation', 'arrow', 'volume', 'power'];
+const GROUP_ORDER: readonly CommandGroup[] = ['transport', 'navigation', 'arrow', 'touch', 'volume', 'power'];
 
 function commandTable(): string[] {
   const lines = ['Commands (NAME; other accepted spellings in brackets; * = takes --action, + = takes --interval):'];

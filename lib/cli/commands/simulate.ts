@@ -6,7 +6,7 @@
  */
 import { COMMANDS, findCommand } from '../../device/commands';
 import { PROPERTIES } from '../../device/properties';
-import { DEMO_DMAP_CREDENTIALS, SIMULATED_PROTOCOLS, Simulator, type SimulatedProtocol, type SimulatorOptions } from '../../simulator';
+import { DEMO_DMAP_CREDENTIALS, SIMULATED_DEVICES, SIMULATED_PROTOCOLS, Simulator, type SimulatedDevice, type SimulatedProtocol, type SimulatorOptions } from '../../simulator';
 import { UsageError, type OptionSpec } from '../args';
 import { aborted, readLines, type CliCommand, type CommandContext } from '../context';
 import { EXIT } from '../exit-codes';
@@ -22,7 +22,13 @@ const DEMO_CREDENTIALS: Partial<Record<SimulatedProtocol, string>> = { dmap: DEM
  * credentials hold the remote's secret key and exist on the remote's side alone, so the line
  * printed here must not look like something to paste.
  */
-const DEVICE_KEEPS_ONLY_A_RECORD: ReadonlySet<string> = new Set<SimulatedProtocol>(['mrp']);
+const DEVICE_KEEPS_ONLY_A_RECORD: ReadonlySet<string> = new Set<SimulatedProtocol>(['mrp', 'airplay', 'companion']);
+
+/** Protocols whose pairing PIN the TV shows (and `--pin` fixes). */
+const SHOWS_PIN: readonly SimulatedProtocol[] = ['mrp', 'airplay', 'companion'];
+
+/** What to try first once paired: Companion has no now-playing state, its apps show it works. */
+const FIRST_COMMAND: Partial<Record<SimulatedProtocol, string>> = { companion: 'apps' };
 
 /** `<pairing id hex>:<ltpk hex>` → the pairing id, as text when it is printable (a UUID). */
 function pairedRemoteId(record: string): string {
@@ -43,6 +49,12 @@ const portOption = (protocol: SimulatedProtocol): OptionSpec => ({
 const simulatorOptions: readonly OptionSpec[] = [
   { name: 'protocols', type: 'list', metavar: 'P,Q', help: `protocols to serve (${SIMULATED_PROTOCOLS.join(', ')}; default ${SIMULATED_PROTOCOLS[0]})` },
   { name: 'name', type: 'string', metavar: 'NAME', help: 'device name (default "Simulated Apple TV")' },
+  {
+    name: 'device',
+    type: 'string',
+    metavar: 'D',
+    help: `the device played: ${SIMULATED_DEVICES.join(' or ')} (default appletv: tvOS 18 with airplay, tvOS 14 without; homepod: AirPlay only, no pairing)`,
+  },
   { name: 'host', type: 'string', metavar: 'ADDR', help: 'address to serve on (default 127.0.0.1; 0.0.0.0 = reachable from the network)' },
   ...SIMULATED_PROTOCOLS.map(portOption),
   { name: 'mdns-port', type: 'integer', metavar: 'N', min: 0, max: 65535, help: 'also answer unicast DNS-SD queries on this UDP port (0 = any free port)' },
@@ -53,7 +65,7 @@ const simulatorOptions: readonly OptionSpec[] = [
     name: 'pin',
     type: 'string',
     metavar: 'NNNN',
-    help: 'MRP: the PIN the TV shows when a remote pairs (default: random, printed here when a remote starts pairing)',
+    help: 'MRP, AirPlay and Companion: the PIN the TV shows when a remote pairs (default: random, printed here when a remote starts pairing)',
   },
   { name: 'home-sharing', type: 'boolean', negatable: true, help: 'advertise the demo Home Sharing id, so no pairing is needed (default on)' },
   { name: 'track-seconds', type: 'number', metavar: 'S', min: 0.1, help: 'give every track this length' },
@@ -91,12 +103,16 @@ function connectLines(sim: Simulator, multicast: boolean): string[] {
     const at = `--host ${config.address} --port ${service.port} --protocol ${service.protocol}`;
     const demo = DEMO_CREDENTIALS[service.protocol as SimulatedProtocol];
     if (demo) lines.push(`  atvlink state ${at} --credentials ${demo}`);
-    else {
+    else if (!service.enabled) continue;
+    else if (service.protocol === 'airplay' && sim.pin === null) {
+      // A HomePod pairs transiently on every connection: nothing to pair, nothing to pass.
+      lines.push(`  atvlink state ${at}`);
+    } else {
       // No credentials anyone may use: the remote pairs first, and this terminal shows the PIN.
       toPair.push(
         `${service.protocol.toUpperCase()}: pair first (the PIN appears here), then add --credentials ${service.protocol}=C with what pair printed:`,
         `  atvlink pair --protocol ${service.protocol} --host ${config.address} --port ${service.port}`,
-        `  atvlink state ${at}`,
+        `  atvlink ${FIRST_COMMAND[service.protocol as SimulatedProtocol] ?? 'state'} ${at}`,
       );
     }
   }
@@ -118,6 +134,8 @@ function stdinHelp(sim: Simulator): string[] {
     `  a command name     act on the player as if pressed on the device (${COMMANDS.slice(0, 6).map((c) => c.name).join(', ')}, ...)`,
     `  PROPERTY VALUE     set ${Object.keys(PROPERTIES).join(', ')} (e.g. "volume 30")`,
     '  state              print what is playing',
+    '  focus [TEXT]       put the focus on a text field holding TEXT (unfocus takes it away)',
+    '  launch ID_OR_URL   launch an app, or open a URL, as if chosen on the device',
     'Ctrl-C (or the end of input) stops the simulator.',
   ];
   if (!sim.protocols.includes('dmap')) lines.splice(1, 1);
@@ -129,9 +147,30 @@ function handleLine(ctx: CommandContext, sim: Simulator, line: string, pairing: 
   if (text === '') return;
   const { out } = ctx;
   if (/^\d{4}$/.test(text)) {
-    // A PIN typed here is the DMAP flow (the TV side types it); MRP's PIN is entered at the remote.
+    // A PIN typed here is the DMAP flow (the TV side types it); MRP's, AirPlay's and Companion's are entered at the remote.
     if (sim.protocols.includes('dmap')) pairing(text);
-    else out.error('MRP pairing: enter the PIN in the terminal running `atvlink pair`, not here');
+    else out.error('MRP, AirPlay and Companion pairing: enter the PIN in the terminal running `atvlink pair`, not here');
+    return;
+  }
+  const focus = /^focus(?:\s+(.*))?$/.exec(text);
+  if (focus) {
+    sim.state.focusTextField(focus[1] ?? '');
+    out.line(`text field focused: ${JSON.stringify(sim.state.text)}`);
+    return;
+  }
+  if (text === 'unfocus') {
+    sim.state.unfocusTextField();
+    out.line('text field unfocused');
+    return;
+  }
+  const launch = /^launch\s+(\S+)$/.exec(text);
+  if (launch) {
+    try {
+      sim.state.launchApp(launch[1]!);
+      out.line(sim.state.openedUrl === launch[1] ? `opened ${launch[1]}` : `app: ${sim.state.app?.name ?? '?'}`);
+    } catch (err) {
+      out.error((err as Error).message);
+    }
     return;
   }
   if (text === 'state' || text === 'status') {
@@ -174,13 +213,20 @@ export const simulateCommand: CliCommand = {
     'Multicast DNS is on by default so other programs on the network find it; use --no-multicast and',
     '--mdns-port N to keep it to unicast. DMAP pairing: start `atvlink pair --protocol dmap` in a second',
     'terminal, then type the PIN it shows here; the accepted credentials are printed on both sides.',
-    'MRP pairing (--protocols dmap,mrp): run `atvlink pair --protocol mrp --host … --port N` in a second',
-    'terminal; this terminal plays the TV screen and prints the PIN (--pin fixes it), which you enter there.',
+    'MRP and Companion pairing (--protocols dmap,mrp,companion): run `atvlink pair --protocol mrp` (or companion)',
+    'with --host … --port N in a second terminal; this terminal plays the TV screen and prints the PIN',
+    '(--pin fixes it), which you enter there. pyatv pairs with it the same way (`atvremote --protocol companion pair`).',
+    'With airplay (--protocols airplay) it plays a tvOS 18 Apple TV: pair with `atvlink pair --protocol airplay`, then',
+    'MRP travels through the AirPlay tunnel (its direct MRP service, if served, is advertised as unusable, as on tvOS 15+).',
+    '--device homepod plays a HomePod: AirPlay only, no pairing (transient), music only.',
   ],
   examples: [
     'atvlink simulate',
     'atvlink simulate --no-multicast --mdns-port 5454 --dmap-port 3689',
     'atvlink simulate --protocols dmap,mrp --mrp-port 49152 --pin 1234',
+    'atvlink simulate --protocols airplay --airplay-port 7000 --pin 1234',
+    'atvlink simulate --protocols airplay --device homepod',
+    'atvlink simulate --protocols mrp,companion --companion-port 49153 --pin 1234',
     'atvlink simulate --host 0.0.0.0 --name "Den TV" --autoplay',
   ],
   async run(ctx) {
@@ -196,6 +242,13 @@ export const simulateCommand: CliCommand = {
       if (value !== undefined) options[key] = value;
     };
     set('name', args.string('name'));
+    const device = args.string('device');
+    if (device !== undefined) {
+      if (!(SIMULATED_DEVICES as readonly string[]).includes(device.toLowerCase())) {
+        throw new UsageError(`the simulator cannot play ${JSON.stringify(device)}`, 'simulate', `it plays ${SIMULATED_DEVICES.join(' or ')}`);
+      }
+      set('device', device.toLowerCase() as SimulatedDevice);
+    }
     set('host', args.string('host'));
     for (const p of SIMULATED_PROTOCOLS) set(`${p}Port`, args.number(`${p}-port`));
     set('mdnsPort', args.number('mdns-port'));
@@ -203,7 +256,9 @@ export const simulateCommand: CliCommand = {
     if (args.has('accept-credentials')) set('credentials', args.strings('accept-credentials'));
     const pin = args.string('pin');
     if (pin !== undefined) {
-      if (!(protocols ?? []).includes('mrp')) throw new UsageError('--pin is the MRP pairing PIN: serve MRP too, e.g. --protocols dmap,mrp', 'simulate');
+      if (!(protocols ?? []).some((p) => SHOWS_PIN.includes(p)) || device?.toLowerCase() === 'homepod') {
+        throw new UsageError('--pin is the MRP, AirPlay and Companion pairing PIN of an Apple TV: serve one of them, e.g. --protocols airplay,companion', 'simulate');
+      }
       set('pin', pin);
     }
     set('homeSharing', args.boolean('home-sharing'));

@@ -1,7 +1,7 @@
 /**
  * The AirPlay 2 data-stream frame, the layer that carries MRP over the remote-control tunnel
- * (tvOS 15+), after the HAP-framed decryption. Pure codec, no I/O; the payload stays a
- * Buffer (it is a binary plist, which another module reads).
+ * (tvOS 15+), after the HAP-framed decryption. Pure codec, no I/O; `encodeDataStreamSync`
+ * and `dataStreamMessages` wrap MRP messages in, and take them out of, the payload's plist.
  *
  * A frame is a 32-byte big-endian header and a payload (pyatv's
  * protocols/airplay/channels.py, `DataHeader`):
@@ -13,6 +13,7 @@
  * `{params: {data: <bytes>}}` whose data holds one or more MRP ProtocolMessages, each with a
  * varint length prefix (see splitDataStreamMessages for the one exception).
  */
+import { decodeBplist, encodeBplist, isBplistDict } from '../../codecs/bplist';
 import { decodeVarint, encodeVarint } from '../../codecs/varint';
 import { DecodeError, InvalidArgumentError } from '../../errors';
 import { ByteQueue } from '../../codecs/byte-queue';
@@ -225,4 +226,27 @@ export function splitDataStreamMessages(data: Uint8Array): Buffer[] {
 /** The `params.data` bytes for serialised MRP ProtocolMessages: each with its varint length. */
 export function joinDataStreamMessages(messages: readonly Uint8Array[]): Buffer {
   return Buffer.concat(messages.flatMap((m) => [encodeVarint(m.length), m]));
+}
+
+/** The `sync` frame carrying serialised MRP ProtocolMessages: payload `{params: {data}}` as a binary plist. */
+export function encodeDataStreamSync(messages: readonly Uint8Array[], seqno: bigint, command: string): Buffer {
+  const payload = encodeBplist({ params: { data: joinDataStreamMessages(messages) } });
+  return encodeDataStreamFrame({ messageType: DataStreamMessageType.Sync, command, seqno, payload });
+}
+
+/**
+ * The serialised MRP messages a frame carries: those of a payload `{params: {data}}`, none
+ * for an empty payload or one without `params.data` (a `rply`'s `{}`; pyatv ignores others
+ * too). A payload that is not a binary plist, or data that does not split into messages, is
+ * a DecodeError: the stream is not what it should be.
+ */
+export function dataStreamMessages(frame: DataStreamFrame): Buffer[] {
+  if (frame.payload.length === 0) return [];
+  const plist = decodeBplist(frame.payload, { maxDepth: 8 });
+  if (!isBplistDict(plist)) return [];
+  const params = plist['params'];
+  if (!isBplistDict(params)) return [];
+  const data = params['data'];
+  if (!Buffer.isBuffer(data)) return [];
+  return splitDataStreamMessages(data);
 }

@@ -21,6 +21,7 @@ export const DMAP_PROTOCOL: ProtocolDescriptor = {
       ...(options.interface !== undefined && { interface: options.interface }),
       ...(options.timeout !== undefined && { timeout: options.timeout }),
       ...(options.advertiser !== undefined && { advertiser: options.advertiser }),
+      ...(options.onWrongPin !== undefined && { onWrongPin: options.onWrongPin }),
       ...(options.logger !== undefined && { logger: options.logger }),
     }),
   capabilities: ['remoteControl', 'metadata', 'audio'],

@@ -34,6 +34,8 @@ export interface DmapPairingOptions {
   logger?: Logger;
   /** Advertiser settings (tests: `{ multicast: false, unicast: { host: '127.0.0.1', port: 0 } }`). */
   advertiser?: Omit<AdvertiserOptions, 'interface' | 'logger'>;
+  /** Told when a device sent the code of a wrong PIN (the pairing goes on: it may call again). */
+  onWrongPin?: () => void;
 }
 
 /** The code the device sends for a GUID and PIN: lower-case hex MD5 (pyatv: protocols/dmap/pairing.py). */
@@ -78,6 +80,7 @@ export class DmapPairing implements PairingSession {
   private readonly timeoutMs: number;
   private readonly logger: Logger;
   private readonly advertiserOptions: Omit<AdvertiserOptions, 'interface' | 'logger'>;
+  private readonly onWrongPin: (() => void) | undefined;
   private server: http.Server | null = null;
   private boundPort: number | null = null;
   private listening: Promise<void> = Promise.resolve();
@@ -99,6 +102,7 @@ export class DmapPairing implements PairingSession {
     this.timeoutMs = options.timeout ?? DMAP_PAIRING_TIMEOUT;
     this.logger = options.logger ?? silentLogger;
     this.advertiserOptions = options.advertiser ?? {};
+    this.onWrongPin = options.onWrongPin;
     this.result = new Promise<string>((resolve, reject) => {
       this.resolveResult = resolve;
       this.rejectResult = reject;
@@ -264,6 +268,11 @@ export class DmapPairing implements PairingSession {
     if (!this.codeMatches(code)) {
       this.logger.debug(`DMAP pairing: device ${device} sent a wrong pairing code (wrong PIN typed?); still waiting`);
       res.writeHead(500, { 'Content-Length': 0 }).end();
+      try {
+        this.onWrongPin?.();
+      } catch (err) {
+        this.logger.warn(`DMAP pairing: a wrong-PIN listener failed: ${(err as Error).message}`);
+      }
       return;
     }
     // Paired once the device has our answer; if it hangs up first, keep waiting.

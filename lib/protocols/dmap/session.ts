@@ -69,6 +69,17 @@ export const DMAP_COMMAND_ACTIONS: { readonly [C in CommandName]: DmapAction } =
   menu: { kind: 'prompt', cmd: 'menu' },
   topMenu: { kind: 'prompt', cmd: 'topmenu' },
   home: { kind: 'unsupported' },
+  guide: { kind: 'unsupported' },
+  channelUp: { kind: 'unsupported' },
+  channelDown: { kind: 'unsupported' },
+  screensaver: { kind: 'unsupported' },
+  controlCenter: { kind: 'unsupported' },
+  siri: { kind: 'unsupported' },
+  swipeUp: { kind: 'unsupported' },
+  swipeDown: { kind: 'unsupported' },
+  swipeLeft: { kind: 'unsupported' },
+  swipeRight: { kind: 'unsupported' },
+  tap: { kind: 'unsupported' },
   volumeUp: { kind: 'button', cmd: 'volumeup' },
   volumeDown: { kind: 'button', cmd: 'volumedown' },
   turnOn: { kind: 'unsupported' },
@@ -134,6 +145,12 @@ export class DmapSession extends EventEmitter<SessionEvents> implements Protocol
     this.push = new DmapPushUpdater(this.client, { ...options.push, logger: context.logger });
     this.push.on('playstatus', (nodes) => {
       this.latest = nodes;
+      // A playstatus update carries no volume, but a volume change on the device ends the
+      // long poll too: read it again (as Apple's Remote app does), once it is known to be
+      // readable, so a volume changed elsewhere reaches the 'volume' listeners.
+      if (this.volume !== null && !this.closed && !this.lost) {
+        this.actions.run(() => this.readVolume()).catch((err: unknown) => this.logger.debug(`DMAP: reading the volume failed: ${(err as Error).message}`));
+      }
     });
     this.push.on('update', (state) => this.emit('nowPlaying', state));
     this.push.on('pushError', (error) => this.emit('pushError', error));

@@ -1,13 +1,11 @@
 /** MRP over its own TCP port (Apple TV 4/4K up to tvOS 14) in the protocol table. */
 import { InvalidArgumentError } from '../../errors';
-import { parseFullHapCredentials } from '../../hap/credentials';
-import type { ProtocolDescriptor } from '../descriptor';
+import { HAP_CREDENTIALS, type ProtocolDescriptor } from '../descriptor';
 import { MrpPairing } from './pairing';
 import { MRP_SERVICE } from './service';
 import { createMrpSession } from './session';
 
-/** pyatv's HAP credentials: 4 hex fields. */
-export const HAP_CREDENTIALS_FORMAT = 'ltpk:ltsk:atv_id:client_id (4 hex fields)';
+export { HAP_CREDENTIALS_FORMAT } from '../descriptor';
 
 export const MRP_PROTOCOL: ProtocolDescriptor = {
   protocol: 'mrp',
@@ -16,7 +14,7 @@ export const MRP_PROTOCOL: ProtocolDescriptor = {
   services: [MRP_SERVICE],
   // An Apple TV's MRP port changes (usually 49152 or above): better asked of the host.
   manualPort: { usual: null, hint: 'e.g. 49152' },
-  credentials: { check: (text) => void parseFullHapCredentials(text), format: HAP_CREDENTIALS_FORMAT },
+  credentials: HAP_CREDENTIALS,
   pairing: 'device-shows-pin',
   createSession: (context) => createMrpSession(context),
   createPairing: (options) => {

@@ -6,9 +6,9 @@
  * credentials in pyatv's string form (`ltpk:ltsk:atv_id:client_id`).
  */
 import type { DeviceConfig } from '../../device/interfaces';
-import { ClosedError, ConnectionLostError, InvalidArgumentError, NotSupportedError, PairingError, type AtvError } from '../../errors';
+import { InvalidArgumentError, NotSupportedError, type AtvError } from '../../errors';
 import type { HapCredentials } from '../../hap/credentials';
-import { hapPairVerify, HapPairingSession, type HapExchange, type HapPairingChannel } from '../../hap/pairing';
+import { hapPairVerify, HapPairingSession, pairingDropped, type HapExchange, type HapPairingChannel } from '../../hap/pairing';
 import { deriveChannelKeys } from '../../hap/pair-verify';
 import { silentLogger, type Logger } from '../../log';
 import { MrpExchange } from './exchange';
@@ -70,12 +70,7 @@ class MrpPairingChannel implements HapPairingChannel {
   }
 
   explain(err: unknown): AtvError | null {
-    if (err instanceof ConnectionLostError || (err instanceof ClosedError && this.exchange.error instanceof ConnectionLostError)) {
-      return new PairingError(`${this.deviceName} closed the connection during pairing (PIN dialog dismissed or timed out?): start again`, {
-        cause: err,
-      });
-    }
-    return null;
+    return pairingDropped(this.deviceName, err, this.exchange.error);
   }
 }
 

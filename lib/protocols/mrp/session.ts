@@ -74,7 +74,9 @@ export type MrpAction =
   | { readonly kind: 'volume'; readonly direction: 1 | -1 }
   | { readonly kind: 'turnOn' }
   /** Holding home opens the sleep menu, whose first entry select picks (pyatv: protocols/mrp/__init__.py). */
-  | { readonly kind: 'turnOff' };
+  | { readonly kind: 'turnOff' }
+  /** A button MRP has no key or command for (guide, channels, ...: Companion sends those). */
+  | { readonly kind: 'unsupported' };
 
 export const MRP_COMMAND_ACTIONS: { readonly [C in CommandName]: MrpAction } = {
   play: { kind: 'command', command: MRP_MEDIA_COMMANDS.play },
@@ -93,6 +95,17 @@ export const MRP_COMMAND_ACTIONS: { readonly [C in CommandName]: MrpAction } = {
   menu: { kind: 'key', key: 'menu' },
   topMenu: { kind: 'key', key: 'topMenu' },
   home: { kind: 'key', key: 'home' },
+  guide: { kind: 'unsupported' },
+  channelUp: { kind: 'unsupported' },
+  channelDown: { kind: 'unsupported' },
+  screensaver: { kind: 'unsupported' },
+  controlCenter: { kind: 'unsupported' },
+  siri: { kind: 'unsupported' },
+  swipeUp: { kind: 'unsupported' },
+  swipeDown: { kind: 'unsupported' },
+  swipeLeft: { kind: 'unsupported' },
+  swipeRight: { kind: 'unsupported' },
+  tap: { kind: 'unsupported' },
   volumeUp: { kind: 'volume', direction: 1 },
   volumeDown: { kind: 'volume', direction: -1 },
   turnOn: { kind: 'turnOn' },
@@ -191,6 +204,11 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
     return emitContained<SessionEvents, E>(this, event, args, this.logger);
   }
 
+  /** The protocol the session's messages travel inside, when not MRP's own port (its transport's). */
+  get via(): ProtocolSession['via'] {
+    return this.exchange.transport.via;
+  }
+
   /** The device's DEVICE_INFO (updated by DEVICE_INFO_UPDATE), once connected. */
   get deviceInfo(): Readonly<MrpDeviceInfoMessage> | null {
     return this.info;
@@ -275,6 +293,8 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
       }
       case 'volume':
         return this.volume.controllable ? 'available' : 'unavailable';
+      case 'unsupported':
+        return 'unsupported';
     }
   }
 
@@ -319,6 +339,8 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
         await this.delay(MRP_TURN_OFF_DELAY_MS);
         await this.pressKey('select', 'single');
         return;
+      case 'unsupported':
+        throw new NotSupportedError(`MRP cannot send ${command}; pair Companion for it`);
     }
   }
 

@@ -11,6 +11,7 @@
  * from the device ends it with a ProtocolError (the stream cannot be trusted after that).
  */
 import { EventEmitter } from 'node:events';
+import type { Protocol } from '../../device/interfaces';
 import { AtvError, ClosedError, ProtocolError } from '../../errors';
 import { CounterNonceCipher } from '../../hap/channel';
 import { parseFullHapCredentials, type HapCredentials } from '../../hap/credentials';
@@ -39,6 +40,8 @@ export interface MrpTransport {
   readonly pairingId: string | null;
   /** Whether MRP's own heartbeat is needed to notice a dead device. */
   readonly needsHeartbeat: boolean;
+  /** The protocol the messages travel inside, when not MRP's own port (the AirPlay tunnel). */
+  readonly via?: Protocol;
   /** Opens the path to the device. */
   open(): Promise<void>;
   /**

@@ -15,11 +15,13 @@ import { NOW_PLAYING_FIELDS, type NowPlaying } from '../../../lib/device/state';
 import { formatHapCredentials, parseFullHapCredentials } from '../../../lib/hap/credentials';
 import { ED25519_KEY_LENGTH, randomKeyBytes } from '../../../lib/hap/keys';
 import { Simulator, type SimulatorPinRequest } from '../../../lib/simulator';
+import { MRP_COMMAND_ACTIONS } from '../../../lib/protocols/mrp/session';
 import { argsOf, cli, commandEffects, stateBefore, spawnCli, startCli, stopChild, type Before, type Child } from './support';
 
 const PIN = '2468';
 const HAP_CREDENTIALS = /^[0-9a-f]{64}:[0-9a-f]{64}:[0-9a-f]+:[0-9a-f]+$/;
-const BUTTONS = COMMANDS.filter((c) => c.button).map((c) => c.name);
+// The buttons MRP sends as HID keys (guide, channels, ... travel over Companion only).
+const BUTTONS = COMMANDS.filter((c) => c.button && MRP_COMMAND_ACTIONS[c.name].kind === 'key').map((c) => c.name);
 
 /** The PIN as a word of its own in `text` (inside a port like 42468 or a hex key it does not count). */
 const mentionsPin = (text: string, pin: string): boolean => new RegExp(`(^|[^0-9A-Za-z])${pin}([^0-9A-Za-z]|$)`).test(text);
@@ -121,6 +123,11 @@ describe('atvlink over MRP against the simulator', () => {
     const expectations = commandEffects(st, pressed);
     for (const spec of COMMANDS) {
       const expectation = expectations[spec.name];
+      if (MRP_COMMAND_ACTIONS[spec.name].kind === 'unsupported') {
+        const { code, stderr } = await cli(['command', spec.name, ...conn]);
+        assert.equal(code, EXIT.notSupported, `${spec.name}: ${stderr}`);
+        continue;
+      }
       expectation.arrange?.();
       const snapshot = stateBefore(st);
       const { code, stdout, stderr } = await cli(['command', spec.name, ...conn]);
@@ -338,9 +345,9 @@ describe('atvlink simulate --protocols dmap,mrp --pin (child process)', () => {
     assert.equal((await child.exited).code, 0, child.stderr.text);
   });
 
-  it('refuses --pin without MRP', async () => {
+  it('refuses --pin without MRP, AirPlay or Companion', async () => {
     const { code, stderr } = await cli(['simulate', '--pin', '1234', '--no-multicast']);
     assert.equal(code, EXIT.usage);
-    assert.match(stderr, /--pin is the MRP pairing PIN/);
+    assert.match(stderr, /--pin is the MRP, AirPlay and Companion pairing PIN/);
   });
 });

@@ -50,4 +50,41 @@ describe('DeviceSupervisor', () => {
       await sim.stop();
     }
   });
+  it("tells its users the device's volume with the first state, then every change made on the device (DMAP)", async () => {
+    const sim = new Simulator({ name: 'Volume TV', homeSharing: false });
+    await sim.start();
+    sim.state.setVolume(35);
+    const config = manualConfig({ address: '127.0.0.1', services: [{ protocol: 'dmap', port: sim.dmapPort }] });
+    const supervisor = new DeviceSupervisor({
+      resolve: async () => config,
+      createDevice: (c) => new Device(c, { credentials: { dmap: DEMO_DMAP_CREDENTIALS } }),
+      retry: { initial: 250, max: 500 },
+    });
+    const heard: string[] = [];
+    const volumes: (number | null)[] = [];
+    supervisor.register({}, {
+      readings: (r, changed, initial) => {
+        heard.push(`readings:${changed.join(',')}${initial ? ' (initial)' : ''}`);
+        volumes.push(r.volume);
+      },
+      nowPlaying: () => heard.push('nowPlaying'),
+    });
+    try {
+      await until(() => heard.includes('nowPlaying'), 'the first state');
+      // The readings come first, so a playstatus node's first message has the volume.
+      assert.equal(heard[0], 'readings:volume,power,app,textFocus (initial)');
+      assert.equal(volumes[0], 35);
+      assert.equal(supervisor.snapshot().readings.volume, 35);
+      // The TV's own remote turns it up: the DMAP long poll ends, the session reads the volume again.
+      sim.state.setVolume(60);
+      await until(() => volumes.at(-1) === 60, 'the new volume', 5000);
+      assert.equal(heard.at(-1), 'readings:volume', heard.join(' '));
+      // Set through the device: heard too, once.
+      await (await supervisor.ready()).setProperty('volume', 20);
+      await until(() => volumes.at(-1) === 20, 'the volume set by a flow', 5000);
+    } finally {
+      await supervisor.close();
+      await sim.stop();
+    }
+  });
 });

@@ -37,6 +37,29 @@ describe('unicast scan', () => {
   });
   after(() => adv.stop());
 
+  it('answers every query, with an empty answer for a service it does not have (pyatv waits for one answer per query)', async () => {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, LOOPBACK, resolve));
+    const replies: dnsPacket.DecodedPacket[] = [];
+    socket.on('message', (bytes) => replies.push(dnsPacket.decode(bytes)));
+    try {
+      for (const [id, name] of [
+        [0x35ff, '_airport._tcp.local'],
+        [0x3600, '_mediaremotetv._tcp.local'],
+      ] as const) {
+        socket.send(dnsPacket.encode({ type: 'query', id, questions: [{ name, type: 'PTR', class: 'IN' }] }), adv.unicastPort!, LOOPBACK);
+      }
+      const end = Date.now() + 3000;
+      while (replies.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      const byId = new Map(replies.map((r) => [r.id, r]));
+      assert.deepEqual(byId.get(0x35ff)?.answers, []);
+      assert.equal(byId.get(0x35ff)?.type, 'response');
+      assert.ok((byId.get(0x3600)?.answers ?? []).some((a) => a.type === 'PTR'));
+    } finally {
+      socket.close();
+    }
+  });
+
   it('finds the device with every identifier, and returns as soon as every query was answered', async () => {
     const started = Date.now();
     const devices = await scan({ hosts: [LOOPBACK], port: adv.unicastPort!, timeout: 4000 });

@@ -5,16 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { COMMANDS } from '../../../lib/device/commands';
 import { connect, type Device } from '../../../lib/core/facade';
 import { pair } from '../../../lib/core/pairing';
-import type { NowPlaying } from '../../../lib/device/state';
 import { AuthenticationError, PairingError } from '../../../lib/errors';
 import { formatHapCredentials, parseFullHapCredentials } from '../../../lib/hap/credentials';
 import { ED25519_KEY_LENGTH, randomKeyBytes } from '../../../lib/hap/keys';
 import { Simulator, type SimulatorPinRequest } from '../../../lib/simulator/index';
-import type { KeyPress } from '../../../lib/simulator/state';
-import { until } from '../../support/wait';
+import { itDrivesEveryMrpFeature } from './mrp-features';
 
 const PIN = '2468';
 
@@ -48,100 +45,11 @@ describe('Device over MRP against the simulator', () => {
     assert.equal(sim.server('mrp')!.stats().pairings, 1);
   });
 
-  it('connects over MRP and reads the state the simulator holds', async () => {
+  it('connects over MRP only', () => {
     assert.deepEqual(device.protocols, ['mrp']);
-    const state = await device.nowPlaying();
-    const expected = sim.state.nowPlaying();
-    assert.equal(state.title, expected.title);
-    assert.equal(state.artist, expected.artist);
-    assert.equal(state.album, expected.album);
-    assert.equal(state.deviceState, expected.deviceState);
-    assert.equal(state.totalTime, expected.totalTime);
-    assert.equal(state.app?.bundleId, 'com.apple.TVMusic');
-    assert.equal(device.powerState(), 'on');
   });
 
-  it('sends every transport, navigation, arrow and volume command of the table', async () => {
-    const before = sim.state.keys.length;
-    for (const spec of COMMANDS.filter((c) => c.group !== 'power')) {
-      await device.command(spec.name);
-    }
-    const keys = sim.state.keys.slice(before).map((k) => k.name);
-    for (const key of ['up', 'down', 'left', 'right', 'select', 'menu', 'topMenu', 'home']) assert.ok(keys.includes(key as never), `${key} arrived`);
-    await device.command('select', { action: 'hold' });
-    assert.deepEqual(sim.state.lastKey && [sim.state.lastKey.name, sim.state.lastKey.action], ['select', 'hold']);
-  });
-
-  it('never interleaves concurrent key presses: each press, hold and double press arrives whole, in call order', async () => {
-    const keys: string[] = [];
-    const onKey = (press: KeyPress): void => void keys.push(`${press.name}:${press.action}`);
-    sim.state.on('key', onKey);
-    try {
-      // A hold keeps its key down for a second: unqueued, the presses sent meanwhile would
-      // land inside it (and a double press's two halves could be split by another key).
-      await Promise.all([
-        device.command('select', { action: 'hold' }),
-        device.command('up'),
-        device.command('down', { action: 'double' }),
-        device.command('left'),
-        device.command('menu', { action: 'double' }),
-        device.command('right'),
-      ]);
-      assert.deepEqual(keys, ['select:hold', 'up:single', 'down:single', 'down:single', 'left:single', 'menu:single', 'menu:single', 'right:single']);
-    } finally {
-      sim.state.off('key', onKey);
-    }
-  });
-
-  it('turns the device off and on', async () => {
-    await device.command('turnOff');
-    assert.equal(sim.state.power, 'off');
-    await until(() => device.powerState() === 'off', 'power off reported');
-    await device.command('turnOn');
-    assert.equal(sim.state.power, 'on');
-    await until(() => device.powerState() === 'on', 'power on reported');
-  });
-
-  it('delivers a push update when the device changes', async () => {
-    await device.command('play');
-    device.startPushUpdates();
-    const expected = sim.state.tracks[(sim.state.index + 1) % sim.state.tracks.length]!.title;
-    const pushed = new Promise<NowPlaying>((resolve) => {
-      const listener = (state: NowPlaying): void => {
-        if (state.title === expected) {
-          device.off('nowPlaying', listener);
-          resolve(state);
-        }
-      };
-      device.on('nowPlaying', listener);
-    });
-    sim.state.next();
-    const state = await pushed;
-    assert.equal(state.title, sim.state.nowPlaying().title);
-    device.stopPushUpdates();
-  });
-
-  it('sets every property and returns what the device reports', async () => {
-    if (sim.state.status === 'stopped') sim.state.play();
-    assert.equal(await device.setProperty('volume', 30), 30);
-    assert.equal(sim.state.volume, 30);
-    assert.equal(await device.setProperty('shuffle', 'songs'), 'songs');
-    assert.equal(sim.state.shuffle, 'songs');
-    assert.equal(await device.setProperty('repeat', 'all'), 'all');
-    assert.equal(sim.state.repeat, 'all');
-    const position = await device.setProperty('position', 5);
-    assert.ok(Math.abs(position - 5) <= 1, `position ${position}`);
-    assert.ok(Math.abs((sim.state.position ?? 0) - 5) <= 1);
-  });
-
-  it('fetches artwork as a PNG of the asked size through the playback-queue request', async () => {
-    const art = await device.artwork({ width: 64, height: 48 });
-    assert.ok(art);
-    assert.equal(art.mimeType, 'image/png');
-    assert.equal(art.bytes.subarray(1, 4).toString('latin1'), 'PNG');
-    assert.equal(art.width, 64);
-    assert.equal(art.height, 48);
-  });
+  itDrivesEveryMrpFeature(() => ({ device, sim }));
 
   it('refuses credentials the device never paired, with an actionable error', async () => {
     const forged = formatHapCredentials({ ...parseFullHapCredentials(credentials), ltsk: randomKeyBytes(ED25519_KEY_LENGTH) });

@@ -71,7 +71,9 @@ describe('Simulator', () => {
   it('validates its options', () => {
     assert.throws(() => new Simulator({ dmapPort: 70000 }), InvalidArgumentError);
     assert.throws(() => new Simulator({ credentials: ['0x123'] }), InvalidArgumentError);
-    assert.throws(() => new Simulator({ protocols: ['airplay' as never] }), InvalidArgumentError);
+    assert.throws(() => new Simulator({ protocols: ['raop' as never] }), InvalidArgumentError);
+    assert.throws(() => new Simulator({ device: 'watch' as never }), InvalidArgumentError);
+    assert.throws(() => new Simulator({ airplayPort: -1 }), InvalidArgumentError);
     assert.throws(() => new Simulator({ deviceId: 'not hex' }), InvalidArgumentError);
   });
 
