@@ -2,7 +2,7 @@
  * The device side of the scale benchmark (bench/scale.ts), in a process of its own so the
  * Node-RED process measured holds only Node-RED and our nodes: one `Simulator` per device,
  * each on an address of its own (127.0.0.10, .11, ...), the devices spread evenly over the
- * protocols of `SCALE_PROTOCOLS`. On `run` every device changes its state (play ⇄ pause) at
+ * kinds of `SCALE_DEVICES`. On `run` every device changes its state (play ⇄ pause) at
  * the given rate, staggered so the changes do not all fall in one millisecond, and records
  * when each change happened, as epoch milliseconds with sub-millisecond precision, so the
  * Node-RED process can time each update from the change to the playstatus node's message.
@@ -13,53 +13,82 @@ import { performance } from 'node:perf_hooks';
 import type { Protocol } from '../lib/device/interfaces';
 import { hapCredentials, formatHapCredentials } from '../lib/hap/credentials';
 import { ed25519PublicKey, randomKeyBytes } from '../lib/hap/keys';
-import { DEMO_DMAP_CREDENTIALS, formatMrpPairingRecord, Simulator, type SimulatedProtocol, type SimulatorOptions } from '../lib/simulator';
+import { DEMO_DMAP_CREDENTIALS, formatPairingRecord, Simulator, type SimulatedProtocol, type SimulatorOptions } from '../lib/simulator';
 
 /**
- * One protocol of the scale test: how to simulate a device that speaks it and the
- * credentials a remote connects with. A protocol joins the test with one entry here (its
- * simulator server must exist); the Node-RED side derives the config node's `<protocol>Port`
- * field and credential from `protocol`.
+ * One kind of device in the scale test: how to simulate it and the credentials a remote
+ * connects with. The devices are spread evenly over the kinds; a new protocol joins the test
+ * with one entry here (its simulator server must exist), and the Node-RED side configures
+ * each device node from `protocols` (its `<protocol>Port` fields and credentials).
  */
-export interface ScaleProtocol {
-  protocol: SimulatedProtocol & Protocol;
-  /** Options of each device's simulator (its protocols are set to this one). */
-  options: SimulatorOptions;
-  /** The credentials of a remote paired with `sim` (called once it runs). */
-  credentials(sim: Simulator): string;
+export interface ScaleDeviceKind {
+  /** How the results name it. */
+  name: string;
+  /** The simulator's options, the protocols it serves included. */
+  options: SimulatorOptions & { protocols: readonly SimulatedProtocol[] };
+  /** The credentials, per protocol, of a remote paired with `sim` (called once it runs). */
+  credentials(sim: Simulator): Partial<Record<Protocol, string>>;
 }
 
 /**
  * What pair-setup leaves behind, without its SRP exchange (about 280 ms of CPU per device):
- * our controller's record in the simulator's store and the matching client credentials.
- * Every connection still runs the full pair-verify with both signatures checked.
+ * our controller's record in the simulator's store and the matching client credentials, for
+ * a device whose `protocol` server has long-term key `ltpk` and pair-verify identifier
+ * `deviceId`. Every connection still runs the full pair-verify with both signatures checked.
  */
-function seededMrpCredentials(sim: Simulator): string {
-  const server = sim.server('mrp')!;
+function seededHap(sim: Simulator, protocol: 'mrp' | 'airplay' | 'companion', ltpk: Buffer, deviceId: string): string {
   const clientSeed = randomKeyBytes();
-  const clientId = Buffer.from(`atvlink-scale-${sim.deviceId}`, 'utf8');
-  sim['store'].add('mrp', formatMrpPairingRecord(clientId, ed25519PublicKey(clientSeed)));
-  return formatHapCredentials(
-    hapCredentials({ ltpk: server.ltpk, ltsk: clientSeed, atvId: Buffer.from(server.identity.uniqueIdentifier, 'utf8'), clientId }),
-  );
+  const clientId = Buffer.from(`atvlink-scale-${protocol}-${sim.deviceId}`, 'utf8');
+  sim['store'].add(protocol, formatPairingRecord(clientId, ed25519PublicKey(clientSeed)));
+  return formatHapCredentials(hapCredentials({ ltpk, ltsk: clientSeed, atvId: Buffer.from(deviceId, 'utf8'), clientId }));
 }
 
 /** Tracks long enough that none ends during a run (an end would be a change nobody asked for). */
 const TRACK_SECONDS = 24 * 3600;
 
-export const SCALE_PROTOCOLS: readonly ScaleProtocol[] = [
-  { protocol: 'dmap', options: { homeSharing: false, trackSeconds: TRACK_SECONDS }, credentials: () => DEMO_DMAP_CREDENTIALS },
-  { protocol: 'mrp', options: { trackSeconds: TRACK_SECONDS }, credentials: seededMrpCredentials },
+export const SCALE_DEVICES: readonly ScaleDeviceKind[] = [
+  {
+    name: 'DMAP',
+    options: { protocols: ['dmap'], homeSharing: false, trackSeconds: TRACK_SECONDS },
+    credentials: () => ({ dmap: DEMO_DMAP_CREDENTIALS }),
+  },
+  {
+    name: 'MRP',
+    options: { protocols: ['mrp'], trackSeconds: TRACK_SECONDS },
+    credentials: (sim) => {
+      const mrp = sim.server('mrp')!;
+      return { mrp: seededHap(sim, 'mrp', mrp.ltpk, mrp.identity.uniqueIdentifier) };
+    },
+  },
+  {
+    // An Apple TV on tvOS 15 or later: MRP through the AirPlay tunnel, power and apps over Companion.
+    name: 'AirPlay+Companion',
+    options: { protocols: ['airplay', 'companion'], trackSeconds: TRACK_SECONDS },
+    credentials: (sim) => {
+      const airplay = sim.server('airplay')!;
+      const companion = sim.server('companion')!;
+      return {
+        airplay: seededHap(sim, 'airplay', airplay.ltpk, airplay.identity.pairingId),
+        companion: seededHap(sim, 'companion', companion.ltpk, companion.identity.pairingId),
+      };
+    },
+  },
+  {
+    // A HomePod: AirPlay with transient pairing (no credentials), MRP through the tunnel.
+    name: 'AirPlay (HomePod)',
+    options: { protocols: ['airplay'], device: 'homepod', trackSeconds: TRACK_SECONDS },
+    credentials: () => ({}),
+  },
 ];
 
 /** One simulated device as the Node-RED side configures it. */
 export interface ScaleDevice {
   index: number;
-  protocol: Protocol;
+  kind: string;
   name: string;
   host: string;
-  port: number;
-  credentials: string;
+  ports: Partial<Record<Protocol, number>>;
+  credentials: Partial<Record<Protocol, string>>;
 }
 
 export type ScaleParentMessage =
@@ -71,8 +100,8 @@ export type ScaleParentMessage =
 export type ScaleChildMessage =
   | { type: 'ready'; devices: ScaleDevice[] }
   | { type: 'pong'; sent: number; at: number }
-  /** Per device: when each change happened (epoch ms) and the state it left. */
-  | { type: 'done'; changes: { at: number[]; states: string[] }[] };
+  /** Per device: when each change happened (epoch ms) and the state it left; the CPU this process used meanwhile (µs). */
+  | { type: 'done'; changes: { at: number[]; states: string[] }[]; cpu: number };
 
 /** Epoch milliseconds with the monotonic clock's precision. */
 export function preciseNow(): number {
@@ -84,13 +113,15 @@ const simulators: Simulator[] = [];
 async function start(count: number): Promise<ScaleDevice[]> {
   const devices: ScaleDevice[] = [];
   for (let index = 0; index < count; index++) {
-    const spec = SCALE_PROTOCOLS[index % SCALE_PROTOCOLS.length]!;
+    const kind = SCALE_DEVICES[index % SCALE_DEVICES.length]!;
     const host = `127.0.0.${10 + index}`;
     const name = `Scale TV ${index + 1}`;
-    const sim = new Simulator({ ...spec.options, name, host, protocols: [spec.protocol] });
+    const sim = new Simulator({ ...kind.options, name, host });
     await sim.start();
     simulators.push(sim);
-    devices.push({ index, protocol: spec.protocol, name, host, port: sim.server(spec.protocol)!.port, credentials: spec.credentials(sim) });
+    const ports: Partial<Record<Protocol, number>> = {};
+    for (const protocol of kind.options.protocols) ports[protocol] = sim.server(protocol)!.port;
+    devices.push({ index, kind: kind.name, name, host, ports, credentials: kind.credentials(sim) });
   }
   return devices;
 }
@@ -140,9 +171,14 @@ if (require.main === module) {
       case 'ping':
         send({ type: 'pong', sent: message.sent, at: preciseNow() });
         return;
-      case 'run':
-        void run(message.seconds, message.rate).then((changes) => send({ type: 'done', changes }));
+      case 'run': {
+        const before = process.cpuUsage();
+        void run(message.seconds, message.rate).then((changes) => {
+          const cpu = process.cpuUsage(before);
+          send({ type: 'done', changes, cpu: cpu.user + cpu.system });
+        });
         return;
+      }
       case 'stop':
         void Promise.all(simulators.map((s) => s.stop())).then(() => process.exit(0));
         return;

@@ -1,8 +1,8 @@
 /**
  * Fifty devices on one Node-RED runtime (issue 12): Node-RED runs in this process with our
  * nodes, one device config node and one playstatus node per simulated device; the devices
- * (bench/scale-devices.ts, one Simulator each, the protocols of SCALE_PROTOCOLS in turn) run
- * in a second process and change state (play ⇄ pause) ten times a second each. Measured in
+ * (bench/scale-devices.ts, one Simulator each, the kinds of SCALE_DEVICES in turn: DMAP, MRP,
+ * AirPlay with Companion, a HomePod) run in a second process and change state (play ⇄ pause) ten times a second each. Measured in
  * the Node-RED process:
  *  - every update arrives (each change → one message of its playstatus node, in order);
  *  - push latency: the change in the device process → the playstatus node's message (the
@@ -14,10 +14,13 @@
  *
  * `npm run bench` runs it short (`scaleSuite`: 5 s of changes, 3 s idle); `npm run
  * bench:scale` runs the long version (60 s of changes, 30 s idle, so every idle connection's
- * 20 s liveness probe falls inside the idle window).
+ * 20 s liveness probe falls inside the idle window). With `ATV_BENCH_PROFILE=<file>` the
+ * Node-RED process's CPU profile of the changing window is written there (open it in Chrome's
+ * DevTools) to see where each update's time goes.
  */
 import { execFile, fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +79,23 @@ function memory(): { rss: number; heap: number } {
   return { rss: m.rss, heap: m.heapUsed + m.external };
 }
 
+/** Starts the CPU profiler when ATV_BENCH_PROFILE names a file; the function returned writes it there. */
+async function startProfiler(): Promise<(() => Promise<void>) | null> {
+  const file = process.env.ATV_BENCH_PROFILE;
+  if (!file) return null;
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params: object = {}): Promise<unknown> =>
+    new Promise((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 /** Resolves with the first message from `child` of `type`. */
 function expect<T extends ScaleChildMessage['type']>(child: ChildProcess, type: T, timeout = 60_000): Promise<Extract<ScaleChildMessage, { type: T }>> {
   return new Promise((resolve, reject) => {
@@ -112,9 +132,10 @@ function flowsFor(devices: readonly ScaleDevice[]): { flows: unknown[]; credenti
   ];
   const credentials: Record<string, Record<string, string>> = {};
   for (const d of devices) {
-    flows.push({ id: `dev${d.index}`, type: 'atvlink-device', name: d.name, host: d.host, [`${d.protocol}Port`]: String(d.port) });
+    const ports = Object.fromEntries(Object.entries(d.ports).map(([protocol, port]) => [`${protocol}Port`, String(port)]));
+    flows.push({ id: `dev${d.index}`, type: 'atvlink-device', name: d.name, host: d.host, ...ports });
     flows.push({ id: `ps${d.index}`, type: 'atvlink-playstatus', z: tab, device: `dev${d.index}`, initial: true, wires: [['sink']] });
-    credentials[`dev${d.index}`] = { [d.protocol]: d.credentials };
+    credentials[`dev${d.index}`] = { ...d.credentials } as Record<string, string>;
   }
   return { flows, credentials };
 }
@@ -164,18 +185,20 @@ export async function runScale(options: ScaleOptions): Promise<Measurement[]> {
     const connected = memory();
     for (const list of received.values()) list.length = 0;
 
+    const profiler = await startProfiler();
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
     const cpuBefore = process.cpuUsage();
     const busyStart = preciseNow();
     child.send({ type: 'run', seconds: options.seconds, rate: options.rate } satisfies ScaleParentMessage);
-    const { changes } = await expect(child, 'done', (options.seconds + 60) * 1000);
+    const { changes, cpu: deviceCpu } = await expect(child, 'done', (options.seconds + 60) * 1000);
     const expected = changes.reduce((n, c) => n + c.at.length, 0);
     const settleBy = Date.now() + 2000;
     while ([...received.values()].reduce((n, l) => n + l.length, 0) < expected && Date.now() < settleBy) await sleep(10);
     const busyCpu = process.cpuUsage(cpuBefore);
     const busySeconds = (preciseNow() - busyStart) / 1000;
     loop.disable();
+    await profiler?.();
 
     // Idle: nothing changes; only the liveness probes (one per device per 20 s of silence) may run.
     await sleep(500);
@@ -190,7 +213,7 @@ export async function runScale(options: ScaleOptions): Promise<Measurement[]> {
 
     // Match the i-th message of each node to the i-th change of its device.
     const latencies: number[] = [];
-    const byProtocol = new Map<string, number[]>();
+    const byKind = new Map<string, number[]>();
     let lost = 0;
     let wrong = 0;
     for (const device of devices) {
@@ -201,20 +224,20 @@ export async function runScale(options: ScaleOptions): Promise<Measurement[]> {
         if (got[i]!.state !== sent.states[i]) wrong++;
         const latency = got[i]!.at - (sent.at[i]! - clock.offset);
         latencies.push(latency);
-        let list = byProtocol.get(device.protocol);
-        if (!list) byProtocol.set(device.protocol, (list = []));
+        let list = byKind.get(device.kind);
+        if (!list) byKind.set(device.kind, (list = []));
         list.push(latency);
       }
     }
 
     const count = devices.length;
-    const perProtocol = [...new Set(devices.map((d) => d.protocol))].map((p) => `${devices.filter((d) => d.protocol === p).length} ${p.toUpperCase()}`).join(', ');
+    const perKind = [...new Set(devices.map((d) => d.kind))].map((k) => `${devices.filter((d) => d.kind === k).length} ${k}`).join(', ');
     const mbPerDevice = (bytes: number): number => round(bytes / count / 1024 / 1024, 2);
     const p99 = percentile(latencies, 99);
     const share = (cpu: NodeJS.CpuUsage, seconds: number): number => (cpu.user + cpu.system) / 1e6 / seconds;
     const idleShare = share(idleCpu, idleSeconds);
     const rows: Measurement[] = [
-      { suite: SUITE, name: 'devices on one Node-RED runtime', value: count, unit: '', detail: `${perProtocol}; all connected ${round(connectedIn, 0)} ms after the deploy` },
+      { suite: SUITE, name: 'devices on one Node-RED runtime', value: count, unit: '', detail: `${perKind}; all connected ${round(connectedIn, 0)} ms after the deploy` },
       {
         suite: SUITE,
         name: 'updates lost',
@@ -238,7 +261,7 @@ export async function runScale(options: ScaleOptions): Promise<Measurement[]> {
         unit: 'ms',
         target: `< ${PUSH_P99_TARGET_MS} ms`,
         met: p99 < PUSH_P99_TARGET_MS,
-        detail: [...byProtocol].map(([p, l]) => `${p.toUpperCase()} p50 ${round(percentile(l, 50), 2)} / p99 ${round(percentile(l, 99), 2)}`).join(', ') + `; max ${round(Math.max(...latencies), 1)} ms`,
+        detail: [...byKind].map(([k, l]) => `${k} ${round(percentile(l, 50), 2)} / ${round(percentile(l, 99), 2)}`).join(', ') + ` (p50 / p99); max ${round(Math.max(...latencies), 1)} ms`,
       },
       {
         suite: SUITE,
@@ -268,7 +291,7 @@ export async function runScale(options: ScaleOptions): Promise<Measurement[]> {
         name: 'CPU while changing',
         value: round(share(busyCpu, busySeconds) * 100, 1),
         unit: '% core',
-        detail: `${round(((busyCpu.user + busyCpu.system) / 1000 / Math.max(1, expected)) * 1000, 0)} µs per update, Node-RED process`,
+        detail: `${round((busyCpu.user + busyCpu.system) / Math.max(1, expected), 0)} µs per update in the Node-RED process; the simulators' process: ${round((deviceCpu / 1e6 / options.seconds) * 100, 0)} % core`,
       },
       {
         suite: SUITE,
