@@ -6,16 +6,18 @@
  * rounds that alternate with their floor (bench/floor.ts: the same bytes on the same kind of
  * connection with nothing of the library), and each figure is shown as a multiple of it.
  */
-import { execFile } from 'node:child_process';
+import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { connect, type Device } from '../lib/core/facade';
+import { manualConfig } from '../lib/device/config';
 import type { DeviceConfig, Protocol } from '../lib/device/interfaces';
 import type { NowPlaying } from '../lib/device/state';
 import type { Simulator } from '../lib/simulator';
 import { describeExchange, floorPushes, floorRoundTrips, type FloorExchange, type FloorKind } from './floor';
 import { interleaved, latencies, missing, percentile, round, type Measurement } from './measure';
+import type { ScaleChildMessage, ScaleParentMessage } from './scale-devices';
 
 /** Rounds of commands (and of pushes), each followed by a round of its floor. */
 const ROUNDS = 4;
@@ -267,4 +269,82 @@ export async function connectRows(
       detail: `p50; floor: ${phase.floorWhat}`,
     })),
   ];
+}
+
+/** The next message of `type` from the device process. */
+function reply<T extends ScaleChildMessage['type']>(child: ChildProcess, type: T): Promise<Extract<ScaleChildMessage, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the device process sent no ${type}`)), 30_000);
+    const listener = (message: ScaleChildMessage): void => {
+      if (message.type !== type) return;
+      clearTimeout(timer);
+      child.off('message', listener);
+      resolve(message as Extract<ScaleChildMessage, { type: T }>);
+    };
+    child.on('message', listener);
+  });
+}
+
+const SEPARATE_COMMANDS = 400;
+
+/**
+ * The command round trip with the device in a process of its own (one device of `kind` from
+ * bench/scale-devices.ts), as a real device is: the round trip a user sees, and the CPU each
+ * side spends per command, measured apart (this process: the library; the other: the
+ * simulator). Says which side of a round trip costs what.
+ */
+export async function separateProcessRows(suite: string, kind: string, protocol: Protocol, name: string): Promise<Measurement[]> {
+  const child = fork(join(__dirname, 'scale-devices.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  try {
+    const ready = reply(child, 'ready');
+    child.send({ type: 'start', devices: 1, kinds: [kind] } satisfies ScaleParentMessage);
+    const [device] = (await ready).devices;
+    const services = Object.entries(device!.ports).map(([p, port]) => ({ protocol: p as Protocol, port: port! }));
+    const commander = await connect(manualConfig({ address: device!.host, services }), { credentials: device!.credentials, protocols: [protocol] });
+    try {
+      let n = 0;
+      const command = (): Promise<void> => commander.command(n++ % 2 === 0 ? 'play' : 'pause');
+      for (let i = 0; i < WARMUP; i++) await command();
+      const cpu = async (): Promise<number> => {
+        const answer = reply(child, 'cpu');
+        child.send({ type: 'cpu' } satisfies ScaleParentMessage);
+        return (await answer).used;
+      };
+      const theirsBefore = await cpu();
+      const oursBefore = process.cpuUsage();
+      const samples = await latencies(SEPARATE_COMMANDS, command, 0);
+      const ours = process.cpuUsage(oursBefore);
+      const theirs = (await cpu()) - theirsBefore;
+      const perCommand = (us: number): number => round(us / SEPARATE_COMMANDS, 1);
+      return [
+        {
+          suite,
+          name: `${name}, device in another process p50`,
+          value: round(percentile(samples, 50), 3),
+          unit: 'ms',
+          detail: `${SEPARATE_COMMANDS} play/pause; p99 ${round(percentile(samples, 99), 3)} ms`,
+        },
+        {
+          suite,
+          name: '  CPU per command: the library',
+          value: perCommand(ours.user + ours.system),
+          unit: 'µs',
+          detail: `this process (${perCommand(ours.system)} µs of it in the kernel): facade, session, protocol, codecs, cipher, socket calls`,
+        },
+        {
+          suite,
+          name: '  CPU per command: the simulator',
+          value: perCommand(theirs),
+          unit: 'µs',
+          detail: 'the device process: its server, the state change and the answers (+ ~0.1 µs of CPU questions)',
+        },
+      ];
+    } finally {
+      await commander.close();
+    }
+  } catch (err) {
+    return [missing(suite, `${name}, device in another process`, 'ms', (err as Error).message.split('\n')[0]!)];
+  } finally {
+    child.send({ type: 'stop' } satisfies ScaleParentMessage);
+  }
 }

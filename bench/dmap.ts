@@ -10,7 +10,7 @@ import { connect } from '../lib/core/facade';
 import { DacpClient } from '../lib/protocols/dmap/client';
 import { DEMO_DMAP_CREDENTIALS, Simulator } from '../lib/simulator';
 import { fixture } from '../test/support/paths';
-import { connectRows, liveDeviceMeasurements } from './device';
+import { connectRows, liveDeviceMeasurements, separateProcessRows } from './device';
 import { describeExchange, floorConnects, floorRoundTrips, recordExchange, type FloorExchange } from './floor';
 import { missing, percentile, round, throughput, type Measurement, type Suite } from './measure';
 
@@ -147,6 +147,7 @@ async function liveMeasurements(): Promise<Measurement[]> {
         pushExchange: { request: [], answer: push.answer },
       })),
       ...(await connectMeasurements(sim, login, push)),
+      ...(await separateProcessRows(SUITE, 'DMAP', 'dmap', 'DACP command round trip')),
     ];
   } finally {
     await sim.stop();

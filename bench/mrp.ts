@@ -7,7 +7,7 @@
  * cost of loading the MRP module and its protobuf schema in a fresh process.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,7 +24,7 @@ import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType, n
 import { MrpCommand, MrpHandlerReturnStatus, MrpSendError } from '../lib/protocols/mrp/proto-types';
 import { Simulator, SimulatorState } from '../lib/simulator';
 import { deviceInfoPayload, setStatePayload } from '../lib/simulator/mrp-messages';
-import { connectRows, liveDeviceMeasurements, type ConnectPhase } from './device';
+import { connectRows, liveDeviceMeasurements, separateProcessRows, type ConnectPhase } from './device';
 import { describeExchange, floorConnects, floorRoundTrips, type FloorExchange } from './floor';
 import { median, missing, percentile, round, timeLoop, type Measurement, type Suite } from './measure';
 
@@ -140,7 +140,7 @@ function loadMeasurements(): Measurement[] {
       name: '  then first decode (schema load)',
       value: round(median(first), 1),
       unit: 'ms',
-      detail: `one SET_STATE of ${frame.length} bytes; protobufjs and proto.json load here`,
+      detail: `one SET_STATE of ${frame.length} bytes; proto.json is read and its plans made here`,
     });
   }
   return rows;
@@ -187,6 +187,37 @@ async function pairVerifyCrypto(): Promise<number[]> {
     });
     new CounterNonceCipher(deriveChannelKeys(secret, 'mrp'), 'zeros-then-counter');
     new CounterNonceCipher(deriveChannelKeys(deviceSecret!, 'mrp', { role: 'accessory' }), 'zeros-then-counter');
+    if (i >= 5) samples.push(performance.now() - start);
+  }
+  return samples;
+}
+
+/**
+ * The same asymmetric operations as pair-verify on both sides (per side: an X25519 key pair,
+ * one agreement, one Ed25519 signature made and one checked) with node:crypto alone and the
+ * raw keys imported as JWK, the cheapest way Node 20 offers: the least that crypto costs on
+ * this machine. lib/hap/keys.ts imports every raw key by wrapping it in PKCS#8/SPKI DER,
+ * which OpenSSL 3 decodes about ten times slower (~0.4 ms a key here).
+ */
+function cryptoPrimitivesAlone(): number[] {
+  const b64 = (bytes: Buffer): string => bytes.toString('base64url');
+  const jwkPrivate = (crv: 'Ed25519' | 'X25519', seed: Buffer): KeyObject =>
+    // x is not checked on import (the public key is derived from d): a placeholder will do.
+    createPrivateKey({ key: { kty: 'OKP', crv, d: b64(seed), x: b64(Buffer.alloc(32)) }, format: 'jwk' });
+  const jwkPublic = (crv: 'Ed25519' | 'X25519', raw: Buffer): KeyObject => createPublicKey({ key: { kty: 'OKP', crv, x: b64(raw) }, format: 'jwk' });
+  const rawPublic = (key: KeyObject): Buffer => Buffer.from(createPublicKey(key).export({ format: 'jwk' }).x!, 'base64url');
+  const message = randomBytes(100);
+  const samples: number[] = [];
+  for (let i = 0; i < CRYPTO_RUNS + 5; i++) {
+    const start = performance.now();
+    for (let side = 0; side < 2; side++) {
+      const mine = jwkPrivate('X25519', randomBytes(32));
+      const peer = rawPublic(jwkPrivate('X25519', randomBytes(32)));
+      diffieHellman({ privateKey: mine, publicKey: jwkPublic('X25519', peer) });
+      const signer = jwkPrivate('Ed25519', randomBytes(32));
+      const signature = sign(null, message, signer);
+      verify(null, message, jwkPublic('Ed25519', rawPublic(signer)), signature);
+    }
     if (i >= 5) samples.push(performance.now() - start);
   }
   return samples;
@@ -246,7 +277,14 @@ async function connectMeasurements(sim: Simulator, credentials: string, command:
     name: '  of which the crypto alone',
     value: round(cryptoP50, 2),
     unit: 'ms',
-    detail: `p50 of ${CRYPTO_RUNS}: pair-verify client and device in process, then both session ciphers`,
+    detail: `p50 of ${CRYPTO_RUNS}: pair-verify client and device in process (lib/hap), then both session ciphers`,
+  });
+  rows.push({
+    suite: SUITE,
+    name: '  the same asymmetric crypto, keys as JWK',
+    value: round(percentile(cryptoPrimitivesAlone(), 50), 2),
+    unit: 'ms',
+    detail: 'node:crypto alone: what the crypto could cost if lib/hap/keys.ts imported raw keys as JWK instead of DER',
   });
   return rows;
 }
@@ -276,6 +314,7 @@ async function liveMeasurements(): Promise<Measurement[]> {
         pushExchange: exchanges.push,
       })),
       ...(await connectMeasurements(sim, credentials, exchanges.command)),
+      ...(await separateProcessRows(SUITE, 'MRP', 'mrp', 'command round trip')),
     ];
   } finally {
     await sim.stop();

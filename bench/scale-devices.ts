@@ -92,14 +92,19 @@ export interface ScaleDevice {
 }
 
 export type ScaleParentMessage =
-  | { type: 'start'; devices: number }
+  /** Starts `devices` devices, of the kinds named (default every kind of SCALE_DEVICES, in turn). */
+  | { type: 'start'; devices: number; kinds?: string[] }
   | { type: 'ping'; sent: number }
+  /** How much CPU this process has used so far. */
+  | { type: 'cpu' }
   | { type: 'run'; seconds: number; rate: number }
   | { type: 'stop' };
 
 export type ScaleChildMessage =
   | { type: 'ready'; devices: ScaleDevice[] }
   | { type: 'pong'; sent: number; at: number }
+  /** CPU used since the process started, µs. */
+  | { type: 'cpu'; used: number }
   /** Per device: when each change happened (epoch ms) and the state it left; the CPU this process used meanwhile (µs). */
   | { type: 'done'; changes: { at: number[]; states: string[] }[]; cpu: number };
 
@@ -110,10 +115,12 @@ export function preciseNow(): number {
 
 const simulators: Simulator[] = [];
 
-async function start(count: number): Promise<ScaleDevice[]> {
+async function start(count: number, kindNames?: string[]): Promise<ScaleDevice[]> {
+  const kinds = kindNames === undefined ? SCALE_DEVICES : SCALE_DEVICES.filter((k) => kindNames.includes(k.name));
+  if (kinds.length === 0) throw new Error(`no device kind named ${kindNames?.join(', ')}`);
   const devices: ScaleDevice[] = [];
   for (let index = 0; index < count; index++) {
-    const kind = SCALE_DEVICES[index % SCALE_DEVICES.length]!;
+    const kind = kinds[index % kinds.length]!;
     const host = `127.0.0.${10 + index}`;
     const name = `Scale TV ${index + 1}`;
     const sim = new Simulator({ ...kind.options, name, host });
@@ -166,8 +173,13 @@ if (require.main === module) {
   process.on('message', (message: ScaleParentMessage) => {
     switch (message.type) {
       case 'start':
-        void start(message.devices).then((devices) => send({ type: 'ready', devices }));
+        void start(message.devices, message.kinds).then((devices) => send({ type: 'ready', devices }));
         return;
+      case 'cpu': {
+        const used = process.cpuUsage();
+        send({ type: 'cpu', used: used.user + used.system });
+        return;
+      }
       case 'ping':
         send({ type: 'pong', sent: message.sent, at: preciseNow() });
         return;

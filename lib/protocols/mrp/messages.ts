@@ -2,11 +2,10 @@
  * MRP messages: the one map from ProtocolMessage `type` to the extension field carrying its
  * content, and encode/decode of whole messages (one frame's plaintext each).
  *
- * The schema is our own .proto files (proto/), parsed at build time into proto.json and
- * loaded here with protobufjs' light build on first use, so requiring the library stays
- * cheap; protobufjs checks outgoing payloads against it, and protobuf.ts reads and writes the
- * wire format from plans made of it. Decoding is strict about structure and lenient about
- * novelty:
+ * The schema is our own .proto files (proto/), parsed at build time into proto.json (with
+ * protobufjs, a build-time tool here) and loaded on first use; protobuf.ts checks, writes and
+ * reads messages from plans made of it, so requiring the library stays cheap and so does the
+ * first message. Decoding is strict about structure and lenient about novelty:
  *  - truncated input, invalid wire types, field number 0, runaway nesting, and a known field
  *    arriving with the wrong wire type are DecodeErrors;
  *  - unknown fields are ignored, and an enum value our schema does not list is kept as its
@@ -18,9 +17,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type * as protobufjs from 'protobufjs/light';
 import { DecodeError, InvalidArgumentError } from '../../errors';
-import { decodeProtobuf, encodeProtobuf, messagePlan, WireError, type MessagePlan } from './protobuf';
+import { decodeProtobuf, encodeProtobuf, PayloadError, schemaPlan, WireError, type MessagePlan, type ProtoJson } from './protobuf';
 import { MrpErrorCode, MrpMessageType, type MrpExtensionPayloads, type MrpProtocolMessage } from './proto-types';
 
 export { MrpMessageType } from './proto-types';
@@ -155,33 +153,21 @@ export function createMrpMessage<T extends MrpMessageType>(
 
 // ---- schema (lazy) ----
 
-interface Schema {
-  protocolMessage: protobufjs.Type;
-  /** ProtocolMessage's wire plan: extensions under their plain names. */
-  plan: MessagePlan;
-}
+/** ProtocolMessage's wire plan (extensions under their plain names), made on first use. */
+let schema: MessagePlan | undefined;
 
-/** Extension fields are registered on ProtocolMessage under their full name. */
-const EXTENSION_PREFIX = '.mrp.';
-let schema: Schema | undefined;
-
-function loadSchema(): Schema {
+function loadSchema(): MessagePlan {
   if (schema) return schema;
-  // Required here, not at the top, so loading the library does not pay for protobufjs.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const protobuf = require('protobufjs/light') as typeof protobufjs;
   const path = join(__dirname, 'proto.json');
-  let json: protobufjs.INamespace;
+  let json: ProtoJson;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8')) as protobufjs.INamespace;
+    json = JSON.parse(readFileSync(path, 'utf8')) as ProtoJson;
   } catch (err) {
     throw new Error(`the MRP protobuf schema ${path} is missing or unreadable: the package was not built (npm run build)`, {
       cause: err,
     });
   }
-  const root = protobuf.Root.fromJSON(json);
-  const protocolMessage = root.lookupType('mrp.ProtocolMessage');
-  schema = { protocolMessage, plan: messagePlan(protobuf, protocolMessage, EXTENSION_PREFIX) };
+  schema = schemaPlan(json, 'mrp.ProtocolMessage');
   return schema;
 }
 
@@ -192,28 +178,24 @@ const ENVELOPE_KEYS = ['identifier', 'authenticationToken', 'errorCode', 'timest
 
 /** The protobuf bytes of a message (one frame's plaintext). Invalid payloads throw InvalidArgumentError. */
 export function encodeMrpMessage(message: MrpMessage): Buffer {
-  const { protocolMessage, plan } = loadSchema();
-  // `wire` as protobufjs names the fields (for its check), `plain` as the plan does.
-  const wire: Record<string, unknown> = { type: message.type };
+  const plan = loadSchema();
   const plain: Record<string, unknown> = { type: message.type };
   for (const key of ENVELOPE_KEYS) {
-    if (message[key] !== undefined) wire[key] = plain[key] = message[key];
+    if (message[key] !== undefined) plain[key] = message[key];
   }
   if (message.payload !== undefined) {
     const extension = mrpExtensionOf(message.type);
     if (extension === undefined) {
       throw new InvalidArgumentError(`MRP ${mrpMessageTypeName(message.type)} carries no payload, but one was given`);
     }
-    wire[EXTENSION_PREFIX + extension] = plain[extension] = message.payload;
-  }
-  const problem = protocolMessage.verify(wire);
-  if (problem) {
-    throw new InvalidArgumentError(`invalid MRP ${mrpMessageTypeName(message.type)}: ${problem.replaceAll(EXTENSION_PREFIX, '')}`);
+    plain[extension] = message.payload;
   }
   try {
     return encodeProtobuf(plain, plan);
   } catch (err) {
-    if (err instanceof WireError) throw new InvalidArgumentError(`invalid MRP ${mrpMessageTypeName(message.type)}: ${err.message}`, { cause: err });
+    if (err instanceof PayloadError || err instanceof WireError) {
+      throw new InvalidArgumentError(`invalid MRP ${mrpMessageTypeName(message.type)}: ${err.message}`, { cause: err });
+    }
     throw err;
   }
 }
@@ -225,7 +207,7 @@ export function encodeMrpMessage(message: MrpMessage): Buffer {
  * well-formed ProtocolMessage; never anything else.
  */
 export function decodeMrpMessage(bytes: Uint8Array): MrpDecodedMessage {
-  const { plan } = loadSchema();
+  const plan = loadSchema();
   let raw: Record<string, unknown>;
   try {
     raw = decodeProtobuf(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), plan);

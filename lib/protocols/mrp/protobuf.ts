@@ -4,14 +4,16 @@
  * (proto2 presence), repeated fields only when non-empty, 64-bit integers as numbers, bytes as
  * Buffers (views into the input), enum values as numbers (also ones the schema does not list).
  *
- * protobufjs still parses the schema (messages.ts loads it) and checks outgoing payloads, but
- * its runtime codec builds Message instances whose prototypes carry defaults, so every decode
- * needed a second pass (toObject) and a third (unknown enum values) to reach that shape, and
- * every encode a copy (fromObject) and a linked list of write operations: about three times
- * the work, on every message of every connection. Here a plan per message type (field
- * number → name, kind, wire type) is built once from the schema, and each message is one
- * pass: decode reads straight into plain objects; encode sizes the message, then writes it
- * into one buffer. The bytes written are those protobufjs writes (fields in number order).
+ * The schema is the JSON descriptor protobufjs writes at build time (proto.build.mjs); a plan
+ * per message type (field number → name, kind, wire type) is made of it here, on first use,
+ * without protobufjs at run time: loading protobufjs and its reflection of the schema took
+ * ~45 ms of the first connection. protobufjs' runtime codec also built Message instances
+ * whose prototypes carry defaults, so every decode needed a second pass (toObject) and a
+ * third (unknown enum values) to reach this shape, and every encode a check, a copy
+ * (fromObject) and a linked list of write operations. Here each message is one pass: decode
+ * reads straight into plain objects; encode checks and sizes the message, then writes it into
+ * one buffer. The bytes written are those protobufjs writes (fields in number order), and an
+ * encode refuses what protobufjs' verify() refuses, in its words (`volume: number expected`).
  *
  * Decoding is bounded: no read leaves the input (a length that runs past its end, a varint
  * longer than 10 bytes or cut off), nesting is limited to 100 levels (as protoc and
@@ -20,7 +22,6 @@
  * (groups included) are skipped. Problems are thrown as `WireError` (reader-level: the
  * caller wraps them) or `DecodeError` (schema-level, already explained).
  */
-import type * as protobufjs from 'protobufjs/light';
 import { DecodeError } from '../../errors';
 
 /** Nesting deeper than this is refused (protoc's default recursion limit). */
@@ -28,6 +29,9 @@ export const PROTOBUF_MAX_DEPTH = 100;
 
 /** A reader-level problem (truncation, a bad tag): the caller says which message it was. */
 export class WireError extends Error {}
+
+/** A value that does not fit its field (`path: what expected`); nothing was written. */
+export class PayloadError extends Error {}
 
 const enum Kind {
   Int32,
@@ -103,6 +107,8 @@ interface FieldPlan {
   readonly tag: number;
   /** For messages: the nested plan (filled once every plan exists; types may nest themselves). */
   message: MessagePlan | null;
+  /** For enums: the values the schema lists (only those are sent). */
+  values: ReadonlySet<number> | null;
 }
 
 export interface MessagePlan {
@@ -113,49 +119,96 @@ export interface MessagePlan {
   readonly byKey: Map<string, FieldPlan>;
 }
 
-const plans = new Map<protobufjs.Type, MessagePlan>();
+/** The parts of protobufjs' JSON descriptor (`Root#toJSON`) that describe messages and enums. */
+export interface ProtoJson {
+  nested?: Record<string, ProtoJson>;
+  fields?: Record<string, { type: string; id: number; rule?: string; keyType?: string; options?: { packed?: boolean } }>;
+  values?: Record<string, number>;
+  /** An extension field declared in this scope: the message it extends, its type and number. */
+  extend?: string;
+  type?: string;
+  id?: number;
+  rule?: string;
+}
+
+interface Declared {
+  fullName: string;
+  json: ProtoJson;
+  /** The scope its type references are resolved in (its parent for an extension). */
+  scope: string;
+}
 
 /**
- * The plan of `type`, built on first use. `extensionPrefix` is stripped from extension field
- * names (`.mrp.setStateMessage` → `setStateMessage`).
+ * The plan of message type `root` (a full name such as `mrp.ProtocolMessage`) and of every
+ * type it reaches, from a JSON descriptor. Type references resolve as in .proto files: from
+ * the referencing scope outwards. Extensions of a message become fields named by their plain
+ * name (`.mrp.setStateMessage` → `setStateMessage`).
  */
-export function messagePlan(protobuf: typeof protobufjs, type: protobufjs.Type, extensionPrefix: string): MessagePlan {
-  const known = plans.get(type);
-  if (known) return known;
-  const plan: MessagePlan = { name: type.name, byId: [], byKey: new Map() };
-  plans.set(type, plan);
-  for (const field of type.fieldsArray) {
-    field.resolve();
-    if (field.map) throw new Error(`protobuf: map fields are not supported (${field.fullName})`);
-    const extension = field.name.startsWith(extensionPrefix);
-    let kind: Kind;
-    if (field.resolvedType instanceof protobuf.Enum) kind = Kind.Enum;
-    else if (field.resolvedType instanceof protobuf.Type) kind = Kind.Message;
-    else {
-      const scalar = SCALAR_KINDS[field.type];
-      if (scalar === undefined) throw new Error(`protobuf: no wire format for ${field.fullName} (${field.type})`);
-      kind = scalar;
+export function schemaPlan(json: ProtoJson, root: string): MessagePlan {
+  const types = new Map<string, Declared>();
+  const extensions: Declared[] = [];
+  const walk = (node: ProtoJson, scope: string): void => {
+    for (const [name, child] of Object.entries(node.nested ?? {})) {
+      const fullName = scope === '' ? name : `${scope}.${name}`;
+      if (child.extend !== undefined) extensions.push({ fullName, json: child, scope });
+      else types.set(fullName, { fullName, json: child, scope: fullName });
+      walk(child, fullName);
     }
-    const wire = wireTypeOf(kind);
-    const packable = field.repeated && wire !== 2;
-    const plain = extension ? field.name.slice(extensionPrefix.length) : field.name;
-    const fieldPlan: FieldPlan = {
-      key: plain,
-      id: field.id,
-      label: extension ? plain : `${type.name}.${field.name}`,
-      kind,
-      wire,
-      repeated: field.repeated,
-      packable,
-      packed: packable && field.packed,
-      tag: field.id * 8 + (packable && field.packed ? 2 : wire),
-      message: null,
+  };
+  walk(json, '');
+  const resolve = (ref: string, scope: string): Declared => {
+    if (ref.startsWith('.')) {
+      const found = types.get(ref.slice(1));
+      if (found) return found;
+    } else {
+      for (let at = scope; ; at = at.includes('.') ? at.slice(0, at.lastIndexOf('.')) : '') {
+        const found = types.get(at === '' ? ref : `${at}.${ref}`);
+        if (found) return found;
+        if (at === '') break;
+      }
+    }
+    throw new Error(`protobuf schema: no type ${ref} (referenced in ${scope})`);
+  };
+  const plans = new Map<string, MessagePlan>();
+  const planOf = (declared: Declared): MessagePlan => {
+    const known = plans.get(declared.fullName);
+    if (known) return known;
+    const plan: MessagePlan = { name: declared.fullName.slice(declared.fullName.lastIndexOf('.') + 1), byId: [], byKey: new Map() };
+    plans.set(declared.fullName, plan);
+    const add = (key: string, label: string, field: { type: string; id: number; rule?: string; keyType?: string; options?: { packed?: boolean } }, scope: string): void => {
+      if (field.keyType !== undefined) throw new Error(`protobuf schema: map fields are not supported (${declared.fullName}.${key})`);
+      let kind = SCALAR_KINDS[field.type];
+      let nested: Declared | null = null;
+      let values: ReadonlySet<number> | null = null;
+      if (kind === undefined) {
+        nested = resolve(field.type, scope);
+        if (nested.json.values !== undefined) {
+          kind = Kind.Enum;
+          values = new Set(Object.values(nested.json.values));
+          nested = null;
+        } else {
+          kind = Kind.Message;
+        }
+      }
+      const wire = wireTypeOf(kind);
+      const repeated = field.rule === 'repeated';
+      const packable = repeated && wire !== 2;
+      const packed = packable && field.options?.packed === true;
+      const fieldPlan: FieldPlan = { key, id: field.id, label, kind, wire, repeated, packable, packed, tag: field.id * 8 + (packed ? 2 : wire), message: null, values };
+      plan.byId[field.id] = fieldPlan;
+      plan.byKey.set(key, fieldPlan);
+      if (nested !== null) fieldPlan.message = planOf(nested);
     };
-    plan.byId[field.id] = fieldPlan;
-    plan.byKey.set(plain, fieldPlan);
-    if (kind === Kind.Message) fieldPlan.message = messagePlan(protobuf, field.resolvedType as protobufjs.Type, extensionPrefix);
-  }
-  return plan;
+    for (const [name, field] of Object.entries(declared.json.fields ?? {})) add(name, `${plan.name}.${name}`, field, declared.fullName);
+    for (const extension of extensions) {
+      if (resolve(extension.json.extend!, extension.scope) !== declared) continue;
+      // Named as protobufjs names it on the extended type, less the package: `setStateMessage`.
+      const key = extension.fullName.slice(extension.fullName.indexOf('.') + 1);
+      add(key, key, { type: extension.json.type!, id: extension.json.id!, ...(extension.json.rule !== undefined && { rule: extension.json.rule }) }, extension.scope);
+    }
+    return plan;
+  };
+  return planOf(resolve(`.${root}`, ''));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -383,7 +436,56 @@ export function decodeProtobuf(buf: Buffer, plan: MessagePlan): Record<string, u
 }
 
 // ---------------------------------------------------------------------------------------
-// Encoding (of values protobufjs' verify() accepted)
+// Encoding
+
+function isInteger(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && Math.floor(value) === value;
+}
+
+function isString(value: unknown): boolean {
+  return typeof value === 'string' || value instanceof String;
+}
+
+/**
+ * What a scalar field's value should be, when it is not (protobufjs' verify() words and
+ * rules: any integer for 32-bit fields, a number or a Long for 64-bit ones, array-likes or
+ * base64 text for bytes, a listed number for enums); null when it fits.
+ */
+function expected(field: FieldPlan, value: unknown): string | null {
+  switch (field.kind) {
+    case Kind.Enum:
+      return typeof value === 'number' && field.values!.has(value) ? null : 'enum value';
+    case Kind.Int32:
+    case Kind.Uint32:
+    case Kind.Sint32:
+    case Kind.Fixed32:
+    case Kind.Sfixed32:
+      return isInteger(value) ? null : 'integer';
+    case Kind.Int64:
+    case Kind.Uint64:
+    case Kind.Sint64:
+    case Kind.Fixed64:
+    case Kind.Sfixed64: {
+      const long = value as { low?: unknown; high?: unknown } | null;
+      return isInteger(value) || (long !== null && typeof long === 'object' && isInteger(long.low) && isInteger(long.high)) ? null : 'integer|Long';
+    }
+    case Kind.Float:
+    case Kind.Double:
+      return typeof value === 'number' ? null : 'number';
+    case Kind.Bool:
+      return typeof value === 'boolean' ? null : 'boolean';
+    case Kind.String:
+      return isString(value) ? null : 'string';
+    case Kind.Bytes:
+      return (value !== null && typeof value === 'object' && typeof (value as { length?: unknown }).length === 'number') || isString(value) ? null : 'buffer';
+    case Kind.Message:
+      return null;
+  }
+}
+
+function refuse(field: FieldPlan, what: string): PayloadError {
+  return new PayloadError(`${field.key}: ${what}${field.repeated && what !== 'array' ? '[]' : ''} expected`);
+}
 
 type Plain = Record<string, unknown>;
 
@@ -514,7 +616,12 @@ function valueSize(field: FieldPlan, value: unknown, depth: number): number {
     }
     case Kind.Message: {
       const at = lengthsUsed++;
-      const n = messageSize(value as Plain, field.message!, depth + 1);
+      let n: number;
+      try {
+        n = messageSize(value as Plain, field.message!, depth + 1);
+      } catch (err) {
+        throw err instanceof PayloadError ? new PayloadError(`${field.key}.${err.message}`) : err;
+      }
       lengths[at] = n;
       return varintSize32(n) + n;
     }
@@ -536,7 +643,20 @@ function recordFields(message: Plain, plan: MessagePlan): number {
     const field = plan.byKey.get(key);
     if (field === undefined) continue;
     const value = message[key];
-    if (value == null || (field.repeated && (value as unknown[]).length === 0)) continue;
+    if (value == null) continue;
+    if (field.repeated) {
+      if (!Array.isArray(value)) throw refuse(field, 'array');
+      if (value.length === 0) continue;
+      if (field.kind !== Kind.Message) {
+        for (const item of value) {
+          const what = expected(field, item);
+          if (what !== null) throw refuse(field, what);
+        }
+      }
+    } else if (field.kind !== Kind.Message) {
+      const what = expected(field, value);
+      if (what !== null) throw refuse(field, what);
+    }
     let at = entriesUsed;
     entries[entriesUsed++] = field;
     entries[entriesUsed++] = value;
@@ -554,6 +674,7 @@ function recordFields(message: Plain, plan: MessagePlan): number {
 
 function messageSize(message: Plain, plan: MessagePlan, depth: number): number {
   if (depth > PROTOBUF_MAX_DEPTH) throw new WireError('max depth exceeded');
+  if (typeof message !== 'object' || message === null) throw new PayloadError('object expected');
   const countAt = entriesUsed++;
   const count = recordFields(message, plan);
   entries[countAt] = count;
@@ -721,7 +842,11 @@ function writeMessage(w: Writer, depth: number): void {
   }
 }
 
-/** The bytes of `message` (a plain object of `plan`'s shape, checked by protobufjs' verify). */
+/**
+ * The bytes of `message`, a plain object of `plan`'s shape. A value that does not fit its
+ * field is a PayloadError naming it; nothing else is thrown for any input but a nesting
+ * deeper than PROTOBUF_MAX_DEPTH (WireError).
+ */
 export function encodeProtobuf(message: Plain, plan: MessagePlan): Buffer {
   entriesUsed = 0;
   lengthsUsed = 0;

@@ -6,15 +6,23 @@ import * as protobuf from 'protobufjs/light';
 import { encodeVarint } from '../../../../lib/codecs/varint';
 import { DecodeError } from '../../../../lib/errors';
 import { MRP_EXTENSION_BY_TYPE } from '../../../../lib/protocols/mrp/messages';
-import { decodeProtobuf, encodeProtobuf, messagePlan, PROTOBUF_MAX_DEPTH, WireError } from '../../../../lib/protocols/mrp/protobuf';
+import {
+  decodeProtobuf,
+  encodeProtobuf,
+  PayloadError,
+  PROTOBUF_MAX_DEPTH,
+  schemaPlan,
+  WireError,
+  type ProtoJson,
+} from '../../../../lib/protocols/mrp/protobuf';
 
 const PREFIX = '.mrp.';
-const root = protobuf.Root.fromJSON(
-  JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'lib', 'protocols', 'mrp', 'proto.json'), 'utf8')) as protobuf.INamespace,
-);
+const json = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'lib', 'protocols', 'mrp', 'proto.json'), 'utf8')) as ProtoJson;
+// protobufjs, the independent implementation the tests hold ours against.
+const root = protobuf.Root.fromJSON(json as protobuf.INamespace);
 const protocolMessage = root.lookupType('mrp.ProtocolMessage');
-const plan = messagePlan(protobuf, protocolMessage, PREFIX);
-const commandInfo = messagePlan(protobuf, root.lookupType('mrp.CommandInfo'), PREFIX);
+const plan = schemaPlan(json, 'mrp.ProtocolMessage');
+const commandInfo = schemaPlan(json, 'mrp.CommandInfo');
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const key = (field: number, wire: number): Buffer => encodeVarint(field * 8 + wire);
@@ -92,15 +100,55 @@ describe('MRP protobuf wire format', () => {
     }
   });
 
+  describe('checks before writing, as protobufjs verify() does', () => {
+    const cases: [string, Record<string, unknown>][] = [
+      ['an enum value the schema does not list', { setStateMessage: { playbackState: 77 } }],
+      ['an enum value as text', { setStateMessage: { playbackState: 'Playing' } }],
+      ['text for a float', { setVolumeMessage: { volume: 'loud' } }],
+      ['a fraction for a uint32', { sendCommandMessage: { command: 1, options: { sendOptions: 1.5 } } }],
+      ['a number for a string', { deviceInfoMessage: { name: 7 } }],
+      ['a number for bytes', { cryptoPairingMessage: { pairingData: 5 } }],
+      ['one value for a repeated field', { setStateMessage: { supportedCommands: { supportedCommands: { command: 1 } } } }],
+      ['text among repeated doubles', { setStateMessage: { supportedCommands: { supportedCommands: [{ command: 18, preferredIntervals: [10, 'x'] }] } } }],
+      ['text for a nested message', { setStateMessage: { playbackQueue: 'queue' } }],
+      ['text for an int64', { setStateMessage: { playbackQueue: { contentItems: [{ metadata: { iTunesStoreIdentifier: 'x' } }] } } }],
+      ['a boolean as a number', { clientUpdatesConfigMessage: { artworkUpdates: 1 } }],
+    ];
+    for (const [what, fields] of cases) {
+      it(`refuses ${what}, in protobufjs' words`, () => {
+        const wire = Object.fromEntries(Object.entries(fields).map(([k, v]) => [PREFIX + k, v]));
+        const theirs = protocolMessage.verify({ type: 1, ...wire });
+        assert.ok(theirs, 'protobufjs refuses it too');
+        assert.throws(
+          () => encodeProtobuf({ type: 1, ...fields }, plan),
+          (err: unknown) => err instanceof PayloadError && err.message === theirs.replaceAll(PREFIX, ''),
+        );
+      });
+    }
+
+    it('takes what protobufjs takes: a Long for a 64-bit field, base64 text or a byte array for bytes', () => {
+      const wire = { type: 1, timestamp: { low: 5, high: 1 }, [`${PREFIX}cryptoPairingMessage`]: { pairingData: 'AQID' } };
+      assert.equal(protocolMessage.verify(wire), null);
+      const ours = encodeProtobuf({ type: 1, timestamp: { low: 5, high: 1 }, cryptoPairingMessage: { pairingData: 'AQID' } }, plan);
+      assert.equal(ours.toString('hex'), viaProtobufjs(wire).toString('hex'));
+      const decoded = decodeProtobuf(ours, plan) as { timestamp: number; cryptoPairingMessage: { pairingData: Buffer } };
+      assert.equal(decoded.timestamp, 2 ** 32 + 5);
+      assert.deepEqual([...decoded.cryptoPairingMessage.pairingData], [1, 2, 3]);
+      const array = encodeProtobuf({ type: 1, cryptoPairingMessage: { pairingData: [1, 2, 3] } }, plan);
+      assert.deepEqual([...(decodeProtobuf(array, plan) as { cryptoPairingMessage: { pairingData: Buffer } }).cryptoPairingMessage.pairingData], [1, 2, 3]);
+    });
+  });
+
   describe('values', () => {
     it('64-bit integers: negative int64 in ten bytes, uint64 exact up to 2^53', () => {
       const bytes = encodeProtobuf({ type: 1, timestamp: 2 ** 53 - 1 }, plan);
       assert.equal(decodeProtobuf(bytes, plan).timestamp, 2 ** 53 - 1);
       assert.equal(bytes.toString('hex'), viaProtobufjs({ type: 1, timestamp: 2 ** 53 - 1 }).toString('hex'));
       // int32 fields take values modulo 2^32, as protobufjs does; a negative one is sign-extended.
-      const info = encodeProtobuf({ command: -1 }, commandInfo);
-      assert.equal(info.toString('hex'), '08ffffffffffffffffff01');
-      assert.equal(decodeProtobuf(info, commandInfo).command, -1);
+      const info = encodeProtobuf({ skipInterval: -1 }, commandInfo);
+      assert.equal(info.toString('hex'), '68ffffffffffffffffff01');
+      assert.equal(decodeProtobuf(info, commandInfo).skipInterval, -1);
+      assert.equal(encodeProtobuf({ skipInterval: 2 ** 32 + 5 }, commandInfo).toString('hex'), '6805');
     });
 
     it('repeated numbers arrive packed or one by one, in wire order', () => {
