@@ -6,7 +6,7 @@
  * rounds that alternate with their floor (bench/floor.ts: the same bytes on the same kind of
  * connection with nothing of the library), and each figure is shown as a multiple of it.
  */
-import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
@@ -17,7 +17,7 @@ import type { NowPlaying } from '../lib/device/state';
 import type { Simulator } from '../lib/simulator';
 import { describeExchange, floorPushes, floorRoundTrips, type FloorExchange, type FloorKind } from './floor';
 import { interleaved, latencies, missing, percentile, round, type Measurement } from './measure';
-import type { ScaleChildMessage, ScaleParentMessage } from './scale-devices';
+import { nextMessage, startDeviceProcess, type ScaleParentMessage } from './scale-devices';
 
 /** Rounds of commands (and of pushes), each followed by a round of its floor. */
 const ROUNDS = 4;
@@ -271,20 +271,6 @@ export async function connectRows(
   ];
 }
 
-/** The next message of `type` from the device process. */
-function reply<T extends ScaleChildMessage['type']>(child: ChildProcess, type: T): Promise<Extract<ScaleChildMessage, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the device process sent no ${type}`)), 30_000);
-    const listener = (message: ScaleChildMessage): void => {
-      if (message.type !== type) return;
-      clearTimeout(timer);
-      child.off('message', listener);
-      resolve(message as Extract<ScaleChildMessage, { type: T }>);
-    };
-    child.on('message', listener);
-  });
-}
-
 const SEPARATE_COMMANDS = 400;
 
 /**
@@ -294,11 +280,11 @@ const SEPARATE_COMMANDS = 400;
  * simulator). Says which side of a round trip costs what.
  */
 export async function separateProcessRows(suite: string, kind: string, protocol: Protocol, name: string): Promise<Measurement[]> {
-  const child = fork(join(__dirname, 'scale-devices.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  let child: ChildProcess | null = null;
   try {
-    const ready = reply(child, 'ready');
-    child.send({ type: 'start', devices: 1, kinds: [kind] } satisfies ScaleParentMessage);
-    const [device] = (await ready).devices;
+    const started = await startDeviceProcess(1, [kind]);
+    child = started.child;
+    const device = started.devices[0];
     const services = Object.entries(device!.ports).map(([p, port]) => ({ protocol: p as Protocol, port: port! }));
     const commander = await connect(manualConfig({ address: device!.host, services }), { credentials: device!.credentials, protocols: [protocol] });
     try {
@@ -306,8 +292,8 @@ export async function separateProcessRows(suite: string, kind: string, protocol:
       const command = (): Promise<void> => commander.command(n++ % 2 === 0 ? 'play' : 'pause');
       for (let i = 0; i < WARMUP; i++) await command();
       const cpu = async (): Promise<number> => {
-        const answer = reply(child, 'cpu');
-        child.send({ type: 'cpu' } satisfies ScaleParentMessage);
+        const answer = nextMessage(child!, 'cpu');
+        child!.send({ type: 'cpu' } satisfies ScaleParentMessage);
         return (await answer).used;
       };
       const theirsBefore = await cpu();
@@ -345,6 +331,6 @@ export async function separateProcessRows(suite: string, kind: string, protocol:
   } catch (err) {
     return [missing(suite, `${name}, device in another process`, 'ms', (err as Error).message.split('\n')[0]!)];
   } finally {
-    child.send({ type: 'stop' } satisfies ScaleParentMessage);
+    child?.send({ type: 'stop' } satisfies ScaleParentMessage);
   }
 }

@@ -210,15 +210,23 @@ export async function floorPair(kind: FloorKind, exchange: FloorExchange) {
   };
 }
 
-/** `count` round trips (ms each) of `exchange` on a fresh connection, after `warmup` unmeasured ones. */
-export async function floorRoundTrips(kind: FloorKind, exchange: FloorExchange, count: number, warmup = 20): Promise<number[]> {
+/** `count` samples (ms each) of `step` on a fresh pair, after `warmup` unmeasured ones, each after `gapMs` of quiet. */
+async function floorSamples(
+  kind: FloorKind,
+  exchange: FloorExchange,
+  step: 'roundTrip' | 'push',
+  count: number,
+  warmup: number,
+  gapMs: number,
+): Promise<number[]> {
   const pair = await floorPair(kind, exchange);
   try {
-    for (let i = 0; i < warmup; i++) await pair.roundTrip();
+    for (let i = 0; i < warmup; i++) await pair[step]();
     const samples: number[] = [];
     for (let i = 0; i < count; i++) {
+      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
       const start = performance.now();
-      await pair.roundTrip();
+      await pair[step]();
       samples.push(performance.now() - start);
     }
     return samples;
@@ -227,25 +235,17 @@ export async function floorRoundTrips(kind: FloorKind, exchange: FloorExchange, 
   }
 }
 
+/** `count` round trips (ms each) of `exchange` on a fresh connection, after `warmup` unmeasured ones. */
+export function floorRoundTrips(kind: FloorKind, exchange: FloorExchange, count: number, warmup = 20): Promise<number[]> {
+  return floorSamples(kind, exchange, 'roundTrip', count, warmup, 0);
+}
+
 /**
  * `count` one-way pushes of `exchange.answer` (ms each, server write → client has it all),
  * each after `gapMs` of quiet (as the figure it is the floor of).
  */
-export async function floorPushes(kind: FloorKind, exchange: FloorExchange, count: number, warmup = 20, gapMs = 0): Promise<number[]> {
-  const pair = await floorPair(kind, exchange);
-  try {
-    for (let i = 0; i < warmup; i++) await pair.push();
-    const samples: number[] = [];
-    for (let i = 0; i < count; i++) {
-      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
-      const start = performance.now();
-      await pair.push();
-      samples.push(performance.now() - start);
-    }
-    return samples;
-  } finally {
-    await pair.close();
-  }
+export function floorPushes(kind: FloorKind, exchange: FloorExchange, count: number, warmup = 20, gapMs = 0): Promise<number[]> {
+  return floorSamples(kind, exchange, 'push', count, warmup, gapMs);
 }
 
 /** `count` TCP connects to a listening loopback socket (ms each, connect() → 'connect'). */

@@ -9,6 +9,8 @@
  *
  * Messages (IPC): parent → `start` | `ping` | `run` | `stop`; child → `ready` | `pong` | `done`.
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Protocol } from '../lib/device/interfaces';
 import { hapCredentials, formatHapCredentials } from '../lib/hap/credentials';
@@ -107,6 +109,32 @@ export type ScaleChildMessage =
   | { type: 'cpu'; used: number }
   /** Per device: when each change happened (epoch ms) and the state it left; the CPU this process used meanwhile (µs). */
   | { type: 'done'; changes: { at: number[]; states: string[] }[]; cpu: number };
+
+/** The parent's side: the first message of `type` from the device process. */
+export function nextMessage<T extends ScaleChildMessage['type']>(
+  child: ChildProcess,
+  type: T,
+  timeout = 60_000,
+): Promise<Extract<ScaleChildMessage, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the device process sent no ${type} within ${timeout} ms`)), timeout);
+    const listener = (message: ScaleChildMessage): void => {
+      if (message.type !== type) return;
+      clearTimeout(timer);
+      child.off('message', listener);
+      resolve(message as Extract<ScaleChildMessage, { type: T }>);
+    };
+    child.on('message', listener);
+  });
+}
+
+/** The parent's side: a device process running `count` devices (of the kinds named); stop it with a `stop` message. */
+export async function startDeviceProcess(count: number, kinds?: string[]): Promise<{ child: ChildProcess; devices: ScaleDevice[] }> {
+  const child = fork(join(__dirname, 'scale-devices.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  const ready = nextMessage(child, 'ready');
+  child.send({ type: 'start', devices: count, ...(kinds !== undefined && { kinds }) } satisfies ScaleParentMessage);
+  return { child, devices: (await ready).devices };
+}
 
 /** Epoch milliseconds with the monotonic clock's precision. */
 export function preciseNow(): number {

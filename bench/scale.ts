@@ -18,7 +18,7 @@
  * Node-RED process's CPU profile of the changing window is written there (open it in Chrome's
  * DevTools) to see where each update's time goes.
  */
-import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { createServer, type Server } from 'node:http';
@@ -30,7 +30,7 @@ import type { NodeMessage } from 'node-red';
 import type { NowPlaying } from '../lib/device/state';
 import { REPO_ROOT } from '../test/support/paths';
 import { formatTable, percentile, round, type Measurement, type Suite } from './measure';
-import { preciseNow, type ScaleChildMessage, type ScaleDevice, type ScaleParentMessage } from './scale-devices';
+import { nextMessage, preciseNow, startDeviceProcess, type ScaleDevice, type ScaleParentMessage } from './scale-devices';
 
 const SUITE = 'scale';
 const PUSH_P99_TARGET_MS = 20;
@@ -96,26 +96,12 @@ async function startProfiler(): Promise<(() => Promise<void>) | null> {
   };
 }
 
-/** Resolves with the first message from `child` of `type`. */
-function expect<T extends ScaleChildMessage['type']>(child: ChildProcess, type: T, timeout = 60_000): Promise<Extract<ScaleChildMessage, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the device process sent no ${type} within ${timeout} ms`)), timeout);
-    const listener = (message: ScaleChildMessage): void => {
-      if (message.type !== type) return;
-      clearTimeout(timer);
-      child.off('message', listener);
-      resolve(message as Extract<ScaleChildMessage, { type: T }>);
-    };
-    child.on('message', listener);
-  });
-}
-
 /** The device process's clock minus ours (ms), from the IPC round trip that took least time. */
 async function clockOffset(child: ChildProcess): Promise<{ offset: number; uncertainty: number }> {
   let best = { offset: 0, uncertainty: Infinity };
   for (let i = 0; i < 20; i++) {
     const sent = preciseNow();
-    const pong = expect(child, 'pong');
+    const pong = nextMessage(child, 'pong');
     child.send({ type: 'ping', sent } satisfies ScaleParentMessage);
     const { at } = await pong;
     const back = preciseNow();
@@ -157,11 +143,9 @@ export async function runScale(options: ScaleOptions): Promise<Measurement[]> {
     editorTheme: { tours: false, palette: { catalogues: [] }, projects: { enabled: false } },
   });
   await red.start();
-  const child = fork(join(__dirname, 'scale-devices.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const baseline = memory();
+  const { child, devices } = await startDeviceProcess(options.devices);
   try {
-    const baseline = memory();
-    child.send({ type: 'start', devices: options.devices } satisfies ScaleParentMessage);
-    const { devices } = await expect(child, 'ready');
     const clock = await clockOffset(child);
 
     // Every message of every playstatus node, as it leaves the node.
@@ -191,7 +175,7 @@ export async function runScale(options: ScaleOptions): Promise<Measurement[]> {
     const cpuBefore = process.cpuUsage();
     const busyStart = preciseNow();
     child.send({ type: 'run', seconds: options.seconds, rate: options.rate } satisfies ScaleParentMessage);
-    const { changes, cpu: deviceCpu } = await expect(child, 'done', (options.seconds + 60) * 1000);
+    const { changes, cpu: deviceCpu } = await nextMessage(child, 'done', (options.seconds + 60) * 1000);
     const expected = changes.reduce((n, c) => n + c.at.length, 0);
     const settleBy = Date.now() + 2000;
     while ([...received.values()].reduce((n, l) => n + l.length, 0) < expected && Date.now() < settleBy) await sleep(10);
