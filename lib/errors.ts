@@ -65,6 +65,24 @@ export class NotSupportedError extends AtvError {
 }
 
 /**
+ * A connected device cannot do something over the protocols that are connected, though
+ * others it offers could: `unpaired` were not tried for want of credentials, `failed` did
+ * not connect. `base` is the message without the hints (a caller may give its own).
+ */
+export class FeatureUnavailableError extends NotSupportedError {
+  readonly base: string;
+  readonly unpaired: readonly string[];
+  readonly failed: readonly string[];
+
+  constructor(base: string, hints: { unpaired: readonly string[]; failed: readonly string[]; message: string }, options?: AtvErrorOptions) {
+    super(hints.message ? `${base}; ${hints.message}` : base, options);
+    this.base = base;
+    this.unpaired = hints.unpaired;
+    this.failed = hints.failed;
+  }
+}
+
+/**
  * `connect()` found no protocol it may use on this device (none offered, none allowed, or
  * every one the device offers disabled by the device itself, e.g. direct MRP on tvOS 15+): a
  * NOT_SUPPORTED that the configuration decides, unlike a session refusing one request.

@@ -6,7 +6,8 @@
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Device } from '../lib/core/facade';
-import { AtvError, InvalidArgumentError, NotSupportedError } from '../lib/errors';
+import { FeatureUnavailableError, InvalidArgumentError, NotSupportedError } from '../lib/errors';
+import type { Protocol } from '../lib/device/interfaces';
 import { getLink, type DeviceLink, type DisplayStatus, type LinkListener, type Translate } from './connections';
 
 /**
@@ -117,19 +118,18 @@ export async function withDevice<T>(link: DeviceLink<Device> | null, request: (d
 }
 
 function explain(link: DeviceLink<Device>, err: unknown): unknown {
-  if (!(err instanceof AtvError) || err.code !== 'NOT_SUPPORTED') return err;
+  // The device names the protocols that could do it (unpaired, or not connected): say what to do.
+  if (!(err instanceof FeatureUnavailableError)) return err;
   const status = link.snapshot();
-  if (status.state !== 'connected' || status.failedProtocols.length === 0) return err;
   const upper = (list: readonly string[]) => list.map((p) => p.toUpperCase()).join(', ');
+  const unpaired = [...err.unpaired, ...err.failed.filter((p) => status.needsPairing.includes(p as Protocol))];
+  const down = status.failedProtocols.filter((f) => err.failed.includes(f.protocol) && !unpaired.includes(f.protocol));
   const hints: string[] = [];
-  if (status.needsPairing.length > 0) {
-    hints.push(shared('errors.unpairedProtocols', { protocols: upper(status.needsPairing), protocol: status.needsPairing[0]! }));
-  }
-  const down = status.failedProtocols.filter((f) => !status.needsPairing.includes(f.protocol));
+  if (unpaired.length > 0) hints.push(shared('errors.unpairedProtocols', { protocols: upper(unpaired), protocol: unpaired[0]! }));
   if (down.length > 0) {
     hints.push(shared('errors.downProtocols', { protocols: upper(down.map((f) => f.protocol)), reason: down.map((f) => f.error.message).join('; ') }));
   }
-  return new NotSupportedError(`${err.message}; ${hints.join('; ')}`, { cause: err });
+  return hints.length > 0 ? new NotSupportedError(`${err.base}; ${hints.join('; ')}`, { cause: err }) : err;
 }
 
 /** Evaluates a typed-input property (msg, flow, global, env, str, num, ...) for `msg`. */

@@ -1,6 +1,6 @@
 // The demo's simulated TV screen: what a person would see on and do with the TV that
-// `npm start` simulates, in a browser tab beside the editor. It shows what plays, the
-// volume and power, and the pairing PIN the TV shows when a remote (the editor's Pair
+// `npm start` simulates, in a browser tab beside the editor. It shows what plays, the app
+// in front, the volume and power, a search box to type into (Companion's keyboard), and the pairing PIN the TV shows when a remote (the editor's Pair
 // button) asks for one; its Settings → Remotes form types a PIN on the "TV" for DMAP
 // pairing, as on an Apple TV 3. Demo only: it is served by scripts/start.mjs, never by the
 // package.
@@ -18,7 +18,7 @@ const PAGE = `<!doctype html>
   .screen img { width: 160px; height: 160px; border-radius: 8px; background: #333; }
   h1 { font-size: 20px; margin: 0 0 12px; color: #aaa; font-weight: 400; }
   #title { font-size: 22px; font-weight: 600; }
-  #artist, #album, #state { color: #aaa; margin-top: 4px; }
+  #artist, #album, #state, #app, #logins { color: #aaa; margin-top: 4px; }
   .pin { margin-top: 20px; background: #0a84ff; color: #fff; border-radius: 12px; padding: 16px 20px; font-size: 18px; }
   .pin b { font-size: 40px; letter-spacing: 10px; display: block; margin-top: 6px; }
   section { margin-top: 20px; background: #1b1b1b; border-radius: 12px; padding: 16px 20px; }
@@ -31,13 +31,14 @@ const PAGE = `<!doctype html>
   <h1 id="name">Simulated TV</h1>
   <div class="screen">
     <img id="cover" alt="cover" src="">
-    <div><div id="title">—</div><div id="artist"></div><div id="album"></div><div id="state"></div></div>
+    <div><div id="title">—</div><div id="artist"></div><div id="album"></div><div id="state"></div><div id="app"></div><div id="logins"></div></div>
   </div>
   <div class="pin" id="pin" hidden>Pairing with <span id="pin-remote">a remote</span> (<span id="pin-protocol"></span>). Type this PIN on the remote:<b id="pin-code"></b></div>
   <section>
     <label for="volume">Volume <span id="volume-value"></span> (the TV's own remote)</label>
     <input type="range" id="volume" min="0" max="100" step="1" style="width: 100%">
-    <div style="margin-top: 10px"><button id="power-toggle">Power</button><button id="next">Next track</button></div>
+    <div style="margin-top: 10px"><button id="power-toggle">Power</button><button id="next">Next track</button><button id="search">Open a search box</button></div>
+    <div id="search-field" hidden>Search: <b id="search-text"></b></div>
   </section>
   <section>
     <label for="remote-pin">Settings → Remotes (DMAP pairing): type the PIN the remote shows</label>
@@ -64,6 +65,9 @@ const PAGE = `<!doctype html>
       $('artist').textContent = np.artist || '';
       $('album').textContent = np.album || '';
       $('state').textContent = np.deviceState + ' · power ' + s.power;
+      $('app').textContent = s.app ? 'App: ' + s.app.name : '';
+      const seen = Object.entries(s.logins).map(([p, n]) => p.toUpperCase() + ' ' + n);
+      $('logins').textContent = seen.length ? 'Remotes logged in: ' + seen.join(' · ') : '';
       const art = 'artwork?track=' + encodeURIComponent(np.contentIdentifier || '');
       if (art !== cover) { cover = art; $('cover').src = art; }
       if (!dragging) $('volume').value = String(s.volume);
@@ -75,12 +79,16 @@ const PAGE = `<!doctype html>
         $('pin-remote').textContent = s.pin.remoteName || 'a remote';
       }
       $('power-toggle').textContent = s.power === 'off' ? 'Turn on' : 'Turn off';
+      $('search').textContent = s.search === null ? 'Open a search box' : 'Close the search box';
+      $('search-field').hidden = s.search === null;
+      $('search-text').textContent = s.search || '(empty: type into it from the keyboard node)';
     } catch (err) { /* the demo is stopping */ }
   }
   $('volume').addEventListener('input', () => { dragging = true; $('volume-value').textContent = $('volume').value; });
   $('volume').addEventListener('change', async () => { dragging = false; await post('volume', { level: Number($('volume').value) }); refresh(); });
   $('power-toggle').addEventListener('click', async () => { await post('power', {}); refresh(); });
   $('next').addEventListener('click', async () => { await post('next', {}); refresh(); });
+  $('search').addEventListener('click', async () => { await post('search', {}); refresh(); });
   $('remote-pair').addEventListener('click', async () => {
     const result = $('remote-result');
     result.className = ''; result.textContent = 'Calling the remote…';
@@ -102,6 +110,9 @@ const PAGE = `<!doctype html>
  */
 export function mountSimulatedTv(app, express, sim, announce, { trackArtwork }) {
   let shown = null;
+  // How often a remote logged in, per protocol (what the TV knows of who controls it).
+  const logins = {};
+  sim.on('login', (login) => (logins[login.protocol] = (logins[login.protocol] ?? 0) + 1));
   sim.on('pin', (request) => {
     shown = { protocol: request.protocol, pin: request.pin, remoteName: request.remoteName ?? null, at: Date.now() };
   });
@@ -119,6 +130,11 @@ export function mountSimulatedTv(app, express, sim, announce, { trackArtwork }) 
       nowPlaying: sim.state.nowPlaying(),
       volume: sim.state.volume,
       power: sim.state.power,
+      // The app in front (Companion launches it; MRP reports it with what plays).
+      app: sim.state.app,
+      // The text in the search box that has the focus (Companion's keyboard types there), or null.
+      search: sim.state.textFocused ? sim.state.text : null,
+      logins,
       pin: shown && { protocol: shown.protocol, pin: shown.pin, remoteName: shown.remoteName },
     });
   });
@@ -141,6 +157,12 @@ export function mountSimulatedTv(app, express, sim, announce, { trackArtwork }) 
     if (sim.state.power === 'off') sim.state.turnOn();
     else sim.state.turnOff();
     res.json({ power: sim.state.power });
+  });
+  // Opens a search box (a text field with the focus), or closes the one open.
+  router.post('/search', (_req, res) => {
+    if (sim.state.textFocused) sim.state.unfocusTextField();
+    else sim.state.focusTextField('');
+    res.json({ search: sim.state.textFocused ? sim.state.text : null });
   });
   router.post('/next', (_req, res) => {
     sim.state.next();

@@ -10,16 +10,22 @@
 // with a browser only. Ctrl-C, or a failure at any step, stops Node-RED and the simulator
 // and removes the user directory (it holds a credentials file).
 //
-// The demo device is one MODE of the table below: DMAP (an Apple TV 3, the default) or MRP
-// (an Apple TV 4K that also serves DMAP; the demo pairs with it in-process and its device
-// node uses MRP only). The examples reach the simulator over DMAP in every mode.
+// The demo device is one MODE of the table below. The default is the modern case: an Apple
+// TV 4K on tvOS 18 that serves AirPlay (MRP travels through its tunnel) and Companion (power,
+// apps, keyboard); the demo pairs with both in-process (the library's pair() with the fixed
+// demo PIN) and its device node uses those two only. That simulator serves DMAP too, which a
+// real tvOS 18 Apple TV does not: the examples cannot carry credentials, and DMAP with the
+// simulator's Home Sharing id is the one login that needs none, so they connect as they are
+// (and show that AirPlay or Companion could be paired). `--dmap` (an Apple TV 3) and `--mrp`
+// (an Apple TV 4K on tvOS 14, MRP on its own port) keep the older demos.
 //
-//   npm start -- --mrp               the demo over MRP (or ATV_DEMO_PROTOCOL=mrp npm start)
+//   npm start -- --mrp               another mode (or ATV_DEMO_PROTOCOL=mrp npm start)
 //   PORT=1881 npm start            editor port (default 1880, or the next free one)
 //   ATV_DEMO_HOST=0.0.0.0 npm start  let other machines open the editor (default 127.0.0.1);
 //                                    it has no password: anyone who reaches it runs code here
-//   ATV_DEMO_DMAP_PORT, ATV_DEMO_MRP_PORT  simulator ports (default 3689 and 49152 when
-//                                    free, else any; 0 = any)
+//   ATV_DEMO_DMAP_PORT, ATV_DEMO_MRP_PORT, ATV_DEMO_AIRPLAY_PORT, ATV_DEMO_COMPANION_PORT
+//                                    simulator ports (default 3689, 49152, 7000 and 49153
+//                                    when free, else any; 0 = any)
 //   --no-build                       skip the build (dist/ is up to date)
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,8 +44,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const uiHost = process.env.ATV_DEMO_HOST || '127.0.0.1';
 const nodeRedPackage = process.env.ATV_NODE_RED || 'node-red';
-/** The PIN the demo's simulated Apple TV shows for MRP pairing (a demo, so it is fixed). */
-const DEMO_MRP_PIN = '1111';
+/** The PIN the demo's simulated Apple TV shows for MRP, AirPlay and Companion pairing (a demo, so it is fixed). */
+const DEMO_PIN = '1111';
 
 /** The editor is reachable from elsewhere unless it listens on loopback only. */
 const exposed = !['127.0.0.1', 'localhost', '::1'].includes(uiHost);
@@ -50,40 +56,46 @@ const EXPOSED_WARNING = [
 ];
 
 /**
- * THE demo modes: what the simulator serves, the mode's own simulator port and how the demo
- * device node reaches it (`link(sim)` → { protocol, port, credentials }). A mode per protocol
- * is one entry here.
+ * The simulator port of each protocol: the environment variable that sets it, the port taken
+ * when that is unset and the port is free (a real device's usual one), and the Simulator option.
+ */
+const PORTS = {
+  dmap: { variable: 'ATV_DEMO_DMAP_PORT', preferred: 3689, option: 'dmapPort' },
+  mrp: { variable: 'ATV_DEMO_MRP_PORT', preferred: 49152, option: 'mrpPort' },
+  airplay: { variable: 'ATV_DEMO_AIRPLAY_PORT', preferred: 7000, option: 'airplayPort' },
+  companion: { variable: 'ATV_DEMO_COMPANION_PORT', preferred: 49153, option: 'companionPort' },
+};
+
+/**
+ * THE demo modes (the first is the default): what the simulator serves and which of those
+ * protocols the demo's device node uses (`uses`; each one the demo pairs with by itself, DMAP
+ * with the simulator's demo pairing GUID). A mode per device is one entry here.
  */
 const MODES = {
+  airplay: {
+    protocols: ['dmap', 'airplay', 'companion'],
+    uses: ['airplay', 'companion'],
+  },
   dmap: {
-    label: 'DMAP',
     protocols: ['dmap'],
-    link: async (sim, { DEMO_DMAP_CREDENTIALS }) => ({ protocol: 'dmap', port: sim.dmapPort, credentials: DEMO_DMAP_CREDENTIALS }),
-    instructions: () => [],
+    uses: ['dmap'],
   },
   mrp: {
-    label: 'MRP',
     protocols: ['dmap', 'mrp'],
-    port: { variable: 'ATV_DEMO_MRP_PORT', preferred: 49152, option: 'mrpPort' },
-    pin: DEMO_MRP_PIN,
-    link: async (sim) => ({ protocol: 'mrp', port: sim.mrpPort, credentials: await pairOverMrp(sim) }),
-    instructions: (sim) => [
-      `Pair with it yourself: npx atvlink pair --protocol mrp --host 127.0.0.1 --port ${sim.mrpPort}`,
-      `                       (the simulated TV shows PIN ${DEMO_MRP_PIN})`,
-    ],
+    uses: ['mrp'],
   },
 };
 const MODE_NAMES = Object.keys(MODES);
 
 const USAGE = [
   `usage: npm start [-- ${MODE_NAMES.map((m) => `--${m}`).join(' | ')}] [--no-build]`,
-  `  environment: PORT, ATV_DEMO_HOST, ATV_DEMO_PROTOCOL=${MODE_NAMES.join('|')}, ATV_DEMO_DMAP_PORT, ATV_DEMO_MRP_PORT`,
+  `  environment: PORT, ATV_DEMO_HOST, ATV_DEMO_PROTOCOL=${MODE_NAMES.join('|')}, ${Object.values(PORTS).map((p) => p.variable).join(', ')}`,
   '  WARNING: ATV_DEMO_HOST=0.0.0.0 (or any address other than 127.0.0.1) opens the editor with no password',
   '  to every machine that can reach this one: anyone there can run code as you.',
 ].join('\n');
 
 function parseArgs(argv) {
-  const options = { protocol: (process.env.ATV_DEMO_PROTOCOL || 'dmap').toLowerCase(), build: true };
+  const options = { protocol: (process.env.ATV_DEMO_PROTOCOL || MODE_NAMES[0]).toLowerCase(), build: true };
   for (const arg of argv) {
     if (MODE_NAMES.includes(arg.replace(/^--/, '')) && arg.startsWith('--')) options.protocol = arg.slice(2);
     else if (arg === '--no-build') options.build = false;
@@ -96,7 +108,7 @@ function parseArgs(argv) {
     }
   }
   if (!MODE_NAMES.includes(options.protocol)) {
-    console.error(`[demo] ATV_DEMO_PROTOCOL must be ${MODE_NAMES.join(' or ')}\n${USAGE}`);
+    console.error(`[demo] ATV_DEMO_PROTOCOL must be ${MODE_NAMES.join(', ')}\n${USAGE}`);
     process.exit(2);
   }
   return options;
@@ -165,15 +177,33 @@ async function listen(server, port, host) {
   throw demoError(`no free port from 1880 to 1929 on ${host}: set PORT`);
 }
 
+/** "AirPlay and Companion", "MRP": how a list of protocols reads in a sentence. */
+function protocolNames(protocols) {
+  const label = (p) => ({ dmap: 'DMAP', mrp: 'MRP', airplay: 'AirPlay', companion: 'Companion' })[p] ?? p;
+  const names = protocols.map(label);
+  return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0];
+}
+
+/** What the simulator plays, as a scan reports it: "Apple TV 4K (gen 3) on tvOS 18.1". */
+function deviceModel(sim) {
+  const { model, operatingSystem, osVersion } = sim.config().deviceInfo;
+  return osVersion ? `${model} on ${operatingSystem} ${osVersion}` : model;
+}
+
 /**
  * The demo flow: every node of the package wired to core nodes only. `link` says how the
- * device node reaches the simulator: `{ protocol, port, credentials }`.
+ * device node reaches the simulator: `{ ports: { protocol: port }, credentials: { protocol: … } }`,
+ * one entry per protocol the mode's device node uses. The power and apps nodes join when the
+ * device node has Companion (the protocol that lists and launches apps).
  */
-function demoFlow(sim, link) {
+function demoFlow(sim, mode, link) {
+  const model = deviceModel(sim);
   const tab = 'atvlink-demo-tab';
   const device = 'atvlink-demo-device';
   const z = { z: tab };
-  const button = (id, label, payload, y, payloadType = 'str') => ({
+  const over = protocolNames(mode.uses);
+  const companion = mode.uses.includes('companion');
+  const button = (id, label, payload, y, target, payloadType = 'str') => ({
     id,
     type: 'inject',
     ...z,
@@ -185,42 +215,63 @@ function demoFlow(sim, link) {
     once: false,
     x: 150,
     y,
-    wires: [[payloadType === 'num' ? 'demo-volume' : 'demo-command']],
+    wires: [[target]],
   });
-  return [
-    { id: tab, type: 'tab', label: 'Apple TV demo', info: `Talks over ${link.protocol.toUpperCase()} to the simulator that \`npm start\` runs on 127.0.0.1.` },
-    {
-      id: device,
-      type: 'atvlink-device',
-      name: sim.name,
-      identifier: '',
-      host: '127.0.0.1',
-      dmapPort: link.protocol === 'dmap' ? String(link.port) : '',
-      mrpPort: link.protocol === 'mrp' ? String(link.port) : '',
-      // Deployed through Node-RED's runtime API, which stores it encrypted in the
-      // credentials file, never in flows.json.
-      credentials: { [link.protocol]: link.credentials },
-    },
+  const debug = (id, name, x, y, status = false) => ({
+    id,
+    type: 'debug',
+    ...z,
+    name,
+    active: true,
+    tosidebar: true,
+    console: false,
+    tostatus: status,
+    complete: 'payload',
+    targetType: 'msg',
+    statusVal: status ? 'payload' : '',
+    statusType: 'auto',
+    x,
+    y,
+    wires: [],
+  });
+  const deviceNode = {
+    id: device,
+    type: 'atvlink-device',
+    name: sim.name,
+    identifier: '',
+    host: '127.0.0.1',
+    // A port for each protocol the node uses, none for the others (then they are not used).
+    ...Object.fromEntries(Object.keys(PORTS).map((p) => [`${p}Port`, link.ports[p] ? String(link.ports[p]) : ''])),
+    // Deployed through Node-RED's runtime API, which stores them encrypted in the
+    // credentials file, never in flows.json.
+    credentials: link.credentials,
+  };
+  const howPaired = mode.uses.includes('dmap')
+    ? 'its demo pairing credential'
+    : `the ${over} credentials the demo got by pairing with the simulator (PIN ${DEMO_PIN}, as \`atvlink pair\` would)`;
+  const flow = [
+    { id: tab, type: 'tab', label: 'Apple TV demo', info: `Talks ${over} to the simulator that \`npm start\` runs on 127.0.0.1 (${model}).` },
+    deviceNode,
     {
       id: 'demo-comment',
       type: 'comment',
       ...z,
-      name: `Demo: a simulated Apple TV on 127.0.0.1 over ${link.protocol.toUpperCase()} (npm start)`,
+      name: `Demo: a simulated Apple TV on 127.0.0.1 over ${over} (npm start)`,
       info:
         'Press the buttons on the left, watch the debug sidebar (Ctrl/Cmd-G D).\n\n' +
-        `The device config node points at the simulator by host and ${link.protocol.toUpperCase()} port, with ` +
-        (link.protocol === 'dmap' ? 'its demo pairing credential, ' : `the ${link.protocol.toUpperCase()} credentials the demo got by pairing with the simulator, `) +
+        `The device config node points at the simulator (${model}) by host and ${over} port${mode.uses.length > 1 ? 's' : ''}, with ${howPaired}, ` +
         'stored as a Node-RED credential. To pair yourself, add a device (any node → the pencil beside Device → Add), press Scan, ' +
         'click the simulated Apple TV and press Pair: the simulated TV (/simulator/ beside the editor) shows the PIN to type, or, for DMAP, ' +
-        'takes the PIN the dialog shows under Settings → Remotes. A real Apple TV works the same way. The Dashboard 2 remote is at /dashboard/apple-tv.',
+        'takes the PIN the dialog shows under Settings → Remotes. A real Apple TV works the same way. The Dashboard 2 remote is at /dashboard/apple-tv.' +
+        (companion ? '\n\nPower and apps go over Companion: turn the TV off and on, list its apps, launch one (the simulated TV page shows the app in front).' : ''),
       x: 250,
       y: 40,
       wires: [],
     },
-    button('demo-play-pause', 'play/pause', 'playPause', 100),
-    button('demo-next', 'next', 'next', 140),
-    button('demo-previous', 'previous', 'previous', 180),
-    button('demo-menu', 'menu', 'menu', 220),
+    button('demo-play-pause', 'play/pause', 'playPause', 100, 'demo-command'),
+    button('demo-next', 'next', 'next', 140, 'demo-command'),
+    button('demo-previous', 'previous', 'previous', 180, 'demo-command'),
+    button('demo-menu', 'menu', 'menu', 220, 'demo-command'),
     {
       id: 'demo-command',
       type: 'atvlink-command',
@@ -233,9 +284,9 @@ function demoFlow(sim, link) {
       y: 160,
       wires: [['demo-command-debug']],
     },
-    { id: 'demo-command-debug', type: 'debug', ...z, name: 'command acknowledged', active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload', targetType: 'msg', statusVal: '', statusType: 'auto', x: 610, y: 160, wires: [] },
-    button('demo-volume-30', 'volume 30', '30', 280, 'num'),
-    button('demo-volume-70', 'volume 70', '70', 320, 'num'),
+    debug('demo-command-debug', 'command acknowledged', 610, 160),
+    button('demo-volume-30', 'volume 30', '30', 280, 'demo-volume', 'num'),
+    button('demo-volume-70', 'volume 70', '70', 320, 'demo-volume', 'num'),
     {
       id: 'demo-volume',
       type: 'atvlink-property',
@@ -249,7 +300,7 @@ function demoFlow(sim, link) {
       y: 300,
       wires: [['demo-volume-debug']],
     },
-    { id: 'demo-volume-debug', type: 'debug', ...z, name: 'volume now', active: true, tosidebar: true, console: false, tostatus: true, complete: 'payload', targetType: 'msg', statusVal: 'payload', statusType: 'auto', x: 590, y: 300, wires: [] },
+    debug('demo-volume-debug', 'volume now', 590, 300, true),
     {
       id: 'demo-playstatus',
       type: 'atvlink-playstatus',
@@ -262,7 +313,7 @@ function demoFlow(sim, link) {
       y: 400,
       wires: [['demo-playstatus-debug']],
     },
-    { id: 'demo-playstatus-debug', type: 'debug', ...z, name: 'now playing', active: true, tosidebar: true, console: false, tostatus: true, complete: 'payload', targetType: 'msg', statusVal: 'payload.title', statusType: 'msg', x: 390, y: 400, wires: [] },
+    { ...debug('demo-playstatus-debug', 'now playing', 390, 400, true), statusVal: 'payload.title', statusType: 'msg' },
     {
       id: 'demo-title',
       type: 'atvlink-playstatus',
@@ -288,7 +339,7 @@ function demoFlow(sim, link) {
       y: 480,
       wires: [['demo-artwork-debug']],
     },
-    { id: 'demo-artwork-debug', type: 'debug', ...z, name: 'artwork', active: true, tosidebar: true, console: false, tostatus: false, complete: 'true', targetType: 'full', statusVal: '', statusType: 'auto', x: 540, y: 480, wires: [] },
+    { ...debug('demo-artwork-debug', 'artwork', 540, 480), complete: 'true', targetType: 'full' },
     { id: 'demo-scan', type: 'inject', ...z, name: 'scan', props: [{ p: 'payload' }], payload: '', payloadType: 'date', repeat: '', once: false, x: 130, y: 560, wires: [['demo-discover']] },
     {
       id: 'demo-discover',
@@ -305,25 +356,88 @@ function demoFlow(sim, link) {
       y: 560,
       wires: [['demo-discover-debug']],
     },
-    { id: 'demo-discover-debug', type: 'debug', ...z, name: 'devices', active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload', targetType: 'msg', statusVal: '', statusType: 'auto', x: 540, y: 560, wires: [] },
+    debug('demo-discover-debug', 'devices', 540, 560),
+  ];
+  if (!companion) return flow;
+  return [
+    ...flow,
+    button('demo-turn-off', 'turn off', 'off', 640, 'demo-power'),
+    button('demo-turn-on', 'turn on', 'on', 680, 'demo-power'),
+    {
+      id: 'demo-power',
+      type: 'atvlink-power',
+      ...z,
+      name: 'power',
+      device,
+      action: 'msg',
+      // Every change the TV reports (also from its own remote: the simulated TV page), and
+      // the state once connected.
+      changes: true,
+      initial: true,
+      x: 370,
+      y: 660,
+      wires: [['demo-power-debug']],
+    },
+    debug('demo-power-debug', 'power', 570, 660, true),
+    { ...button('demo-list-apps', 'list apps', '', 740, 'demo-apps-list'), payloadType: 'date' },
+    {
+      id: 'demo-apps-list',
+      type: 'atvlink-apps',
+      ...z,
+      name: 'list apps',
+      device,
+      action: 'list',
+      app: '',
+      changes: false,
+      x: 370,
+      y: 740,
+      wires: [['demo-apps-debug']],
+    },
+    debug('demo-apps-debug', 'apps', 570, 740),
+    button('demo-launch-photos', 'Photos', 'com.apple.TVPhotos', 800, 'demo-apps-launch'),
+    button('demo-launch-music', 'Music', 'com.apple.TVMusic', 840, 'demo-apps-launch'),
+    {
+      id: 'demo-apps-launch',
+      type: 'atvlink-apps',
+      ...z,
+      name: 'launch',
+      device,
+      action: 'launch',
+      app: '',
+      changes: false,
+      x: 360,
+      y: 820,
+      wires: [['demo-launched-debug']],
+    },
+    debug('demo-launched-debug', 'launched', 570, 820, true),
   ];
 }
 
 /**
- * Pairs with the demo's own simulator over MRP, as `atvlink pair --protocol mrp` would, and
- * returns the credentials. They go into the demo flow's Node-RED credentials only: never
- * printed, never in a file of ours.
+ * How the demo's device node reaches the simulator: the port of each protocol the mode uses
+ * and its credentials: DMAP's demo pairing GUID, or what pairing with the simulator gives, as
+ * `atvlink pair --protocol …` would (the simulator shows the fixed demo PIN). The credentials
+ * go into the demo flow's Node-RED credentials only: never printed, never in a file of ours.
  */
-async function pairOverMrp(sim) {
+async function deviceLink(sim, mode, { DEMO_DMAP_CREDENTIALS }) {
   const { pair } = require(join(root, 'dist', 'lib', 'core', 'pairing.js'));
-  const pairing = pair('mrp', { config: sim.config(), name: 'Node-RED demo', timeout: 10_000 });
-  try {
-    await pairing.begin();
-    pairing.setPin(sim.pin);
-    return await pairing.finish();
-  } finally {
-    await pairing.close();
+  const link = { ports: {}, credentials: {} };
+  for (const protocol of mode.uses) {
+    link.ports[protocol] = sim[PORTS[protocol].option];
+    if (protocol === 'dmap') {
+      link.credentials.dmap = DEMO_DMAP_CREDENTIALS;
+      continue;
+    }
+    const pairing = pair(protocol, { config: sim.config(), name: 'Node-RED demo', timeout: 10_000 });
+    try {
+      await pairing.begin();
+      pairing.setPin(sim.pin);
+      link.credentials[protocol] = await pairing.finish();
+    } finally {
+      await pairing.close();
+    }
   }
+  return link;
 }
 
 /** A UDP port free on 127.0.0.1 right now. */
@@ -356,10 +470,10 @@ function dashboardFlow(device) {
   const nodes = JSON.parse(readFileSync(join(root, 'examples', 'dashboard-2', 'Apple TV remote.json'), 'utf8')).filter((n) => n.type !== 'atvlink-device');
   const ids = new Map(nodes.map((n) => [n.id, `atvlink-demo-dash-${n.id}`]));
   const exampleDevice = (n) => typeof n.device === 'string' && n.type.startsWith('atvlink-');
-  const mapped = (value) => (typeof value === 'string' && ids.has(value) ? ids.get(value) : value);
+  // An id wherever it is: a property (device, group), a wire, a Catch node's scope.
+  const mapped = (value) => (Array.isArray(value) ? value.map(mapped) : typeof value === 'string' && ids.has(value) ? ids.get(value) : value);
   return nodes.map((n) => {
     const copy = Object.fromEntries(Object.entries(n).map(([k, v]) => [k, mapped(v)]));
-    if (Array.isArray(n.wires)) copy.wires = n.wires.map((out) => out.map(mapped));
     if (exampleDevice(n)) copy.device = device;
     return copy;
   });
@@ -449,17 +563,18 @@ async function main() {
     const simulatorModule = require(join(root, 'dist', 'lib', 'simulator', 'index.js'));
     const { Simulator, trackArtwork } = simulatorModule;
     const mode = MODES[options.protocol];
-    // 3689 (the DACP port) when free, as a real device has it.
-    const dmapPort = await simulatorPort('ATV_DEMO_DMAP_PORT', 3689);
-    // MRP ports are dynamic on a real Apple TV; a stable one makes the CLI line reusable.
-    const modePort = mode.port ? { [mode.port.option]: await simulatorPort(mode.port.variable, mode.port.preferred) } : {};
+    // Each port its usual one when free (3689 for DACP, 7000 for AirPlay, as a real device
+    // has them; MRP and Companion ports are dynamic on a real Apple TV, a stable one makes the
+    // CLI lines reusable), else any.
+    const ports = {};
+    for (const protocol of mode.protocols) ports[PORTS[protocol].option] = await simulatorPort(PORTS[protocol].variable, PORTS[protocol].preferred);
+    const paired = mode.uses.filter((p) => p !== 'dmap');
     const sim = new Simulator({
       name: 'Simulated Apple TV',
       host: '127.0.0.1',
       protocols: mode.protocols,
-      dmapPort,
-      ...modePort,
-      ...(mode.pin ? { pin: mode.pin } : {}),
+      ...ports,
+      ...(paired.length > 0 ? { pin: DEMO_PIN } : {}),
       mdnsPort: 0,
       multicast: false,
       autoplay: true,
@@ -467,11 +582,11 @@ async function main() {
     running.sim = sim;
     await sim.start();
     for (const line of sim.describe()) log(line);
-    const link = await mode.link(sim, simulatorModule);
-    if (link.protocol !== 'dmap') log(`paired with the simulator over ${mode.label}; the demo device node holds the credentials (not shown)`);
-    // From now on a remote pairing is someone at the keyboard: show the PIN as a TV would
-    // (on the simulated TV page, and here).
-    sim.on('pin', (request) => log(`the simulated TV shows the pairing PIN ${request.pin} for "${request.remoteName ?? 'a remote'}"`));
+    const link = await deviceLink(sim, mode, simulatorModule);
+    if (paired.length > 0) log(`paired with the simulator over ${protocolNames(paired)}; the demo device node holds the credentials (not shown)`);
+    // From now on a remote pairing is someone at the keyboard: the simulated TV page shows the
+    // PIN, as a TV would on its screen; the log says only where to look (no PIN in a log line).
+    sim.on('pin', (request) => log(`the simulated TV shows a pairing PIN for "${request.remoteName ?? 'a remote'}" on its page (/simulator/)`));
 
     // The editor's DMAP pairing announces the remote on loopback, on a UDP port the
     // simulated TV asks (no multicast, as for the simulator itself).
@@ -504,7 +619,7 @@ async function main() {
     app.use(settings.httpNodeRoot, RED.httpNode);
     await RED.start();
     running.redStarted = true;
-    const flows = [...demoFlow(sim, link), ...(dashboard ? dashboardFlow('atvlink-demo-device') : [])];
+    const flows = [...demoFlow(sim, mode, link), ...(dashboard ? dashboardFlow('atvlink-demo-device') : [])];
     await RED.runtime.flows.setFlows({ flows: { flows }, deploymentType: 'full' });
 
     const base = `http://${shown}:${port}`;
@@ -514,13 +629,16 @@ async function main() {
     if (dashboard) await answering(dashboardUrl);
     console.log('');
     console.log(`  Node-RED ${RED.version()} with the Apple TV nodes and a simulated Apple TV is running.`);
-    console.log(`  The demo flow talks ${mode.label} to it (${MODE_NAMES.filter((m) => m !== options.protocol).map((m) => `npm start -- --${m}`).join(', ')} for the other modes).`);
+    console.log(`  The demo flow talks ${protocolNames(mode.uses)} to it, an ${deviceModel(sim)} (${MODE_NAMES.filter((m) => m !== options.protocol).map((m) => `npm start -- --${m}`).join(', ')} for the other modes).`);
     console.log(`  Open the editor:     ${base}/`);
     if (dashboard) console.log(`  Open the dashboard:  ${dashboardUrl}`);
     else console.log('  (no dashboard: npm install @flowfuse/node-red-dashboard for the Dashboard 2 remote)');
     console.log(`  The simulated TV:    ${base}/simulator/ (its PIN screen and Settings → Remotes, for pairing)`);
     if (exposed) for (const line of EXPOSED_WARNING) console.log(`  ${line}`);
-    for (const line of mode.instructions(sim)) console.log(`  ${line}`);
+    paired.forEach((protocol, i) =>
+      console.log(`  ${i === 0 ? 'Pair with it yourself:' : '                      '} npx atvlink pair --protocol ${protocol} --host 127.0.0.1 --port ${sim[PORTS[protocol].option]}`),
+    );
+    if (paired.length > 0) console.log(`                         (the simulated TV shows PIN ${DEMO_PIN})`);
     console.log(`  User directory:   ${running.userDir} (removed on exit)`);
     console.log('  Press Ctrl-C to stop.');
     console.log('');

@@ -9,7 +9,15 @@
  * Arguments are checked here, where they enter; the sessions trust them.
  */
 import { EventEmitter } from 'node:events';
-import { AtvError, AuthenticationError, ClosedError, InvalidArgumentError, NoUsableProtocolError, NotSupportedError, UnreachableError } from '../errors';
+import {
+  AtvError,
+  AuthenticationError,
+  ClosedError,
+  FeatureUnavailableError,
+  InvalidArgumentError,
+  NoUsableProtocolError,
+  UnreachableError,
+} from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { emitContained } from '../support/emit';
 import { checkCommand, COMMANDS, isPowerCommand, type CommandOptions, type CommandRequest } from '../device/commands';
@@ -128,6 +136,8 @@ export class Device extends EventEmitter {
   private readonly pending = new Set<ProtocolSession>();
   private readonly detachers = new Map<ProtocolSession, () => void>();
   private readonly failures = new Map<Protocol, Error>();
+  /** The protocols the device offers that the last `connect()` did not try for want of credentials. */
+  private unpairedProtocols: Protocol[] = [];
   private connecting: Promise<void> | null = null;
   /** The power state last reported with a 'power' event (or found on connect). */
   private lastPower: PowerState = 'unknown';
@@ -199,6 +209,7 @@ export class Device extends EventEmitter {
     // A protocol that is useless unpaired (Companion) is not tried without credentials.
     const unpaired = offeredToUs.filter((s) => protocolDescriptor(s.protocol).needsCredentials && !this.options.credentials?.[s.protocol] && !s.credentials);
     const usable = offeredToUs.filter((s) => !unpaired.includes(s));
+    this.unpairedProtocols = [...new Set(unpaired.map((s) => s.protocol))];
     // One session per protocol: a DACP server is advertised as several services
     // (_touch-able, _appletv-v2, _hscp) that all lead to the same server. Without user
     // credentials, a service that brings its own (Home Sharing) is the one that can log in.
@@ -515,10 +526,29 @@ export class Device extends EventEmitter {
     );
     const chosen =
       able.find((s) => s.feature(feature) === 'available') ?? able.find((s) => s.feature(feature) === 'unknown') ?? able[0];
-    if (!chosen) {
-      throw new NotSupportedError(`${this.config.name} cannot do "${feature}" over ${this.protocols.join(', ') || 'any protocol'}`);
-    }
+    if (!chosen) throw this.unavailable(capability, feature);
     return chosen;
+  }
+
+  /**
+   * Why `feature` cannot be done now, naming the protocols the device offers that could (by
+   * the protocol table's capabilities) but are unpaired or did not connect.
+   */
+  private unavailable(capability: Capability, feature: FeatureName): FeatureUnavailableError {
+    const connected = this.protocols;
+    const could = (p: Protocol) => !connected.includes(p) && protocolDescriptor(p).capabilities.includes(capability);
+    const unpaired = this.unpairedProtocols.filter(could);
+    const failed = [...this.failures.keys()].filter((p) => could(p) && !(this.failures.get(p) instanceof ClosedError));
+    const label = (list: Protocol[]) => list.map((p) => protocolDescriptor(p).label).join(', ');
+    const hints = [
+      ...(unpaired.length > 0 ? [`${label(unpaired)} can, once paired`] : []),
+      ...(failed.length > 0 ? [`${label(failed)} can but did not connect (${failed.map((p) => this.failures.get(p)!.message).join('; ')})`] : []),
+    ];
+    return new FeatureUnavailableError(`${this.config.name} cannot do "${feature}" over ${connected.join(', ') || 'any protocol'}`, {
+      unpaired,
+      failed,
+      message: hints.join('; '),
+    });
   }
 
   private attach(session: ProtocolSession): void {

@@ -25,10 +25,9 @@
  * pairing gets 470 there: pyatv uses HAP for Apple TVs, and the issue reports of transient
  * tunnels to Apple TVs failing are consistent with that); a HomePod only pairs transiently.
  */
-import { createHash, randomInt } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
 import http from 'node:http';
-import type { Server, Socket } from 'node:net';
+import net from 'node:net';
 import { decodeBplist, encodeBplist, isBplistDict, type BplistValue } from '../codecs/bplist';
 import {
   encodeHttpRequest,
@@ -37,17 +36,13 @@ import {
   type HttpHeaderValue,
   type HttpRequest,
 } from '../codecs/http';
-import { decodeTlv8, encodeTlv8, HapPairingFlag, Tlv8ErrorCode, Tlv8Type, tlv8Uint } from '../codecs/tlv8';
-import { decodeOpack } from '../codecs/opack';
 import { decodePlistBody, encodeXmlPlist } from '../codecs/plist-xml';
 import { encodeTxt } from '../mdns/txt';
-import { InvalidArgumentError, ProtocolError } from '../errors';
+import { ProtocolError } from '../errors';
 import { CounterNonceCipher } from '../hap/channel';
-import { ED25519_KEY_LENGTH, randomKeyBytes } from '../hap/keys';
-import { HAP_TRANSIENT_PIN, PairSetupServer } from '../hap/pair-setup';
-import { deriveChannelKeys, PairVerifyServer, type HapSessionChannel } from '../hap/pair-verify';
+import { deriveChannelKeys, type HapSessionChannel } from '../hap/pair-verify';
 import type { SrpGroup } from '../hap/srp';
-import { silentLogger, type Logger } from '../log';
+import type { Logger } from '../log';
 import {
   DataStreamCommand,
   DataStreamFrameDecoder,
@@ -59,12 +54,15 @@ import {
 import { BPLIST_CONTENT_TYPE } from '../protocols/airplay/connection';
 import { MEDIA_REMOTE_CLIENT_TYPE_UUID, REMOTE_CONTROL_STREAM_TYPE } from '../protocols/airplay/tunnel';
 import { FramedChannel } from '../support/channel';
-import { HAP_BLOCKS, RAW_BYTES } from '../support/frames';
-import { MrpDevice, formatMrpPairingRecord, type MrpDeviceClient } from './mrp-device';
+import { HAP_BLOCKS, RAW_BYTES, type Frame } from '../support/frames';
+import type { HapPairingLink, HapPeer } from './hap-accessory';
+import { HapTcpServer, type HapServerStats } from './hap-server';
+import { listenOn, printableName } from './listen';
+import { MrpDevice, type MrpDeviceClient } from './mrp-device';
 import type { MrpDeviceIdentity } from './mrp-messages';
 import { mrpDeviceIdentity } from './mrp';
 import { APPLE_TV_TVOS18, type SimulatorDeviceProfile } from './profiles';
-import { listenTcp, type CredentialStore, type ServerAdvertisement, type SimulatorRequest, type SimulatorServer, type SimulatorServerContext, type SimulatorServerEvents } from './server';
+import { derivedUuid, type ServerAdvertisement, type SimulatorServer, type SimulatorServerContext } from './server';
 import type { SimulatorState } from './state';
 
 /** What the receiver says it is in `Server` headers and `/info` (AirPlay's version, "srcvers"). */
@@ -76,9 +74,6 @@ const MAX_REQUEST_BODY = 256 * 1024;
 const MAX_CONNECTIONS = 32;
 /** A listener for an event or data connection waits this long for the sender to connect. */
 const CHANNEL_ACCEPT_MS = 30_000;
-/** A pair-setup left half-way blocks others only this long. */
-const SETUP_STALE_MS = 120_000;
-const REQUEST_LOG_LIMIT = 1000;
 /** The device's own syncs a sender may leave unanswered before it counts as broken. */
 const MAX_UNANSWERED_SYNCS = 256;
 
@@ -89,12 +84,6 @@ const AIRPLAY_FEATURES: Record<SimulatorDeviceProfile['device'], { features: big
   // A HomePod mini as pyatv's fake AirPlay device describes one (/info): no video, transient pairing.
   homepod: { features: 0x3c356bd0_4a7fca00n, flags: '0x4' },
 };
-
-/** `AAAAAAAA-BBBB-…` from a hash of `seed`: stable per simulator. */
-function derivedUuid(seed: string): string {
-  const hex = createHash('md5').update(seed).digest('hex').toUpperCase();
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-}
 
 /** `0xLOW,0xHIGH`, as TXT records write a 64-bit feature set. */
 function featuresText(features: bigint): string {
@@ -137,18 +126,13 @@ export interface AirPlaySimulatorOptions extends SimulatorServerContext {
   verifyEphemeralKey?: Buffer;
 }
 
-export interface AirPlayServerStats {
-  /** Control connections open right now. */
-  openConnections: number;
-  totalConnections: number;
-  /** Successful pair-verifies, transient pairings. */
-  verifications: number;
+/**
+ * Counted over control connections (`messages`: HTTP/RTSP requests on them;
+ * `failedVerifications` includes refused transient pairings).
+ */
+export interface AirPlayServerStats extends HapServerStats {
+  /** Transient pairings (X-Apple-HKP 4). */
   transientPairings: number;
-  /** Refused pair-verifies and transient pairings. */
-  failedVerifications: number;
-  /** Completed PIN pair-setups, refused attempts. */
-  pairings: number;
-  failedPairings: number;
   /** Remote-control data streams open right now. */
   tunnels: number;
   feedbacks: number;
@@ -159,14 +143,9 @@ export interface AirPlayServerStats {
   replies: number;
 }
 
-export interface AirPlayServerEvents extends SimulatorServerEvents {
-  connection: [open: number];
-  disconnect: [open: number];
-}
-
 /** An accepted extra connection (event or data) of one session. */
 interface SideChannel {
-  listener: Server | null;
+  listener: net.Server | null;
   channel: FramedChannel | null;
   timer: NodeJS.Timeout | null;
 }
@@ -189,27 +168,20 @@ export interface SimulatorPlayback {
   position: number;
   /** `loading` while the device fetches it, `playing` once it did (until it ends or stops), `failed`. */
   status: 'loading' | 'playing' | 'failed';
-  /** Bytes of the media the device read (its first 64 KiB at most); null when not fetched (https). */
+  /** Bytes of the media the device read (its first 64 KiB at most); null when not fetched (https, or not on this machine). */
   fetched: Buffer | null;
   /** Why it failed: an NSURLErrorDomain code, as Apple's players report it. */
   error: { code: number; domain: string } | null;
 }
 
-interface Control {
-  readonly id: number;
+/** A sender's control connection (`verified`: by HAP pair-verify, not transiently). */
+interface Control extends HapPeer {
   playback: SimulatorPlayback | null;
   readonly channel: FramedChannel;
   readonly decoder: HttpMessageDecoder<HttpRequest>;
-  verify: PairVerifyServer | null;
-  /** This sender's transient pair-setup (each sender has its own: nothing is shared or stored). */
-  transient: PairSetupServer | null;
   /** The shared secret of the control channel, once encrypted. */
   secret: Buffer | null;
-  /** Authenticated by HAP pair-verify (not transient). */
-  hap: boolean;
-  remoteName: string | null;
   session: Session | null;
-  closed: boolean;
 }
 
 function uint64Seed(value: BplistValue | undefined): bigint | null {
@@ -222,136 +194,79 @@ function uint64Seed(value: BplistValue | undefined): bigint | null {
   return seed >= 0n && seed < 1n << 64n ? seed : null;
 }
 
-export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> implements SimulatorServer {
+export class AirPlaySimulatorServer extends HapTcpServer<Control> implements SimulatorServer {
   readonly protocol = 'airplay' as const;
   readonly profile: SimulatorDeviceProfile;
   readonly identity: AirPlayDeviceIdentity;
   readonly mrpIdentity: MrpDeviceIdentity;
-  /** The MRP endpoint the remote-control data streams talk to. */
+  /** The MRP endpoint the remote-control data streams talk to (its messages join the request log). */
   readonly device: MrpDevice;
-  /** The last 1000 HTTP/RTSP requests answered (no bodies), oldest first. */
-  readonly requests: SimulatorRequest[] = [];
-
-  private readonly host: string;
-  private readonly requestedPort: number;
-  private readonly credentials: CredentialStore;
-  private readonly logger: Logger;
-  private readonly pinCode: string | null;
-  private readonly seed: Buffer;
-  private readonly setup: PairSetupServer;
-  private readonly eventReplyTimeout: number;
-  private readonly state: SimulatorState;
   /** Every URL a sender asked to play, oldest first (the last 100). */
   readonly playbacks: SimulatorPlayback[] = [];
-  private readonly fixed: Pick<AirPlaySimulatorOptions, 'srpGroup' | 'srpSalt' | 'srpPrivateKey' | 'verifyEphemeralKey'>;
-  private server: Server | null = null;
-  private boundPort = 0;
-  private nextId = 1;
-  private readonly controls = new Set<Control>();
-  private setupOwner: Control | null = null;
-  private setupStartedAt = 0;
-  private counters = {
-    totalConnections: 0,
-    verifications: 0,
-    transientPairings: 0,
-    failedVerifications: 0,
-    pairings: 0,
-    failedPairings: 0,
-    feedbacks: 0,
-    eventReplies: 0,
-    syncs: 0,
-    replies: 0,
-  };
+
+  private readonly eventReplyTimeout: number;
+  private readonly state: SimulatorState;
+  private readonly traffic = { feedbacks: 0, eventReplies: 0, syncs: 0, replies: 0 };
 
   constructor(options: AirPlaySimulatorOptions) {
-    super();
-    this.profile = options.profile ?? APPLE_TV_TVOS18;
-    if (options.seed !== undefined && options.seed.length !== ED25519_KEY_LENGTH) throw new InvalidArgumentError('the AirPlay device seed must be 32 bytes');
-    this.host = options.host;
-    this.requestedPort = options.port;
-    this.credentials = options.credentials;
-    this.logger = options.logger ?? silentLogger;
-    this.pinCode = this.profile.device === 'homepod' ? null : (options.pin ?? null);
-    this.seed = options.seed ?? randomKeyBytes(ED25519_KEY_LENGTH);
+    const profile = options.profile ?? APPLE_TV_TVOS18;
+    const mrpIdentity = mrpDeviceIdentity(options.name, options.deviceId, profile);
+    const pairingId = options.pairingId ?? derivedUuid(`atvlink-simulator-airplay-psi:${options.deviceId}`);
+    super({
+      protocol: 'airplay',
+      label: 'AirPlay',
+      host: options.host,
+      port: options.port,
+      credentials: options.credentials,
+      ...(options.logger !== undefined && { logger: options.logger }),
+      // A HomePod shows no PIN: it pairs only transiently.
+      pin: profile.device === 'homepod' ? null : (options.pin ?? null),
+      // The sender asks for the PIN with /pair-pin-start before pair-setup.
+      showPinOnSetup: false,
+      pairingId,
+      ...(options.seed !== undefined && { seed: options.seed }),
+      ...(options.srpGroup !== undefined && { srpGroup: options.srpGroup }),
+      ...(options.srpSalt !== undefined && { srpSalt: options.srpSalt }),
+      ...(options.srpPrivateKey !== undefined && { srpPrivateKey: options.srpPrivateKey }),
+      ...(options.verifyEphemeralKey !== undefined && { verifyEphemeralKey: options.verifyEphemeralKey }),
+      format: RAW_BYTES,
+      maxConnections: MAX_CONNECTIONS,
+    });
+    this.profile = profile;
     this.eventReplyTimeout = options.eventReplyTimeout ?? AIRPLAY_EVENT_REPLY_TIMEOUT;
     this.state = options.state;
-    this.mrpIdentity = mrpDeviceIdentity(options.name, options.deviceId, this.profile);
+    this.mrpIdentity = mrpIdentity;
     this.identity = {
       name: options.name,
-      deviceId: this.mrpIdentity.macAddress,
-      pairingId: options.pairingId ?? derivedUuid(`atvlink-simulator-airplay-psi:${options.deviceId}`),
+      deviceId: mrpIdentity.macAddress,
+      pairingId,
       pi: derivedUuid(`atvlink-simulator-airplay-pi:${options.deviceId}`).toLowerCase(),
       gid: derivedUuid(`atvlink-simulator-airplay-gid:${options.deviceId}`),
     };
-    this.setup = new PairSetupServer({
-      // A HomePod shows no PIN: PIN pair-setup is refused before the SRP step (see pairSetup).
-      pin: this.pinCode ?? '0000',
-      deviceId: this.identity.pairingId,
-      seed: this.seed,
-      allowTransient: false,
-      ...this.srpOptions(options),
-    });
-    this.fixed = options;
     this.device = new MrpDevice({
       state: options.state,
-      identity: this.mrpIdentity,
-      credentials: options.credentials,
+      identity: mrpIdentity,
       events: this,
       protocol: 'airplay',
+      // The tunnel's clients are verified by the AirPlay pairing below it.
+      pairing: null,
       logger: this.logger,
       ...(options.holdMs !== undefined && { holdMs: options.holdMs }),
     });
   }
 
-  private srpOptions(options: Pick<AirPlaySimulatorOptions, 'srpGroup' | 'srpSalt' | 'srpPrivateKey'>): {
-    srpGroup?: SrpGroup;
-    salt?: Buffer;
-    srpPrivateKey?: Buffer;
-  } {
-    return {
-      ...(options.srpGroup !== undefined && { srpGroup: options.srpGroup }),
-      ...(options.srpSalt !== undefined && { salt: options.srpSalt }),
-      ...(options.srpPrivateKey !== undefined && { srpPrivateKey: options.srpPrivateKey }),
-    };
-  }
-
-  get port(): number {
-    return this.boundPort;
-  }
-
-  /** The PIN an Apple TV shows for pairing (null for a HomePod). */
-  get pin(): string | null {
-    return this.pinCode;
-  }
-
-  /** The device's long-term public key (TXT `pk`; the first field of credentials paired with it). */
-  get ltpk(): Buffer {
-    return Buffer.from(this.setup.ltpk);
-  }
-
-  stats(): AirPlayServerStats {
+  override stats(): AirPlayServerStats {
     let tunnels = 0;
-    for (const c of this.controls) if (c.session?.data?.channel?.isOpen) tunnels++;
-    return { ...this.counters, openConnections: this.controls.size, tunnels };
+    for (const c of this.connections.keys()) if (c.session?.data?.channel?.isOpen) tunnels++;
+    return { ...super.stats(), transientPairings: this.accessory.counters.transientPairings, ...this.traffic, tunnels };
   }
 
-  async start(): Promise<void> {
-    if (this.server !== null) return;
-    const { server, port } = await listenTcp(this.host, this.requestedPort, 'AirPlay simulator', this.logger, (socket) => this.accept(socket));
-    this.server = server;
-    this.boundPort = port;
+  protected override started(): void {
     this.device.start();
-    this.logger.debug(`AirPlay simulator listening on ${this.host}:${this.boundPort}`);
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (server === null) return;
-    this.server = null;
+  protected override stopping(): void {
     this.device.stop();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const c of this.controls) c.channel.close();
-    await closed;
   }
 
   /**
@@ -407,14 +322,14 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
   }
 
   advertisements(): ServerAdvertisement[] {
-    return [{ type: '_airplay._tcp', instance: this.identity.name, port: this.boundPort, txt: this.txt() }];
+    return [{ type: '_airplay._tcp', instance: this.identity.name, port: this.port, txt: this.txt() }];
   }
 
   describe(): string[] {
     const what = this.profile.device === 'homepod' ? 'HomePod' : 'Apple TV';
     return [
-      `AirPlay on ${this.host}:${this.boundPort} (${what} ${this.profile.model}, OS ${this.profile.osVersion}, id ${this.identity.deviceId})`,
-      this.pinCode === null
+      `AirPlay on ${this.host}:${this.port} (${what} ${this.profile.model}, OS ${this.profile.osVersion}, id ${this.identity.deviceId})`,
+      this.pin === null
         ? '  pairing: none (transient pairing on every connection)'
         : '  pairing: HAP with a 4-digit PIN, shown when a remote starts pairing; remote control through the AirPlay tunnel',
     ];
@@ -423,57 +338,43 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
   // -------------------------------------------------------------------------------------
   // Control connections
 
-  private accept(socket: Socket): void {
-    if (this.server === null || this.controls.size >= MAX_CONNECTIONS) {
-      socket.destroy();
-      return;
-    }
-    const id = this.nextId++;
-    const control: Control = {
+  protected connection(id: number, channel: FramedChannel): Control {
+    return {
       id,
-      channel: new FramedChannel(socket, { endpoint: `AirPlay simulator connection ${id}`, format: RAW_BYTES, logger: this.logger }),
+      channel,
       decoder: HttpMessageDecoder.forRequests({ maxBodyBytes: MAX_REQUEST_BODY }),
-      verify: null,
-      transient: null,
       secret: null,
-      hap: false,
+      verified: false,
       remoteName: null,
       session: null,
       closed: false,
       playback: null,
     };
-    this.controls.add(control);
-    this.counters.totalConnections += 1;
-    control.channel.on('frame', ({ payload }) => this.receive(control, payload));
-    control.channel.on('closed', (reason) => {
-      if (reason) this.logger.debug(`AirPlay simulator: connection ${id}: ${reason.message}`);
-      control.closed = true;
-      this.endSession(control);
-      // A receiver stops the media a sender played when that sender goes away.
-      if (control.playback?.status === 'playing' && this.state.playingUrl === control.playback.url) this.state.stop();
-      this.controls.delete(control);
-      if (this.setupOwner === control) this.setupOwner = null;
-      this.emit('disconnect', this.controls.size);
-    });
-    this.emit('connection', this.controls.size);
   }
 
-  private receive(control: Control, bytes: Buffer): void {
+  protected override closed(control: Control): void {
+    this.endSession(control);
+    // A receiver stops the media a sender played when that sender goes away.
+    if (control.playback?.status === 'playing' && this.state.playingUrl === control.playback.url) this.state.stop();
+  }
+
+  protected receive(control: Control, { payload }: Frame): void {
     let requests: HttpRequest[];
     try {
-      requests = control.decoder.push(bytes);
+      requests = control.decoder.push(payload);
     } catch (err) {
-      control.channel.abort(new ProtocolError(`AirPlay simulator: ${(err as Error).message}`));
+      this.drop(control, (err as Error).message);
       return;
     }
     for (const request of requests) {
       if (control.closed) return;
+      this.counters.messages += 1;
       try {
         this.handle(control, request);
       } catch (err) {
         // A bug of ours must not take the simulator down: lose this sender, keep the rest.
         this.logger.warn(`AirPlay simulator: ${request.method} ${request.target} failed: ${err instanceof Error ? err.message : String(err)}`);
-        control.channel.abort(new ProtocolError('internal error'));
+        this.drop(control, 'internal error');
       }
     }
   }
@@ -487,23 +388,8 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
     if (!control.closed && control.channel.isOpen) {
       control.channel.send(encodeHttpResponse({ protocol: request.protocol, status, headers, ...(body && { body: body.bytes }) }));
     }
-    this.record(control, request, status);
-  }
-
-  private record(control: Control, request: HttpRequest, status: number): void {
     const [path = '', query = ''] = request.target.split('?', 2);
-    const entry: SimulatorRequest = {
-      protocol: 'airplay',
-      at: Date.now(),
-      method: request.method,
-      path,
-      query: query === '' ? {} : Object.fromEntries(new URLSearchParams(query)),
-      status,
-      sessionId: control.id,
-    };
-    this.requests.push(entry);
-    if (this.requests.length > REQUEST_LOG_LIMIT) this.requests.shift();
-    this.emit('request', entry);
+    this.record(control, path, status, query === '' ? {} : Object.fromEntries(new URLSearchParams(query)), request.method);
   }
 
   private plistReply(control: Control, request: HttpRequest, value: Record<string, BplistValue>): void {
@@ -551,7 +437,7 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
         return;
     }
     if (route === 'POST /feedback') {
-      this.counters.feedbacks += 1;
+      this.traffic.feedbacks += 1;
       this.plistReply(control, request, { streams: [] });
       return;
     }
@@ -680,189 +566,36 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
   }
 
   private pinStart(control: Control, request: HttpRequest): void {
-    if (this.hkp(request) === '3' && this.pinCode !== null) {
-      this.logger.debug(`AirPlay simulator: a sender asked for the PIN; it is on screen`);
-      this.emit('pin', { protocol: 'airplay', pin: this.pinCode, remoteName: control.remoteName });
-    }
+    if (this.hkp(request) === '3') this.accessory.showPin(control);
     this.reply(control, request, 200);
   }
 
+  /** Pair-setup: `X-Apple-HKP: 3` with the PIN (an Apple TV), `4` transient (anyone). */
   private pairSetup(control: Control, request: HttpRequest): void {
     const hkp = this.hkp(request);
-    let state: number | undefined;
-    try {
-      state = tlv8Uint(decodeTlv8(request.body), Tlv8Type.State);
-    } catch {
-      // Left to the state machine, which answers garbage with a TLV error.
-    }
-    const refuse = (code: number) => {
-      this.counters.failedPairings += 1;
-      this.tlvReply(control, request, encodeTlv8([[Tlv8Type.State, Math.min(6, Math.max(2, (state ?? 1) + 1))], [Tlv8Type.Error, code]]));
-    };
-    if (hkp !== '3' && hkp !== '4') {
-      this.reply(control, request, 400);
-      return;
-    }
-    if (hkp === '4') {
-      this.transientSetup(control, request, state, refuse);
-      return;
-    }
-    if (this.pinCode === null) {
-      // A HomePod pairs with a sender only transiently.
-      refuse(Tlv8ErrorCode.Unavailable);
-      return;
-    }
-    const now = Date.now();
-    const owner = this.setupOwner;
-    const ownerBusy = owner !== null && owner !== control && !owner.closed && now - this.setupStartedAt < SETUP_STALE_MS;
-    if (state === 1 && ownerBusy) {
-      refuse(Tlv8ErrorCode.Busy);
-      return;
-    }
-    if (state !== 1 && owner !== control) {
-      refuse(Tlv8ErrorCode.Unknown);
-      return;
-    }
-    if (state === 1) {
-      this.setupOwner = control;
-      this.setupStartedAt = now;
-    }
-    const step = this.setup.handle(request.body);
-    switch (step.kind) {
-      case 'reply':
-        this.tlvReply(control, request, step.message);
-        return;
-      case 'paired': {
-        this.setupOwner = null;
-        const record = formatMrpPairingRecord(step.controller.id, step.controller.ltpk);
-        this.credentials.add('airplay', record);
-        this.counters.pairings += 1;
-        control.remoteName = this.controllerName(step.controller.name) ?? control.remoteName;
-        this.tlvReply(control, request, step.message);
-        this.logger.debug(`AirPlay simulator: paired with ${control.remoteName ?? 'a sender'}`);
-        this.emit('credentials', { protocol: 'airplay', credentials: record, remoteName: control.remoteName });
-        return;
-      }
-      default:
-        // 'rejected' (wrong PIN, back-off, garbage, a transient M1 under HKP 3).
-        this.setupOwner = null;
-        this.counters.failedPairings += 1;
-        this.tlvReply(control, request, step.message);
-        this.logger.debug(`AirPlay simulator: pair-setup refused: ${step.kind === 'rejected' ? step.reason : step.kind}`);
-    }
-  }
-
-  /** Transient pair-setup (`X-Apple-HKP: 4`, PIN 3939, M1..M4): the SRP key keys the channels. */
-  private transientSetup(control: Control, request: HttpRequest, state: number | undefined, refuse: (code: number) => void): void {
-    if (state === 1) {
-      control.transient = new PairSetupServer({
-        pin: HAP_TRANSIENT_PIN,
-        deviceId: this.identity.pairingId,
-        seed: this.seed,
-        ...this.srpOptions(this.fixed),
-      });
-    }
-    const setup = control.transient;
-    if (setup === null) {
-      refuse(Tlv8ErrorCode.Unknown);
-      return;
-    }
-    const step = setup.handle(request.body);
-    switch (step.kind) {
-      case 'reply':
-        if (state === 1 && ((tlv8Uint(decodeTlv8(request.body), Tlv8Type.Flags) ?? 0) & HapPairingFlag.Transient) === 0) {
-          // X-Apple-HKP 4 without the transient flag: not a transient pairing.
-          control.transient = null;
-          refuse(Tlv8ErrorCode.Unknown);
-          return;
-        }
-        this.tlvReply(control, request, step.message);
-        return;
-      case 'transient':
-        control.transient = null;
-        this.counters.transientPairings += 1;
-        // M4 goes out in clear; everything after it is encrypted, both ways.
-        this.tlvReply(control, request, step.message);
-        this.encrypt(control, step.sharedSecret, false);
-        this.emit('login', { protocol: 'airplay', sessionId: control.id, method: 'transient' });
-        return;
-      default:
-        control.transient = null;
-        this.counters.failedVerifications += 1;
-        this.tlvReply(control, request, step.kind === 'rejected' ? step.message : encodeTlv8([[Tlv8Type.State, 4], [Tlv8Type.Error, Tlv8ErrorCode.Unknown]]));
-        this.logger.debug(`AirPlay simulator: transient pairing refused: ${step.kind === 'rejected' ? step.reason : step.kind}`);
-    }
-  }
-
-  /** The name an M5 carried (OPACK `{name}`), safe for a log line. */
-  private controllerName(item: Buffer | undefined): string | null {
-    if (item === undefined) return null;
-    try {
-      const value = decodeOpack(item);
-      const name = value !== null && typeof value === 'object' && !(value instanceof Uint8Array) && !Array.isArray(value) ? (value as Record<string, unknown>)['name'] : undefined;
-      // eslint-disable-next-line no-control-regex
-      return typeof name === 'string' ? name.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 64) || null : null;
-    } catch {
-      return null;
-    }
+    if (hkp === '3') this.accessory.pairSetup(control, request.body, this.pairingLink(control, request));
+    else if (hkp === '4') this.accessory.transientSetup(control, request.body, this.pairingLink(control, request));
+    else this.reply(control, request, 400);
   }
 
   private pairVerify(control: Control, request: HttpRequest): void {
-    if (this.hkp(request) !== '3') {
-      this.reply(control, request, 400);
-      return;
-    }
-    let state: number | undefined;
-    try {
-      state = tlv8Uint(decodeTlv8(request.body), Tlv8Type.State);
-    } catch {
-      // The verifier answers garbage with a TLV error.
-    }
-    if (state === 1 || control.verify === null) {
-      control.verify = new PairVerifyServer({
-        seed: this.seed,
-        deviceId: this.identity.pairingId,
-        controllers: (id) => this.controllerKey(id),
-        ...(this.fixed.verifyEphemeralKey !== undefined && { ephemeralPrivateKey: this.fixed.verifyEphemeralKey }),
-      });
-    }
-    const step = control.verify.handle(request.body);
-    switch (step.kind) {
-      case 'reply':
-        this.tlvReply(control, request, step.message);
-        return;
-      case 'rejected':
-        control.verify = null;
-        this.counters.failedVerifications += 1;
-        this.tlvReply(control, request, step.message);
-        this.logger.debug(`AirPlay simulator: pair-verify refused: ${step.reason}`);
-        return;
-      case 'verified':
-        control.verify = null;
-        this.counters.verifications += 1;
-        this.tlvReply(control, request, step.message);
-        this.encrypt(control, step.sharedSecret, true);
-        this.emit('login', { protocol: 'airplay', sessionId: control.id, method: 'pair-verify' });
-    }
+    if (this.hkp(request) === '3') this.accessory.pairVerify(control, request.body, this.pairingLink(control, request));
+    else this.reply(control, request, 400);
+  }
+
+  /** A pairing answer is the response to `request`; a verified (or transient) pairing encrypts the connection. */
+  private pairingLink(control: Control, request: HttpRequest): HapPairingLink {
+    return { reply: (tlv) => this.tlvReply(control, request, tlv), secure: (secret) => this.encrypt(control, secret) };
   }
 
   /** The control connection turns into HAP blocks with the control keys (our side: accessory). */
-  private encrypt(control: Control, secret: Buffer, hap: boolean): void {
+  private encrypt(control: Control, secret: Buffer): void {
     if (control.decoder.pendingBytes > 0) {
       control.channel.abort(new ProtocolError('the sender sent more before encryption started'));
       return;
     }
     control.secret = secret;
-    control.hap = hap;
     control.channel.switchTo(HAP_BLOCKS, new CounterNonceCipher(deriveChannelKeys(secret, 'airplayControl', { role: 'accessory' }), 'zeros-then-counter'));
-  }
-
-  /** The long-term key of a paired sender (the newest pairing of that id wins). */
-  private controllerKey(id: Buffer): Buffer | undefined {
-    const wanted = `${id.toString('hex')}:`;
-    let found: Buffer | undefined;
-    for (const record of this.credentials.list('airplay')) if (record.startsWith(wanted)) found = Buffer.from(record.slice(wanted.length), 'hex');
-    return found;
   }
 
   // -------------------------------------------------------------------------------------
@@ -889,12 +622,12 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
   }
 
   private setupSession(control: Control, request: HttpRequest, body: Record<string, BplistValue>): void {
-    if (body['isRemoteControlOnly'] === true && this.profile.device === 'appletv' && !control.hap) {
+    if (body['isRemoteControlOnly'] === true && this.profile.device === 'appletv' && !control.verified) {
       // An Apple TV opens remote control only to senders that paired with its PIN.
       this.reply(control, request, 470);
       return;
     }
-    if (typeof body['name'] === 'string') control.remoteName = body['name'].slice(0, 64);
+    if (typeof body['name'] === 'string') control.remoteName = printableName(body['name']) ?? control.remoteName;
     this.endSession(control);
     const session: Session = { events: null, data: null, mrp: null, eventWaits: new Map(), eventCseq: 0, unanswered: new Set() };
     control.session = session;
@@ -942,7 +675,7 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
   ): Promise<number> {
     const side: SideChannel = { listener: null, channel: null, timer: null };
     register(side);
-    const { server, port } = await listenTcp(this.host, 0, 'AirPlay simulator channel', this.logger, (socket) => {
+    const server = net.createServer((socket) => {
       if (side.channel !== null || control.closed) {
         socket.destroy();
         return;
@@ -960,6 +693,7 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
       side.channel = channel;
       connected(channel);
     });
+    const port = await listenOn(server, this.host, 0, 'AirPlay simulator channel', this.logger);
     side.listener = server;
     side.timer = setTimeout(() => this.closeListener(side), CHANNEL_ACCEPT_MS);
     side.timer.unref();
@@ -984,7 +718,7 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
           if (wait === undefined) continue;
           clearTimeout(wait);
           session.eventWaits.delete(cseq);
-          this.counters.eventReplies += 1;
+          this.traffic.eventReplies += 1;
         }
       } catch (err) {
         channel.abort(new ProtocolError(`event channel: ${(err as Error).message}`));
@@ -1042,7 +776,7 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
         },
         drop: (reason) => channel.abort(new ProtocolError(reason)),
       },
-      { verified: true },
+      { id: control.id, verified: true },
     );
     session.mrp = client;
     channel.on('frame', ({ payload }) => {
@@ -1051,11 +785,11 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
         for (const frame of decoder.push(payload)) {
           if (frame.messageType === DataStreamMessageType.Reply) {
             session.unanswered.delete(frame.seqno);
-            this.counters.replies += 1;
+            this.traffic.replies += 1;
             continue;
           }
           if (frame.messageType !== DataStreamMessageType.Sync) continue;
-          this.counters.syncs += 1;
+          this.traffic.syncs += 1;
           messages = messages.concat(dataStreamMessages(frame));
           // An Apple TV's rply carries an empty dict.
           channel.send(encodeDataStreamFrame({ messageType: DataStreamMessageType.Reply, command: '', seqno: frame.seqno, payload: encodeBplist({}) }));
@@ -1092,13 +826,26 @@ export class AirPlaySimulatorServer extends EventEmitter<AirPlayServerEvents> im
 const FETCH_BYTES = 64 * 1024;
 const FETCH_TIMEOUT = 5000;
 
+/** Whether `url` names this machine (127.0.0.0/8, ::1, localhost): the only media the simulator reads. */
+function onThisMachine(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 /**
  * Reads the start of the media at `url`, as a player does before it plays: resolves with
- * those bytes (null for https, which the simulator does not fetch), rejects with the
- * NSURLErrorDomain code a player reports (-1004 cannot connect, -1100 not found, -1001 timed out).
+ * those bytes, rejects with the NSURLErrorDomain code a player reports (-1004 cannot connect,
+ * -1100 not found, -1001 timed out). The simulator only reads plain http from this machine
+ * (a file a remote serves it, as the play URL node does): anything else, https or another
+ * host, it plays without reading (null), so a simulated device never reaches out to a network.
  */
 function fetchStart(url: string, logger: Logger): Promise<Buffer | null> {
-  if (!url.toLowerCase().startsWith('http:')) return Promise.resolve(null);
+  if (!url.toLowerCase().startsWith('http:') || !onThisMachine(url)) return Promise.resolve(null);
   return new Promise((resolve, reject) => {
     const fail = (code: number, why: string) => {
       logger.debug(`AirPlay simulator: the media could not be read (${why})`);

@@ -39,7 +39,6 @@ import {
   COMPANION_AUTH_FRAMES,
   COMPANION_FRAME,
   COMPANION_NOT_HANDLED,
-  companionDict,
   companionNumber,
   companionString,
   companionUint64,
@@ -53,12 +52,11 @@ import {
 import { readRtiTextOperations, rtiSessionArchive } from '../protocols/companion/rti';
 import type { FramedChannel } from '../support/channel';
 import { COMPANION_FRAMES, type Frame } from '../support/frames';
-import { decodeOpack } from '../codecs/opack';
-import type { HapAccessoryStep } from './hap-accessory';
-import { HapTcpServer, type HapServerConnection, type HapServerStats } from './hap-server';
+import type { HapPairingLink, HapPeer } from './hap-accessory';
+import { HapTcpServer, type HapServerStats } from './hap-server';
 import { printableName } from './listen';
 import { SIMULATOR_MRP_MODEL } from './mrp-messages';
-import type { ServerAdvertisement, SimulatorServer, SimulatorServerContext } from './server';
+import { derivedUuid, type ServerAdvertisement, type SimulatorServer, type SimulatorServerContext } from './server';
 import type { AttentionState, SimulatorState } from './state';
 
 /** Remotes send small messages; a larger frame is garbage or an attack. */
@@ -105,10 +103,9 @@ const BUTTON_COMMANDS: Partial<Record<CompanionHidButton, CommandName>> = {
 /** The device's Companion identity, from the simulator's device id (stable across runs). */
 export function companionDeviceIdentity(deviceId: string): { pairingId: string; stableId: string; txt: Record<string, string> } {
   const hash = (what: string) => createHash('sha256').update(`atvlink-simulator-companion-${what}:${deviceId}`).digest('hex');
-  const pairing = hash('pairing').toUpperCase();
   const mac = hash('bluetooth').slice(0, 12).toUpperCase().match(/../g)!.join(':');
   return {
-    pairingId: `${pairing.slice(0, 8)}-${pairing.slice(8, 12)}-${pairing.slice(12, 16)}-${pairing.slice(16, 20)}-${pairing.slice(20, 32)}`,
+    pairingId: derivedUuid(`atvlink-simulator-companion-pairing:${deviceId}`, 'sha256'),
     stableId: hash('rpMRtID').slice(0, 32).toUpperCase(),
     // The rotating ids of a real device, fixed here: only rpMd, rpFl, rpVr and rpMRtID mean anything to a remote.
     txt: { rpHA: hash('rpHA').slice(0, 12), rpHN: hash('rpHN').slice(0, 12), rpAD: hash('rpAD').slice(0, 12), rpHI: hash('rpHI').slice(0, 12), rpBA: mac },
@@ -129,7 +126,8 @@ export interface CompanionSimulatorOptions extends SimulatorServerContext {
 /** The Companion server's counters. */
 export type CompanionServerStats = HapServerStats;
 
-interface Connection extends HapServerConnection {
+interface Connection extends HapPeer {
+  readonly channel: FramedChannel;
   /** `_systemInfo` gave a non-null `_i`: the device pushes power events to it. */
   identified: boolean;
   /** Combined 64-bit ids of the sessions this remote started. */
@@ -151,22 +149,23 @@ export class CompanionSimulatorServer extends HapTcpServer<Connection> implement
 
   private readonly state: SimulatorState;
   private readonly name: string;
-  private readonly host: string;
   private readonly holdMs: number;
+  /** The model the device says it is (the Apple TV it plays). */
+  private readonly model: string;
   /** The UUID of the focused field's text session (new for every focus). */
   private fieldSession: Buffer = randomBytes(16);
   private lastFlags = -1;
 
   private readonly onAttention = (state: AttentionState): void => {
     const content = { state: ATTENTION_STATUS[state] };
-    for (const conn of this.connections) {
+    for (const conn of this.connections.keys()) {
       if (!conn.verified || !conn.identified) continue;
       for (const event of ['SystemStatus', 'TVSystemStatus']) if (conn.interests.has(event)) this.sendEvent(conn, event, content);
     }
   };
   private readonly onTextFocus = (focused: boolean): void => {
     if (focused) this.fieldSession = randomBytes(16);
-    for (const conn of this.connections) {
+    for (const conn of this.connections.keys()) {
       if (!conn.verified || !conn.textSession) continue;
       this.sendEvent(conn, focused ? '_tiStarted' : '_tiStopped', focused ? this.textSessionContent() : {});
     }
@@ -198,8 +197,8 @@ export class CompanionSimulatorServer extends HapTcpServer<Connection> implement
     this.identity = identity;
     this.state = options.state;
     this.name = options.name;
-    this.host = options.host;
     this.holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
+    this.model = options.profile?.model ?? SIMULATOR_MRP_MODEL;
   }
 
   protected override started(): void {
@@ -227,7 +226,7 @@ export class CompanionSimulatorServer extends HapTcpServer<Connection> implement
           rpMac: '1',
           ...this.identity.txt,
           rpVr: SIMULATOR_COMPANION_VERSION,
-          rpMd: SIMULATOR_MRP_MODEL,
+          rpMd: this.model,
           rpFl: SIMULATOR_COMPANION_FLAGS,
           rpMRtID: this.identity.stableId,
         },
@@ -237,7 +236,7 @@ export class CompanionSimulatorServer extends HapTcpServer<Connection> implement
 
   describe(): string[] {
     return [
-      `Companion on ${this.host}:${this.port} (${SIMULATOR_MRP_MODEL}; apps, power, accounts, keyboard)`,
+      `Companion on ${this.host}:${this.port} (${this.model}; apps, power, accounts, keyboard)`,
       '  pairing: HAP with a 4-digit PIN, shown when a remote starts pairing',
     ];
   }
@@ -330,17 +329,14 @@ export class CompanionSimulatorServer extends HapTcpServer<Connection> implement
 
   private pairing(conn: Connection, type: number, tlv: Buffer): void {
     const setup = type === COMPANION_FRAME.PS_Start || type === COMPANION_FRAME.PS_Next;
-    let step: HapAccessoryStep;
-    if (setup) {
-      step = this.accessory.pairSetup(conn, tlv, (c) => !c.closed);
-    } else {
-      step = this.accessory.pairVerify(conn, tlv);
-    }
-    // Replies come as _Next frames, whatever started the exchange.
-    conn.channel.send(encodeCompanionPairing(step.message), setup ? COMPANION_FRAME.PS_Next : COMPANION_FRAME.PV_Next);
-    const secure = (secret: Buffer): void =>
-      conn.channel.switchTo(COMPANION_FRAMES, new CounterNonceCipher(deriveChannelKeys(secret, 'companion', { role: 'accessory' }), 'counter-then-zeros'));
-    this.afterPairing(conn, step, setup, secure, step.kind === 'paired' ? printableName(nameOfPairing(step.name)) : null);
+    const link: HapPairingLink = {
+      // Replies come as _Next frames, whatever started the exchange.
+      reply: (message) => conn.channel.send(encodeCompanionPairing(message), setup ? COMPANION_FRAME.PS_Next : COMPANION_FRAME.PV_Next),
+      secure: (secret) =>
+        conn.channel.switchTo(COMPANION_FRAMES, new CounterNonceCipher(deriveChannelKeys(secret, 'companion', { role: 'accessory' }), 'counter-then-zeros')),
+    };
+    if (setup) this.accessory.pairSetup(conn, tlv, link);
+    else this.accessory.pairVerify(conn, tlv, link);
   }
 
   // -------------------------------------------------------------------------------------
@@ -643,17 +639,7 @@ export class CompanionSimulatorServer extends HapTcpServer<Connection> implement
 
   private pushFlags(flags: number): void {
     this.lastFlags = flags;
-    for (const conn of this.connections) if (conn.verified && conn.interests.has('_iMC')) this.sendEvent(conn, '_iMC', { _mcF: flags });
-  }
-}
-
-/** The `name` of the OPACK `{name}` a remote put in pair-setup M5, if readable. */
-function nameOfPairing(raw: Buffer | undefined): string | null {
-  if (raw === undefined) return null;
-  try {
-    return companionString(companionDict(decodeOpack(raw, { integers: 'unsigned' }))?.get('name'));
-  } catch {
-    return null;
+    for (const conn of this.connections.keys()) if (conn.verified && conn.interests.has('_iMC')) this.sendEvent(conn, '_iMC', { _mcF: flags });
   }
 }
 

@@ -14,17 +14,20 @@ import { decodeDmap, dmapString, encodeTag, type DmapNode } from '../codecs/dmap
 import type { CommandName } from '../device/commands';
 import { PROPERTIES } from '../device/properties';
 import type { MediaType } from '../device/state';
-import { AtvError, InvalidArgumentError, NotSupportedError, networkError } from '../errors';
+import { AtvError, InvalidArgumentError, NotSupportedError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { DMAP_COMMAND_ACTIONS, type DmapAction } from '../protocols/dmap/session';
 import { trackArtwork } from './artwork';
-import type {
-  CredentialStore,
-  ServerAdvertisement,
-  SimulatorServer,
-  SimulatorServerContext,
-  SimulatorServerEvents,
-  SimulatorRequest,
+import { listenOn } from './listen';
+import {
+  recordRequest,
+  type CredentialStore,
+  type ServerAdvertisement,
+  type SimulatorServer,
+  type SimulatorServerContext,
+  type SimulatorConnectionStats,
+  type SimulatorRequest,
+  type SimulatorTcpServerEvents,
 } from './server';
 import type { SimulatorSnapshot, SimulatorState } from './state';
 
@@ -48,7 +51,6 @@ const DEFAULT_MAX_BODY = 64 * 1024;
 const MAX_SESSIONS = 64;
 /** Blocked long polls held at once; beyond this a poll is answered at once instead. */
 const MAX_WAITERS = 256;
-const REQUEST_LOG_LIMIT = 1000;
 
 /** `caps` play status codes (pyatv: protocols/dmap/__init__.py). */
 const PLAY_STATUS = { stopped: 2, paused: 3, playing: 4 } as const;
@@ -88,23 +90,14 @@ export interface DmapSimulatorOptions extends SimulatorServerContext {
   maxBodySize?: number;
 }
 
-export interface DmapServerStats {
+export interface DmapServerStats extends SimulatorConnectionStats {
   /** Successful logins since start. */
   logins: number;
   activeSessions: number;
-  /** TCP connections open right now. */
-  openConnections: number;
-  /** TCP connections accepted since start. */
-  totalConnections: number;
   /** playstatusupdate requests blocked right now. */
   pendingPolls: number;
   /** Requests answered since start. */
   requests: number;
-}
-
-export interface DmapServerEvents extends SimulatorServerEvents {
-  connection: [open: number];
-  disconnect: [open: number];
 }
 
 interface Touch {
@@ -194,7 +187,7 @@ function uint32s(...values: number[]): Buffer {
   return out;
 }
 
-export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implements SimulatorServer {
+export class DmapSimulatorServer extends EventEmitter<SimulatorTcpServerEvents> implements SimulatorServer {
   readonly protocol = 'dmap' as const;
   /** The last 1000 requests answered, oldest first. */
   readonly requests: SimulatorRequest[] = [];
@@ -310,20 +303,12 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
       });
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => {
-        this.server = null;
-        reject(networkError(err, `DMAP simulator on ${this.host}:${this.requestedPort}`));
-      };
-      server.once('error', onError);
-      server.listen(this.requestedPort, this.host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.logger.warn(`DMAP simulator server error: ${err.message}`));
-    const address = server.address();
-    this.boundPort = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      this.boundPort = await listenOn(server, this.host, this.requestedPort, 'DMAP simulator', this.logger);
+    } catch (err) {
+      this.server = null;
+      throw err;
+    }
     this.state.on('change', this.onChange);
     this.logger.debug(`DMAP simulator listening on ${this.host}:${this.boundPort}`);
   }
@@ -439,11 +424,8 @@ export class DmapSimulatorServer extends EventEmitter<DmapServerEvents> implemen
     } catch {
       // Already answered 400; the log keeps '?' as the path.
     }
-    const entry = { protocol: 'dmap' as const, at: Date.now(), method: req.method ?? '?', path, query, status, sessionId: session?.id ?? null };
     this.counters.requests += 1;
-    this.requests.push(entry);
-    if (this.requests.length > REQUEST_LOG_LIMIT) this.requests.shift();
-    this.emit('request', entry);
+    recordRequest(this, { protocol: 'dmap', at: Date.now(), method: req.method ?? '?', path, query, status, sessionId: session?.id ?? null });
   }
 
   private send(call: Call, status: number, body: Buffer | null, contentType = DMAP_CONTENT_TYPE): void {

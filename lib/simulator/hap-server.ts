@@ -1,40 +1,23 @@
 /**
- * What the simulator's TCP servers of HAP-paired protocols (MRP, Companion) share: the
- * listener, one framed channel per remote (bounded: frame size, unread output, number of
- * remotes), device-side pairing through `HapAccessory` and what follows each pairing step
- * (the PIN on "screen", the stored record, the session cipher after pair-verify), counters
- * and the request log. A protocol adds how it reads frames and what it answers.
+ * What the simulator's TCP servers of HAP-paired protocols (MRP, Companion, AirPlay) share:
+ * the listener, one framed channel per remote (bounded: frame size, unread output, number of
+ * remotes), the device-side pairing (`HapAccessory`), the counters and the request log. A
+ * protocol adds its connection record, how it reads frames and what it answers.
  */
 import { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
 import type { Protocol } from '../device/interfaces';
 import { ProtocolError } from '../errors';
-import type { SrpGroup } from '../hap/srp';
 import { silentLogger, type Logger } from '../log';
 import { FramedChannel } from '../support/channel';
 import type { Frame, FrameFormat } from '../support/frames';
-import { HapAccessory, type HapAccessoryStep } from './hap-accessory';
+import { HapAccessory, type HapAccessoryOptions, type HapPeer } from './hap-accessory';
 import { listenOn } from './listen';
-import type { CredentialStore, SimulatorRequest, SimulatorServerEvents } from './server';
+import { recordRequest, type SimulatorConnectionStats, type SimulatorRequest, type SimulatorTcpServerEvents } from './server';
 
-const MAX_CONNECTIONS = 64;
-const REQUEST_LOG_LIMIT = 1000;
+const DEFAULT_MAX_CONNECTIONS = 64;
 
-/** The part of a remote's connection the shared server looks after. */
-export interface HapServerConnection {
-  readonly id: number;
-  readonly channel: FramedChannel;
-  /** Set once pair-verify succeeded: everything after is encrypted. */
-  verified: boolean;
-  closed: boolean;
-  remoteName: string | null;
-}
-
-export interface HapServerStats {
-  /** TCP connections open right now. */
-  openConnections: number;
-  /** TCP connections accepted since start. */
-  totalConnections: number;
+export interface HapServerStats extends SimulatorConnectionStats {
   /** Open connections that passed pair-verify (encrypted). */
   verifiedSessions: number;
   /** Successful pair-verifies since start. */
@@ -49,41 +32,29 @@ export interface HapServerStats {
   messages: number;
 }
 
-export interface HapServerEvents extends SimulatorServerEvents {
-  connection: [open: number];
-  disconnect: [open: number];
-}
-
-export interface HapServerOptions {
-  protocol: Protocol;
-  /** How the protocol is named in logs and the request log (`MRP`, `Companion`). */
-  label: string;
+export interface HapServerOptions extends Omit<HapAccessoryOptions, 'events' | 'logger'> {
   host: string;
   /** 0: any free port. */
   port: number;
-  credentials: CredentialStore;
   logger?: Logger;
-  /** The 4-digit PIN shown when a remote starts pair-setup. */
-  pin: string;
-  /** The device's pairing identifier. */
-  pairingId: string;
-  /** The device's long-term Ed25519 secret (32-byte seed); random per server by default. */
-  seed?: Buffer;
-  srpGroup?: SrpGroup;
-  /** The framing of the protocol, and what a remote may send and leave unread. */
+  /** The framing of the protocol, and what a remote may send and leave unread (default: the channel's). */
   format: FrameFormat;
-  maxFrameBytes: number;
-  maxQueuedWriteBytes: number;
+  maxFrameBytes?: number;
+  maxQueuedWriteBytes?: number;
+  /** Remotes served at once (default 64); more are hung up on. */
+  maxConnections?: number;
 }
 
-export abstract class HapTcpServer<C extends HapServerConnection> extends EventEmitter<HapServerEvents> {
+export abstract class HapTcpServer<C extends HapPeer> extends EventEmitter<SimulatorTcpServerEvents> {
   abstract readonly protocol: Protocol;
-  /** The last 1000 requests handled after pairing (no pairing data), oldest first. */
+  /** The last 1000 requests handled (no pairing data), oldest first. */
   readonly requests: SimulatorRequest[] = [];
+  protected readonly host: string;
   protected readonly logger: Logger;
-  protected readonly accessory: HapAccessory<C>;
-  protected readonly connections = new Set<C>();
-  protected readonly counters = { totalConnections: 0, verifications: 0, failedVerifications: 0, pairings: 0, failedPairings: 0, messages: 0 };
+  protected readonly accessory: HapAccessory;
+  /** Every open connection, with its channel. */
+  protected readonly connections = new Map<C, FramedChannel>();
+  protected readonly counters = { totalConnections: 0, messages: 0 };
   private readonly setup: HapServerOptions;
   private server: net.Server | null = null;
   private boundPort = 0;
@@ -92,24 +63,18 @@ export abstract class HapTcpServer<C extends HapServerConnection> extends EventE
   constructor(setup: HapServerOptions) {
     super();
     this.setup = setup;
+    this.host = setup.host;
     this.logger = setup.logger ?? silentLogger;
-    this.accessory = new HapAccessory<C>({
-      protocol: setup.protocol,
-      pin: setup.pin,
-      deviceId: setup.pairingId,
-      credentials: setup.credentials,
-      ...(setup.seed !== undefined ? { seed: setup.seed } : {}),
-      ...(setup.srpGroup !== undefined ? { srpGroup: setup.srpGroup } : {}),
-    });
+    this.accessory = new HapAccessory({ ...setup, events: this, logger: this.logger });
   }
 
   get port(): number {
     return this.boundPort;
   }
 
-  /** The PIN a remote must enter (shown, like on a TV, through the 'pin' event). */
-  get pin(): string {
-    return this.setup.pin;
+  /** The PIN a remote must enter (shown, like on a TV, through the 'pin' event); null: none. */
+  get pin(): string | null {
+    return this.accessory.pin;
   }
 
   /** The device's long-term public key, as paired controllers store it. */
@@ -119,8 +84,17 @@ export abstract class HapTcpServer<C extends HapServerConnection> extends EventE
 
   stats(): HapServerStats {
     let verified = 0;
-    for (const c of this.connections) if (c.verified) verified++;
-    return { ...this.counters, openConnections: this.connections.size, verifiedSessions: verified };
+    for (const c of this.connections.keys()) if (c.verified) verified++;
+    const { pairings, failedPairings, verifications, failedVerifications } = this.accessory.counters;
+    return {
+      ...this.counters,
+      pairings,
+      failedPairings,
+      verifications,
+      failedVerifications,
+      openConnections: this.connections.size,
+      verifiedSessions: verified,
+    };
   }
 
   async start(): Promise<void> {
@@ -128,13 +102,13 @@ export abstract class HapTcpServer<C extends HapServerConnection> extends EventE
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
     try {
-      this.boundPort = await listenOn(server, this.setup.host, this.setup.port, `${this.setup.label} simulator`, this.logger);
+      this.boundPort = await listenOn(server, this.host, this.setup.port, `${this.setup.label} simulator`, this.logger);
     } catch (err) {
       this.server = null;
       throw err;
     }
     this.started();
-    this.logger.debug(`${this.setup.label} simulator listening on ${this.setup.host}:${this.boundPort}`);
+    this.logger.debug(`${this.setup.label} simulator listening on ${this.host}:${this.boundPort}`);
   }
 
   async stop(): Promise<void> {
@@ -143,7 +117,7 @@ export abstract class HapTcpServer<C extends HapServerConnection> extends EventE
     this.server = null;
     this.stopping();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const c of this.connections) c.channel.close();
+    for (const channel of this.connections.values()) channel.close();
     await closed;
   }
 
@@ -155,9 +129,11 @@ export abstract class HapTcpServer<C extends HapServerConnection> extends EventE
   protected abstract connection(id: number, channel: FramedChannel): C;
   /** One frame from a remote (its bad input: `drop`). */
   protected abstract receive(conn: C, frame: Frame): void;
+  /** A connection ended (it is already out of `connections`). */
+  protected closed(_conn: C): void {}
 
   private accept(socket: Socket): void {
-    if (this.server === null || this.connections.size >= MAX_CONNECTIONS) {
+    if (this.server === null || this.connections.size >= (this.setup.maxConnections ?? DEFAULT_MAX_CONNECTIONS)) {
       socket.destroy();
       return;
     }
@@ -165,12 +141,12 @@ export abstract class HapTcpServer<C extends HapServerConnection> extends EventE
     const channel = new FramedChannel(socket, {
       endpoint: `${this.setup.label} simulator connection ${id}`,
       format: this.setup.format,
-      maxFrameBytes: this.setup.maxFrameBytes,
-      maxQueuedWriteBytes: this.setup.maxQueuedWriteBytes,
+      ...(this.setup.maxFrameBytes !== undefined && { maxFrameBytes: this.setup.maxFrameBytes }),
+      ...(this.setup.maxQueuedWriteBytes !== undefined && { maxQueuedWriteBytes: this.setup.maxQueuedWriteBytes }),
       logger: this.logger,
     });
     const conn = this.connection(id, channel);
-    this.connections.add(conn);
+    this.connections.set(conn, channel);
     this.counters.totalConnections += 1;
     channel.on('frame', (frame) => {
       if (!conn.closed) this.receive(conn, frame);
@@ -180,6 +156,7 @@ export abstract class HapTcpServer<C extends HapServerConnection> extends EventE
       conn.closed = true;
       this.connections.delete(conn);
       this.accessory.forget(conn);
+      this.closed(conn);
       this.emit('disconnect', this.connections.size);
     });
     this.emit('connection', this.connections.size);
@@ -187,48 +164,14 @@ export abstract class HapTcpServer<C extends HapServerConnection> extends EventE
 
   /** Ends one connection over its own bad input; the others carry on. */
   protected drop(conn: C, reason: string): void {
-    if (conn.closed) return;
+    const channel = this.connections.get(conn);
+    if (conn.closed || channel === undefined) return;
     this.logger.debug(`${this.setup.label} simulator: closing connection ${conn.id}: ${reason}`);
-    conn.channel.abort(new ProtocolError(reason));
+    channel.abort(new ProtocolError(reason));
   }
 
-  protected record(conn: C, path: string, status: number, query: Record<string, string> = {}): void {
-    const entry: SimulatorRequest = { protocol: this.protocol, at: Date.now(), method: this.setup.label, path, query, status, sessionId: conn.id };
-    this.requests.push(entry);
-    if (this.requests.length > REQUEST_LOG_LIMIT) this.requests.shift();
-    this.emit('request', entry);
-  }
-
-  /**
-   * What follows a pairing step once its reply went out: the PIN shown, the pairing stored
-   * and announced, or the session cipher switched on (`secure`, with the shared secret:
-   * M4 went out in clear, everything after it is encrypted both ways).
-   */
-  protected afterPairing(conn: C, step: HapAccessoryStep, setup: boolean, secure: (sharedSecret: Buffer) => void, name?: string | null): void {
-    switch (step.kind) {
-      case 'reply':
-        if (step.pinShown) {
-          this.logger.debug(`${this.setup.label} simulator: ${conn.remoteName ?? 'a remote'} started pairing; the PIN is on screen`);
-          this.emit('pin', { protocol: this.protocol, pin: this.setup.pin, remoteName: conn.remoteName });
-        }
-        return;
-      case 'paired':
-        conn.remoteName = name ?? conn.remoteName;
-        this.counters.pairings += 1;
-        this.logger.debug(`${this.setup.label} simulator: paired with ${conn.remoteName ?? 'a remote'}`);
-        this.emit('credentials', { protocol: this.protocol, credentials: step.record, remoteName: conn.remoteName });
-        return;
-      case 'verified':
-        secure(step.sharedSecret);
-        conn.verified = true;
-        this.counters.verifications += 1;
-        this.emit('login', { protocol: this.protocol, sessionId: conn.id, method: 'pair-verify' });
-        return;
-      case 'refused':
-        if (setup) this.counters.failedPairings += 1;
-        else this.counters.failedVerifications += 1;
-        this.logger.debug(`${this.setup.label} simulator: ${setup ? 'pair-setup' : 'pair-verify'} refused: ${step.reason}`);
-        return;
-    }
+  /** Logs one request a remote made on `conn` (`method`: the protocol's label unless it has methods, as HTTP). */
+  protected record(conn: C, path: string, status: number, query: Record<string, string> = {}, method = this.setup.label): void {
+    recordRequest(this, { protocol: this.protocol, at: Date.now(), method, path, query, status, sessionId: conn.id });
   }
 }

@@ -17,7 +17,8 @@ import { silentLogger, type Logger } from '../log';
 import { DEMO_DMAP_CREDENTIALS, DEMO_HOME_SHARING_GUID, SIMULATOR_DMAP_MODEL, createDmapServer, type DmapSimulatorServer } from './dmap';
 import { pairWithRemote, type PairWithRemoteOptions, type PairWithRemoteResult } from './dmap-pairing';
 import { createAirPlayServer, type AirPlaySimulatorServer } from './airplay';
-import { createMrpServer, randomMrpPin, type MrpSimulatorServer } from './mrp';
+import { createMrpServer, type MrpSimulatorServer } from './mrp';
+import { checkDevicePin, randomDevicePin } from './hap-accessory';
 import { createCompanionServer, type CompanionSimulatorServer } from './companion';
 import { simulatorProfile, SIMULATED_DEVICES, type SimulatedDevice, type SimulatorDeviceProfile } from './profiles';
 import {
@@ -63,7 +64,7 @@ export {
   type CompanionServerStats,
   type CompanionSimulatorOptions,
 } from './companion';
-export { HapAccessory, formatPairingRecord, type HapAccessoryOptions, type HapAccessoryStep } from './hap-accessory';
+export { HapAccessory, formatPairingRecord, pairingRecordId, type HapAccessoryOptions, type HapPairingLink, type HapPeer } from './hap-accessory';
 export { type PairWithRemoteOptions, type PairWithRemoteResult, type TouchRemote } from './dmap-pairing';
 export { trackArtwork, pngSize, encodePng, MAX_ARTWORK_EDGE } from './artwork';
 
@@ -89,7 +90,7 @@ const SERVER_FACTORIES: {
       homeSharingGuid: options.homeSharing === false ? null : DEMO_HOME_SHARING_GUID,
       ...(options.longPollTimeout !== undefined ? { longPollTimeout: options.longPollTimeout } : {}),
     }),
-  mrp: (context, options) => createMrpServer({ ...context, port: options.mrpPort ?? 0, pin: options.pin ?? randomMrpPin() }),
+  mrp: (context, options) => createMrpServer({ ...context, port: options.mrpPort ?? 0, pin: options.pin ?? randomDevicePin() }),
   airplay: (context, options) =>
     createAirPlayServer({
       ...context,
@@ -97,11 +98,16 @@ const SERVER_FACTORIES: {
       ...(options.pin !== undefined && { pin: options.pin }),
       ...(options.eventReplyTimeout !== undefined && { eventReplyTimeout: options.eventReplyTimeout }),
     }),
-  companion: (context, options) => createCompanionServer({ ...context, port: options.companionPort ?? 0, pin: options.pin ?? randomMrpPin() }),
+  companion: (context, options) => createCompanionServer({ ...context, port: options.companionPort ?? 0, pin: options.pin ?? randomDevicePin() }),
 };
 
-/** The protocols whose pairing shows a PIN on the device's screen (the simulator's `pin`). */
+/** The protocols whose pairing shows a PIN on the device's screen (the simulator's `pin`); AirPlay only on an Apple TV. */
 const SHOWS_PIN: ReadonlySet<SimulatedProtocol> = new Set(['mrp', 'companion']);
+
+/** Whether a simulator serving `protocols` as `device` shows a pairing PIN (a HomePod pairs AirPlay transiently). */
+export function showsPairingPin(protocols: readonly SimulatedProtocol[], device: SimulatedDevice = 'appletv'): boolean {
+  return protocols.some((p) => SHOWS_PIN.has(p)) || (protocols.includes('airplay') && device === 'appletv');
+}
 
 export const DEFAULT_SIMULATOR_NAME = 'Simulated Apple TV';
 
@@ -123,9 +129,9 @@ export interface SimulatorOptions {
    * otherwise) or a HomePod mini (AirPlay only, transient pairing, music only).
    */
   device?: SimulatedDevice;
-  /** The 4-digit PIN MRP, AirPlay and Companion pairing ask for (default: random, chosen once per simulator). */
   /** TCP port of the Companion server (default 0 = ephemeral). */
   companionPort?: number;
+  /** The 4-digit PIN MRP, AirPlay and Companion pairing ask for (default: random, chosen once per simulator). */
   pin?: string;
   /** How long the AirPlay receiver waits for an event-channel answer before ending a session (default 30 s). */
   eventReplyTimeout?: number;
@@ -239,8 +245,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       throw new InvalidArgumentError(`the simulator plays ${SIMULATED_DEVICES.join(' or ')}, not ${JSON.stringify(device)}`);
     }
     this.profile = simulatorProfile(device, this.protocols);
-    if (options.pin !== undefined && !/^\d{4}$/.test(options.pin)) throw new InvalidArgumentError('the pairing PIN must be 4 digits');
-    if (this.showsPin) this.options.pin = options.pin ?? randomMrpPin();
+    if (options.pin !== undefined) checkDevicePin(options.pin);
+    if (this.showsPin) this.options.pin = options.pin ?? randomDevicePin();
     this.model = this.protocols.some((p) => p !== 'dmap') ? this.profile.board : SIMULATOR_DMAP_MODEL;
     checkPort(options.mdnsPort, 'mdnsPort');
     if (options.deviceId !== undefined && !/^[0-9A-Fa-f]{16}$/.test(options.deviceId)) {
@@ -268,7 +274,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
 
   /** Whether a pairing PIN is shown: MRP, Companion, or AirPlay on an Apple TV (a HomePod pairs transiently). */
   private get showsPin(): boolean {
-    return this.protocols.some((p) => SHOWS_PIN.has(p)) || (this.protocols.includes('airplay') && this.profile.device === 'appletv');
+    return showsPairingPin(this.protocols, this.profile.device);
   }
 
   /** The MRP/AirPlay/Companion pairing PIN (null when neither pairs with a PIN); also sent with each 'pin' event. */

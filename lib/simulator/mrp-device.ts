@@ -6,8 +6,8 @@
  * (`airplay.ts`: the data stream of an already verified AirPlay session). Both see one device:
  * the same identity, the same shared `SimulatorState`, the same answers.
  *
- * Pairing is checked in full (SRP proof, M5 signature, pair-verify M3 signature against the
- * stored key — unlike pyatv's fake device, which skips the signatures). A verified client that
+ * On MRP's own port, CRYPTO_PAIRING messages drive the device-side HAP pairing of that port
+ * (`hap-accessory.ts`: every signature checked, unlike pyatv's fake device). A verified client that
  * sent CLIENT_UPDATES_CONFIG gets the now-playing state pushed on every change of the shared
  * state; its commands, HID keys, volume and artwork requests act on that same state.
  *
@@ -18,14 +18,10 @@
  * device that enforces pairing. A double press arrives as two separate presses and is
  * recorded as two `single` presses (telling them apart would mean delaying every press).
  */
-import { decodeTlv8, encodeTlv8, Tlv8ErrorCode, Tlv8Type, tlv8Uint, type Tlv8Map } from '../codecs/tlv8';
+import { decodeTlv8, Tlv8Type, tlv8Uint, type Tlv8Map } from '../codecs/tlv8';
 import type { InputAction } from '../device/commands';
 import type { Protocol } from '../device/interfaces';
 import { InvalidArgumentError, NotSupportedError } from '../errors';
-import { ED25519_KEY_LENGTH, randomKeyBytes } from '../hap/keys';
-import { PairSetupServer } from '../hap/pair-setup';
-import { PairVerifyServer } from '../hap/pair-verify';
-import type { SrpGroup } from '../hap/srp';
 import { silentLogger, type Logger } from '../log';
 import { repeatStateFromMrp, shuffleStateFromMrp, type MrpHidKey } from '../protocols/mrp/commands';
 import { createMrpMessage, decodeMrpMessage, encodeMrpMessage, MrpMessageType, type MrpDecodedMessage, type MrpMessage } from '../protocols/mrp/messages';
@@ -51,7 +47,9 @@ import {
   type MrpDeviceIdentity,
   type SimulatorMrpCommand,
 } from './mrp-messages';
-import type { CredentialStore, SimulatorRequest, SimulatorServerEvents } from './server';
+import type { HapAccessory, HapPairingLink, HapPeer } from './hap-accessory';
+import { printableName } from './listen';
+import { recordRequest, type SimulatorServerSink } from './server';
 import type { SimulatorSnapshot, SimulatorState } from './state';
 
 /** Keys held down at once per client (a remote has one finger). */
@@ -63,38 +61,6 @@ const MAX_HELD_KEYS = 16;
 const DEFAULT_HOLD_MS = 500;
 /** Select within this long after holding home picks "Sleep" in the menu (pyatv: protocols/mrp/__init__.py). */
 const SLEEP_MENU_MS = 5000;
-/** A pair-setup left half-way blocks others only this long. */
-const SETUP_STALE_MS = 120_000;
-const REQUEST_LOG_LIMIT = 1000;
-const MAX_NAME_LENGTH = 64;
-
-/** A remote's name as it gave it, safe for a log line. */
-function printable(name: string | undefined): string | null {
-  if (name === undefined) return null;
-  // eslint-disable-next-line no-control-regex
-  const clean = name.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_NAME_LENGTH);
-  return clean === '' ? null : clean;
-}
-
-/**
- * What the device remembers of a paired controller (its pairing id and long-term public
- * key, hex), as kept in the simulator's credential store under 'mrp'. Public data: the
- * controller's own credentials (with its secret key) never reach the device.
- */
-export function formatMrpPairingRecord(id: Buffer, ltpk: Buffer): string {
-  return `${id.toString('hex')}:${ltpk.toString('hex')}`;
-}
-
-function parseMrpPairingRecord(record: string): { id: string; ltpk: Buffer } | null {
-  const m = /^([0-9a-f]{2,512}):([0-9a-f]{64})$/.exec(record);
-  return m === null ? null : { id: m[1]!, ltpk: Buffer.from(m[2]!, 'hex') };
-}
-
-/** Something that emits the simulator servers' events (the server carrying the device). */
-export interface SimulatorEventSink {
-  emit<E extends keyof SimulatorServerEvents>(event: E, ...args: SimulatorServerEvents[E]): boolean;
-}
-
 /** How the device reaches one client: the transport's side of an attached client. */
 export interface MrpDeviceLink {
   /** Names the client in log lines, e.g. `MRP simulator connection 3`. */
@@ -118,55 +84,33 @@ interface HeldKey {
   at: number;
 }
 
-/** One attached client, as the device sees it. */
-export interface MrpDeviceClient {
-  readonly id: number;
+/** One attached client, as the device sees it (`verified`: on this link, or by the transport below it). */
+export interface MrpDeviceClient extends HapPeer {
   readonly link: MrpDeviceLink;
   /** DEVICE_INFO received: the device talks from then on. */
   greeted: boolean;
-  remoteName: string | null;
-  /** Pair-verify in progress. */
-  verify: PairVerifyServer | null;
-  /** Pair-verified (on this link, or by the transport below it). */
-  verified: boolean;
   /** Sent CLIENT_UPDATES_CONFIG: gets the state pushes. */
   subscribed: boolean;
   /** `usagePage:usage` → ms when it went down. */
   readonly held: Map<string, number>;
   lastKey: HeldKey | null;
-  closed: boolean;
 }
 
 export interface MrpDeviceOptions {
   state: SimulatorState;
   identity: MrpDeviceIdentity;
-  credentials: CredentialStore;
-  /** Where its pairing, login and request events go (the server that carries it). */
-  events: SimulatorEventSink;
-  /** The protocol its request log and events name (`mrp`, or `airplay` inside the tunnel). */
+  /** The server that carries it: its request log and events. */
+  events: SimulatorServerSink;
+  /** The protocol its request log names (`mrp`, or `airplay` inside the tunnel). */
   protocol: Protocol;
+  /**
+   * The device-side pairing of its transport, which CRYPTO_PAIRING messages drive (MRP's own
+   * port); null where the transport below authenticates clients (the AirPlay tunnel).
+   */
+  pairing: HapAccessory | null;
   logger?: Logger;
-  /** The 4-digit PIN the device "shows" when a remote starts pair-setup (none: it refuses pair-setup). */
-  pin?: string;
-  /** The device's long-term Ed25519 secret (32-byte seed); random by default. */
-  seed?: Buffer;
-  /** Another SRP group, for fast tests; real devices and clients use HAP's. */
-  srpGroup?: SrpGroup;
   /** A key held down at least this long is a hold (default 500 ms). */
   holdMs?: number;
-}
-
-export interface MrpDeviceCounters {
-  /** Successful pair-verifies since start. */
-  verifications: number;
-  /** Refused pair-verifies (unknown controller, bad signature, garbage). */
-  failedVerifications: number;
-  /** Completed pair-setups since start. */
-  pairings: number;
-  /** Refused pair-setup attempts (wrong PIN, back-off, busy, garbage). */
-  failedPairings: number;
-  /** Messages received (all clients). */
-  messages: number;
 }
 
 type SendCommandOutcome = Pick<MrpSendCommandResultMessage, 'sendError' | 'handlerReturnStatus'>;
@@ -186,23 +130,14 @@ function stateKey(s: SimulatorSnapshot): string {
 
 export class MrpDevice {
   readonly identity: MrpDeviceIdentity;
-  /** The last 1000 messages handled after DEVICE_INFO (no pairing data), oldest first. */
-  readonly requests: SimulatorRequest[] = [];
-  readonly counters: MrpDeviceCounters = { verifications: 0, failedVerifications: 0, pairings: 0, failedPairings: 0, messages: 0 };
 
   private readonly state: SimulatorState;
-  private readonly credentials: CredentialStore;
   private readonly logger: Logger;
-  private readonly events: SimulatorEventSink;
+  private readonly events: SimulatorServerSink;
   private readonly protocol: Protocol;
-  private readonly pinCode: string | null;
-  private readonly seed: Buffer;
+  private readonly pairing: HapAccessory | null;
   private readonly holdMs: number;
-  private readonly setup: PairSetupServer | null;
   private readonly clients = new Set<MrpDeviceClient>();
-  private nextId = 1;
-  private setupOwner: MrpDeviceClient | null = null;
-  private setupStartedAt = 0;
   private lastStateKey = '';
   private running = false;
 
@@ -218,41 +153,13 @@ export class MrpDevice {
   };
 
   constructor(options: MrpDeviceOptions) {
-    if (options.pin !== undefined && !/^\d{4}$/.test(options.pin)) throw new InvalidArgumentError('the MRP pairing PIN must be 4 digits');
-    if (options.seed !== undefined && options.seed.length !== ED25519_KEY_LENGTH) {
-      throw new InvalidArgumentError('the MRP device seed must be 32 bytes');
-    }
     this.state = options.state;
-    this.credentials = options.credentials;
     this.logger = options.logger ?? silentLogger;
     this.events = options.events;
     this.protocol = options.protocol;
-    this.pinCode = options.pin ?? null;
-    this.seed = options.seed ?? randomKeyBytes(ED25519_KEY_LENGTH);
+    this.pairing = options.pairing;
     this.holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
     this.identity = options.identity;
-    this.setup =
-      this.pinCode === null
-        ? null
-        : new PairSetupServer({
-            pin: this.pinCode,
-            deviceId: this.identity.uniqueIdentifier,
-            seed: this.seed,
-            allowTransient: false,
-            ...(options.srpGroup !== undefined ? { srpGroup: options.srpGroup } : {}),
-          });
-  }
-
-  /** The device's long-term public key, as paired controllers store it. */
-  get ltpk(): Buffer {
-    return Buffer.from(this.setup?.ltpk ?? Buffer.alloc(0));
-  }
-
-  /** Attached clients that are verified (encrypted or inside a verified tunnel). */
-  get verifiedClients(): number {
-    let verified = 0;
-    for (const c of this.clients) if (c.verified && !c.closed) verified++;
-    return verified;
   }
 
   /** Starts following the shared state (pushes go out from now on). */
@@ -276,16 +183,15 @@ export class MrpDevice {
   }
 
   /**
-   * A new client on `link`. `verified`: the transport below already authenticated it (the
-   * AirPlay tunnel); otherwise it must pair-verify over MRP first.
+   * A new client on `link`, `id` its transport's connection id. `verified`: the transport below
+   * already authenticated it (the AirPlay tunnel); otherwise it must pair-verify over MRP first.
    */
-  attach(link: MrpDeviceLink, options: { verified: boolean }): MrpDeviceClient {
+  attach(link: MrpDeviceLink, options: { id: number; verified: boolean }): MrpDeviceClient {
     const client: MrpDeviceClient = {
-      id: this.nextId++,
+      id: options.id,
       link,
       greeted: false,
       remoteName: null,
-      verify: null,
       verified: options.verified,
       subscribed: false,
       held: new Map(),
@@ -300,7 +206,6 @@ export class MrpDevice {
   detach(client: MrpDeviceClient): void {
     client.closed = true;
     this.clients.delete(client);
-    if (this.setupOwner === client) this.setupOwner = null;
   }
 
   /** Ends one connection over its own bad input; the others carry on. */
@@ -310,15 +215,15 @@ export class MrpDevice {
     conn.link.drop(reason);
   }
 
-  /** One serialised MRP message from a client. */
-  receive(conn: MrpDeviceClient, frame: Buffer): void {
-    if (conn.closed) return;
+  /** One serialised MRP message from a client; false when it was none (the client is dropped). */
+  receive(conn: MrpDeviceClient, frame: Buffer): boolean {
+    if (conn.closed) return false;
     let message: MrpDecodedMessage;
     try {
       message = decodeMrpMessage(frame);
     } catch (err) {
       this.drop(conn, (err as Error).message);
-      return;
+      return false;
     }
     try {
       this.handle(conn, message);
@@ -327,6 +232,7 @@ export class MrpDevice {
       this.logger.warn(`MRP simulator: ${message.typeName} failed: ${err instanceof Error ? err.message : String(err)}`);
       this.drop(conn, 'internal error');
     }
+    return true;
   }
 
   private send(conn: MrpDeviceClient, message: MrpMessage): void {
@@ -349,17 +255,13 @@ export class MrpDevice {
   }
 
   private record(conn: MrpDeviceClient, message: MrpDecodedMessage, status: number, query: Record<string, string> = {}): void {
-    const entry: SimulatorRequest = { protocol: this.protocol, at: Date.now(), method: 'MRP', path: message.typeName, query, status, sessionId: conn.id };
-    this.requests.push(entry);
-    if (this.requests.length > REQUEST_LOG_LIMIT) this.requests.shift();
-    this.events.emit('request', entry);
+    recordRequest(this.events, { protocol: this.protocol, at: Date.now(), method: 'MRP', path: message.typeName, query, status, sessionId: conn.id });
   }
 
   // -------------------------------------------------------------------------------------
   // Dispatch
 
   private handle(conn: MrpDeviceClient, message: MrpDecodedMessage): void {
-    this.counters.messages += 1;
     if (!conn.greeted && message.type !== MrpMessageType.DEVICE_INFO_MESSAGE) {
       // A real device stays silent until the remote has introduced itself (pyatv: MrpProtocol.start in protocols/mrp/protocol.py).
       this.logger.debug(`MRP simulator: ${message.typeName} before DEVICE_INFO ignored`);
@@ -368,16 +270,16 @@ export class MrpDevice {
     switch (message.type) {
       case MrpMessageType.DEVICE_INFO_MESSAGE:
         conn.greeted = true;
-        conn.remoteName = printable(message.payload?.name) ?? conn.remoteName;
+        conn.remoteName = printableName(message.payload?.name) ?? conn.remoteName;
         this.send(conn, this.deviceInfo(MrpMessageType.DEVICE_INFO_MESSAGE, message.identifier));
         this.record(conn, message, 0);
         return;
       case MrpMessageType.CRYPTO_PAIRING_MESSAGE:
-        if (conn.verified) {
-          this.logger.debug(`MRP simulator: pairing message on the verified ${conn.link.name} ignored`);
+        if (conn.verified || this.pairing === null) {
+          this.logger.debug(`MRP simulator: pairing message on the ${conn.verified ? 'verified' : 'unpairable'} ${conn.link.name} ignored`);
           return;
         }
-        this.cryptoPairing(conn, message.payload?.pairingData, message.identifier);
+        this.cryptoPairing(this.pairing, conn, message.payload?.pairingData, message.identifier);
         return;
       case MrpMessageType.GENERIC_MESSAGE:
         // pyatv's heartbeat and its flush after HID events: an empty answer (pyatv: protocols/mrp/connection.py).
@@ -651,7 +553,7 @@ export class MrpDevice {
     this.send(conn, createMrpMessage(MrpMessageType.CRYPTO_PAIRING_MESSAGE, payload, identifier === undefined ? {} : { identifier }));
   }
 
-  private cryptoPairing(conn: MrpDeviceClient, data: Buffer | undefined, identifier: string | undefined): void {
+  private cryptoPairing(pairing: HapAccessory, conn: MrpDeviceClient, data: Buffer | undefined, identifier: string | undefined): void {
     const bytes = data ?? Buffer.alloc(0);
     let tlv: Tlv8Map | null = null;
     try {
@@ -660,108 +562,14 @@ export class MrpDevice {
       // Left to the pair-setup state machine, which answers garbage with a TLV error.
     }
     const state = tlv === null ? undefined : tlv8Uint(tlv, Tlv8Type.State);
+    const link: HapPairingLink = {
+      reply: (tlv8) => this.pairingReply(conn, tlv8, identifier),
+      secure: (secret) => conn.link.secure?.(secret),
+    };
     // Verify's M1 carries a public key and no method; setup's M1 a method (pyatv's device tells them apart so too).
     const verifyStart = state === 1 && tlv !== null && tlv.has(Tlv8Type.PublicKey) && !tlv.has(Tlv8Type.Method);
-    if (verifyStart || (state === 3 && conn.verify !== null)) this.pairVerify(conn, bytes, state, identifier);
-    else this.pairSetup(conn, bytes, state, identifier);
-  }
-
-  private pairSetup(conn: MrpDeviceClient, data: Buffer, state: number | undefined, identifier: string | undefined): void {
-    const setup = this.setup;
-    if (setup === null) {
-      // This endpoint pairs elsewhere (AirPlay pairs the tunnel over HTTP).
-      this.counters.failedPairings += 1;
-      this.pairingReply(conn, encodeTlv8([[Tlv8Type.State, Math.min(6, Math.max(2, (state ?? 1) + 1))], [Tlv8Type.Error, Tlv8ErrorCode.Unavailable]]), identifier);
-      return;
-    }
-    const now = Date.now();
-    const owner = this.setupOwner;
-    const ownerBusy = owner !== null && owner !== conn && !owner.closed && now - this.setupStartedAt < SETUP_STALE_MS;
-    if (state === 1 && ownerBusy) {
-      this.counters.failedPairings += 1;
-      this.pairingReply(conn, encodeTlv8([[Tlv8Type.State, 2], [Tlv8Type.Error, Tlv8ErrorCode.Busy]]), identifier);
-      return;
-    }
-    if (state !== 1 && owner !== conn) {
-      // Not this remote's attempt: refuse without disturbing the one in progress.
-      this.counters.failedPairings += 1;
-      const reply = Math.min(6, Math.max(2, (state ?? 1) + 1));
-      this.pairingReply(conn, encodeTlv8([[Tlv8Type.State, reply], [Tlv8Type.Error, Tlv8ErrorCode.Unknown]]), identifier);
-      return;
-    }
-    if (state === 1) {
-      this.setupOwner = conn;
-      this.setupStartedAt = now;
-    }
-    const step = setup.handle(data);
-    switch (step.kind) {
-      case 'reply':
-        this.pairingReply(conn, step.message, identifier);
-        if (state === 1) {
-          this.logger.debug(`MRP simulator: ${conn.remoteName ?? 'a remote'} started pairing; the PIN is on screen`);
-          this.events.emit('pin', { protocol: 'mrp', pin: this.pinCode!, remoteName: conn.remoteName });
-        }
-        return;
-      case 'paired': {
-        this.setupOwner = null;
-        const record = formatMrpPairingRecord(step.controller.id, step.controller.ltpk);
-        this.credentials.add('mrp', record);
-        this.counters.pairings += 1;
-        this.pairingReply(conn, step.message, identifier);
-        this.logger.debug(`MRP simulator: paired with ${conn.remoteName ?? 'a remote'}`);
-        this.events.emit('credentials', { protocol: 'mrp', credentials: record, remoteName: conn.remoteName });
-        return;
-      }
-      default:
-        // 'rejected' (wrong PIN, back-off, garbage); 'transient' cannot happen (not allowed).
-        this.setupOwner = null;
-        this.counters.failedPairings += 1;
-        this.pairingReply(conn, step.message, identifier);
-        this.logger.debug(`MRP simulator: pair-setup refused: ${step.kind === 'rejected' ? step.reason : 'transient pairing'}`);
-    }
-  }
-
-  private pairVerify(conn: MrpDeviceClient, data: Buffer, state: number | undefined, identifier: string | undefined): void {
-    if (state === 1) {
-      conn.verify = new PairVerifyServer({
-        seed: this.seed,
-        deviceId: this.identity.uniqueIdentifier,
-        controllers: (id) => this.controllerKey(id),
-      });
-    }
-    const verify = conn.verify!;
-    const step = verify.handle(data);
-    switch (step.kind) {
-      case 'reply':
-        this.pairingReply(conn, step.message, identifier);
-        return;
-      case 'rejected':
-        conn.verify = null;
-        this.counters.failedVerifications += 1;
-        this.pairingReply(conn, step.message, identifier);
-        this.logger.debug(`MRP simulator: pair-verify refused: ${step.reason}`);
-        return;
-      case 'verified':
-        conn.verify = null;
-        // M4 goes out in clear; everything after it is encrypted, both ways.
-        this.pairingReply(conn, step.message, identifier);
-        conn.link.secure?.(step.sharedSecret);
-        conn.verified = true;
-        this.counters.verifications += 1;
-        this.events.emit('login', { protocol: 'mrp', sessionId: conn.id, method: 'pair-verify' });
-        return;
-    }
-  }
-
-  /** The long-term key of a paired controller (the newest pairing of that id wins). */
-  private controllerKey(id: Buffer): Buffer | undefined {
-    const wanted = id.toString('hex');
-    let found: Buffer | undefined;
-    for (const record of this.credentials.list('mrp')) {
-      const parsed = parseMrpPairingRecord(record);
-      if (parsed !== null && parsed.id === wanted) found = parsed.ltpk;
-    }
-    return found;
+    if (verifyStart || (state === 3 && pairing.verifying(conn))) pairing.pairVerify(conn, bytes, link);
+    else pairing.pairSetup(conn, bytes, link);
   }
 }
 

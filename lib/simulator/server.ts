@@ -1,13 +1,12 @@
 /**
- * The contract between the `Simulator` and the protocol servers it runs (DMAP, MRP): each
- * server translates one protocol to and from the shared `SimulatorState`, tells the
- * simulator what to advertise and how a client reaches it, and reports logins, requests and
- * device-side pairings. Adding a protocol = one file implementing `SimulatorServer` + one
+ * The contract between the `Simulator` and the protocol servers it runs (DMAP, MRP, AirPlay,
+ * Companion): each server translates one protocol to and from the shared `SimulatorState`,
+ * tells the simulator what to advertise and how a client reaches it, and reports logins,
+ * requests and device-side pairings. Adding a protocol = one file implementing `SimulatorServer` + one
  * line in the factory table of `index.ts`.
  */
-import net, { type Socket } from 'node:net';
+import { createHash } from 'node:crypto';
 import type { AdvertisedService } from '../mdns/types';
-import { networkError } from '../errors';
 import type { Protocol } from '../device/interfaces';
 import type { Logger } from '../log';
 import type { SimulatorDeviceProfile } from './profiles';
@@ -100,6 +99,20 @@ export interface SimulatorServerEvents {
   credentials: [credentials: SimulatorCredentials];
 }
 
+/** What every server's `stats()` counts of its TCP connections. */
+export interface SimulatorConnectionStats {
+  /** TCP connections open right now. */
+  openConnections: number;
+  /** TCP connections accepted since start. */
+  totalConnections: number;
+}
+
+/** The events of a server that counts its TCP connections (`open`: how many are open after it). */
+export interface SimulatorTcpServerEvents extends SimulatorServerEvents {
+  connection: [open: number];
+  disconnect: [open: number];
+}
+
 export interface SimulatorServer {
   readonly protocol: Protocol;
   /** The bound TCP port (after `start`). */
@@ -117,28 +130,28 @@ export interface SimulatorServer {
   on(event: 'credentials', listener: (credentials: SimulatorCredentials) => void): this;
 }
 
+/** A server as the parts it carries see it (its pairing, the MRP endpoint): where their events and requests go. */
+export interface SimulatorServerSink {
+  /** The server's request log, oldest first. */
+  readonly requests: SimulatorRequest[];
+  emit<E extends keyof SimulatorServerEvents>(event: E, ...args: SimulatorServerEvents[E]): boolean;
+}
+
+/** Requests a server's log keeps (the newest). */
+const REQUEST_LOG_LIMIT = 1000;
+
+/** Adds one answered request to `server`'s log (the last 1000) and tells its listeners. */
+export function recordRequest(server: SimulatorServerSink, entry: SimulatorRequest): void {
+  server.requests.push(entry);
+  if (server.requests.length > REQUEST_LOG_LIMIT) server.requests.shift();
+  server.emit('request', entry);
+}
+
 /**
- * A TCP listener of a simulated protocol on `host:port` (0: any free port); resolves with it
- * and the bound port. A failure to bind is a typed error naming `what`; later server errors
- * are logged.
+ * `AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE` (upper case) from a hash of `seed`: how a protocol
+ * derives a stable id of its own from the simulator's device id.
  */
-export async function listenTcp(
-  host: string,
-  port: number,
-  what: string,
-  logger: Logger,
-  onConnection: (socket: Socket) => void,
-): Promise<{ server: net.Server; port: number }> {
-  const server = net.createServer(onConnection);
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(networkError(err, `${what} on ${host}:${port}`));
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  server.on('error', (err) => logger.warn(`${what} server error: ${err.message}`));
-  const address = server.address();
-  return { server, port: typeof address === 'object' && address !== null ? address.port : 0 };
+export function derivedUuid(seed: string, hash: 'md5' | 'sha256' = 'md5'): string {
+  const hex = createHash(hash).update(seed).digest('hex').toUpperCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }

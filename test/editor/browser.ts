@@ -105,12 +105,15 @@ export interface Demo {
   stop(): Promise<number | null>;
 }
 
+/** The demo's simulator ports, all ephemeral: tests never take fixed ones. */
+export const EPHEMERAL_DEMO_PORTS = { ATV_DEMO_DMAP_PORT: '0', ATV_DEMO_MRP_PORT: '0', ATV_DEMO_AIRPLAY_PORT: '0', ATV_DEMO_COMPANION_PORT: '0' };
+
 /** `npm start [args]` (without the build, which the suite did) on free ports, until it prints its addresses. */
 export async function startDemo(args: string[] = []): Promise<Demo> {
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, [join(REPO_ROOT, 'scripts', 'start.mjs'), '--no-build', ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PORT: String(port), ATV_DEMO_DMAP_PORT: '0', ATV_DEMO_MRP_PORT: '0', ATV_DEMO_HOST: '127.0.0.1' },
+    env: { ...process.env, PORT: String(port), ...EPHEMERAL_DEMO_PORTS, ATV_DEMO_HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -139,9 +142,26 @@ export interface TvState {
   nowPlaying: { title: string | null; contentIdentifier: string | null };
   volume: number;
   power: string;
+  /** The app in front. */
+  app: { name: string | null; bundleId: string | null } | null;
+  /** The text of the search box that has the focus, or null when none has. */
+  search: string | null;
+  /** How often a remote logged in, per protocol. */
+  logins: Record<string, number>;
   pin: { protocol: string; pin: string; remoteName: string | null } | null;
 }
 
 export async function tvState(demo: Demo): Promise<TvState> {
   return (await (await fetch(`${demo.base}simulator/state`)).json()) as TvState;
+}
+
+/** Waits until the simulated TV reports a state that passes `check` (polling its page's JSON API). */
+export async function tvReaches(demo: Demo, check: (state: TvState) => boolean, what: string, timeout = 15_000): Promise<TvState> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const state = await tvState(demo);
+    if (check(state)) return state;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (the TV reports ${JSON.stringify(state)})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -130,7 +130,7 @@ describe('the editor in Chromium', { skip: chromiumSkip }, () => {
     const text = (await label.allTextContents()).join(' | ');
     // Scan filled in the MRP port too, and only DMAP has credentials yet: connected over DMAP,
     // and the status says MRP wants pairing (within Node-RED's 20 characters)
-    assert.equal(text, 'connected; pair MRP');
+    assert.equal(text, 'also pair MRP');
     assert.equal((sim.server('dmap') as unknown as { stats(): { logins: number } }).stats().logins, loginsBefore + 1);
   });
 

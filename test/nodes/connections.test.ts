@@ -522,7 +522,7 @@ describe('DeviceLink: a protocol that failed while another connected', () => {
     link.register({}, { status: (_s, d) => states.push(d.text) });
     const status = await partial;
     assert.deepEqual(status.failedProtocols.map((f) => [f.protocol, f.error.message]), [['mrp', 'MRP did not answer']]);
-    assert.deepEqual(displayStatus(status, t), { fill: 'yellow', shape: 'dot', text: 'connected; no MRP' });
+    assert.deepEqual(displayStatus(status, t), { fill: 'yellow', shape: 'dot', text: 'without MRP' });
     const first = made[0]!.device;
     // background probes try MRP alone: the working DMAP session is not touched
     const end = Date.now() + 2000;
@@ -551,12 +551,12 @@ describe('DeviceLink: a protocol that failed while another connected', () => {
     await link.close();
   });
 
-  it('refused credentials: "connected; pair MRP", retried only at the slowest pace', async () => {
+  it('refused credentials: "also pair MRP", retried only at the slowest pace', async () => {
     const { link, made } = partialSetup(() => new AuthenticationError('the device refused the MRP credentials: pair MRP again'));
     const status = await statusWhere(link, {}, (s) => s.state === 'connected');
     assert.deepEqual(status.needsPairing, ['mrp']);
     assert.equal(status.retryIn, 80, 'the next background attempt, at the slowest pace');
-    assert.deepEqual(displayStatus(status, t), { fill: 'yellow', shape: 'dot', text: 'connected; pair MRP' });
+    assert.deepEqual(displayStatus(status, t), { fill: 'yellow', shape: 'dot', text: 'also pair MRP' });
     await tick(120);
     assert.equal(made.filter((m) => m.only).length, 1, 'one background attempt in 120 ms');
     await link.close();
@@ -565,7 +565,7 @@ describe('DeviceLink: a protocol that failed while another connected', () => {
   it('a configuration error for that protocol (credentials that do not parse) is not retried', async () => {
     const { link, made } = partialSetup(() => new InvalidArgumentError('MRP credentials: expected 4 colon-separated fields'));
     const status = await statusWhere(link, {}, (s) => s.state === 'connected');
-    assert.equal(displayStatus(status, t).text, 'connected; no MRP');
+    assert.equal(displayStatus(status, t).text, 'without MRP');
     assert.equal(status.retryIn, null);
     await tick(150);
     assert.equal(made.length, 1);

@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Simulator } from '../../lib/simulator';
 import { REPO_ROOT } from '../support/paths';
 import { startNodeRed, type NodeRedRuntime } from './runtime';
-import { DASHBOARD_DIR, DEMO_DMAP_CREDENTIALS, examples, mrpStats, pairMrp, startMrpSimulator, startSimulator, until, type FlowNode } from './support';
+import { pair } from '../../lib/core/pairing';
+import { DASHBOARD_DIR, DEMO_DMAP_CREDENTIALS, MRP_TEST_PIN, examples, mrpStats, pairMrp, startMrpSimulator, startSimulator, until, type FlowNode } from './support';
 
 const CORE_TYPES = new Set(['tab', 'comment', 'inject', 'debug', 'switch', 'change', 'catch', 'status']);
 const MODULE = '@atvlink/node-red-apple-tv';
@@ -42,6 +43,9 @@ describe('examples/', () => {
   });
 
   it('can be imported together: no id is in two examples, and each has its own device node found by identifier', () => {
+    // One number per example in the Import menu.
+    const numbers = examples().map((e) => /^(\d+) - /.exec(basename(e.file))?.[1]).filter((n) => n !== undefined);
+    assert.equal(new Set(numbers).size, numbers.length, `example numbers are unique: ${numbers.join(', ')}`);
     const seen = new Map<string, string>();
     for (const { file, nodes } of examples()) {
       for (const n of nodes) {
@@ -147,6 +151,66 @@ describe('examples/', () => {
       } finally {
         await red.deploy([]);
         await mrpSim.stop();
+      }
+    });
+
+    it('the power and apps, keyboard and play URL examples drive a tvOS 18 Apple TV once AirPlay and Companion are paired', async () => {
+      const tv = await startSimulator({ name: 'Example tvOS TV', protocols: ['airplay', 'companion'], pin: MRP_TEST_PIN });
+      try {
+        const credentials: Record<string, string> = {};
+        for (const protocol of ['airplay', 'companion'] as const) {
+          const pairing = pair(protocol, { config: tv.config(), name: 'Node-RED tests', timeout: 10_000 });
+          try {
+            await pairing.begin();
+            pairing.setPin(tv.pin!);
+            credentials[protocol] = await pairing.finish();
+          } finally {
+            await pairing.close();
+          }
+        }
+        const chosen = examples().filter((e) => /power and apps|search box|play a url/i.test(e.file));
+        assert.equal(chosen.length, 3, chosen.map((e) => e.file).join());
+        const nodes = chosen.flatMap((e) => e.nodes);
+        await red.deploy(
+          nodes.map((n) =>
+            n.type === 'atvlink-device'
+              ? { ...n, host: '127.0.0.1', airplayPort: String(tv.airplayPort), companionPort: String(tv.companionPort), credentials }
+              : n,
+          ),
+        );
+        // The three device nodes each open their session of each protocol (paired, verified).
+        await until(
+          () => tv.server('companion')!.stats().verifiedSessions >= 3 && tv.server('airplay')!.stats().verifications >= 3,
+          'the examples connected over Companion and AirPlay',
+          15_000,
+        );
+        const press = async (name: string) => {
+          const button = nodes.find((n) => n.type === 'inject' && n.name === name);
+          assert.ok(button, `a "${name}" button`);
+          const res = await red.request(`inject/${button.id}`, { method: 'POST' });
+          assert.equal(res.status, 200, `${name}: ${await res.text()}`);
+        };
+        await press('turn off');
+        await until(() => tv.state.power === 'off', 'the TV to turn off (Companion)', 10_000);
+        await press('turn on');
+        await until(() => tv.state.power === 'on', 'the TV to turn on', 10_000);
+        tv.state.launchApp('com.apple.TVPhotos');
+        await press('Music');
+        await until(() => tv.state.app?.bundleId === 'com.apple.TVMusic', 'Music to come to the front', 10_000);
+        // A search box opens: the node watching the focus types "news" into it at once.
+        tv.state.focusTextField('');
+        await until(() => tv.state.text === 'news', `"news" typed as the search box opened (${JSON.stringify(tv.state.text)})`, 10_000);
+        await press('search: star wars');
+        await until(() => tv.state.text === 'star wars', `the text typed into the search box (${JSON.stringify(tv.state.text)})`, 10_000);
+        await press('play this URL');
+        await until(() => tv.state.playingUrl === 'https://example.com/movie.mp4', 'the URL to play over AirPlay', 10_000);
+        await press('stop');
+        await until(() => tv.state.playingUrl === null, 'the playback to stop', 10_000);
+        const everything = red.output.join('') + JSON.stringify(await red.getJson('flows'));
+        for (const value of Object.values(credentials)) for (const part of value.split(':')) assert.ok(part.length < 16 || !everything.includes(part), 'no credential in the log or the flows');
+      } finally {
+        await red.deploy([]);
+        await tv.stop();
       }
     });
   });

@@ -493,7 +493,7 @@ describe('one config node for a device with DMAP and MRP', () => {
     const statuses = new Recorder(helper.getNode('statuses'));
     const caught = new Recorder(helper.getNode('caught'));
     const out = new Recorder(helper.getNode('out'));
-    await waitForStatus(statuses, ['c2'], (t) => t === 'atvlink-device.status.connectedPair', 'connected; pair MRP');
+    await waitForStatus(statuses, ['c2'], (t) => t === 'atvlink-device.status.connectedPair', 'also pair MRP');
     assert.deepEqual(getLink('dev1')?.device?.protocols, ['dmap']);
     assert.deepEqual(getLink('dev1')?.snapshot().needsPairing, ['mrp']);
     const logged = (helper as unknown as { log(): { args: { level: number; id?: string; msg: unknown }[][] } }).log().args.map((a) => a[0]);
@@ -511,7 +511,7 @@ describe('one config node for a device with DMAP and MRP', () => {
     assert.match(msg.error.message, /cannot do "home" over dmap; (MRP is not paired: pair it|atvlink-device\.errors\.unpairedProtocols)/);
   });
 
-  it('MRP down at deploy: "connected; no MRP" over DMAP, MRP retried in the background and used once it is back, DMAP undisturbed', async () => {
+  it('MRP down at deploy: "without MRP" over DMAP, MRP retried in the background and used once it is back, DMAP undisturbed', async () => {
     const mrp = sim.server('mrp')!;
     await mrp.stop();
     let back = false;
@@ -524,7 +524,7 @@ describe('one config node for a device with DMAP and MRP', () => {
       const statuses = new Recorder(helper.getNode('statuses'));
       const caught = new Recorder(helper.getNode('caught'));
       const out = new Recorder(helper.getNode('out'));
-      await waitForStatus(statuses, ['c2'], (t) => t === 'atvlink-device.status.connectedWithout', 'connected; no MRP');
+      await waitForStatus(statuses, ['c2'], (t) => t === 'atvlink-device.status.connectedWithout', 'without MRP');
       assert.deepEqual(getLink('dev1')?.device?.protocols, ['dmap']);
       const loginsBefore = dmapStats(sim).logins;
       // a few background attempts fail (every 125 ms .. 1 s): DMAP is not logged into again for them

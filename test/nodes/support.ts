@@ -212,7 +212,7 @@ export const isConnected = (text: string): boolean =>
   text === 'atvlink-device.status.connectedVia' ||
   /^atvlink-(playstatus|command|property|artwork)\.status\./.test(text);
 
-/** Connected over some protocols while another failed: "connected; pair MRP" or "connected; no MRP". */
+/** Connected over some protocols while another failed: "also pair MRP" or "without MRP". */
 export const isPartlyConnected = (text: string): boolean =>
   text === 'atvlink-device.status.connectedPair' || text === 'atvlink-device.status.connectedWithout';
 

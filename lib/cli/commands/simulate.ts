@@ -6,7 +6,8 @@
  */
 import { COMMANDS, findCommand } from '../../device/commands';
 import { PROPERTIES } from '../../device/properties';
-import { DEMO_DMAP_CREDENTIALS, SIMULATED_DEVICES, SIMULATED_PROTOCOLS, Simulator, type SimulatedDevice, type SimulatedProtocol, type SimulatorOptions } from '../../simulator';
+import { DEMO_DMAP_CREDENTIALS, pairingRecordId, showsPairingPin, SIMULATED_DEVICES, SIMULATED_PROTOCOLS, Simulator, type SimulatedDevice, type SimulatedProtocol, type SimulatorOptions } from '../../simulator';
+import { protocolDescriptor } from '../../protocols/table';
 import { UsageError, type OptionSpec } from '../args';
 import { aborted, readLines, type CliCommand, type CommandContext } from '../context';
 import { EXIT } from '../exit-codes';
@@ -15,24 +16,12 @@ import { nowPlayingSummary } from '../format';
 /** Credentials anyone may use with the simulator, printed in its banner (nothing secret). */
 const DEMO_CREDENTIALS: Partial<Record<SimulatedProtocol, string>> = { dmap: DEMO_DMAP_CREDENTIALS };
 
-/**
- * What the simulator's 'credentials' event carries, per protocol. DMAP: the pairing GUID the
- * remote will log in with, the same string `atvlink pair` prints. HAP-paired protocols (MRP):
- * only the device's record of the remote (its pairing id and public key); the usable
- * credentials hold the remote's secret key and exist on the remote's side alone, so the line
- * printed here must not look like something to paste.
- */
-const DEVICE_KEEPS_ONLY_A_RECORD: ReadonlySet<string> = new Set<SimulatedProtocol>(['mrp', 'airplay', 'companion']);
-
-/** Protocols whose pairing PIN the TV shows (and `--pin` fixes). */
-const SHOWS_PIN: readonly SimulatedProtocol[] = ['mrp', 'airplay', 'companion'];
-
 /** What to try first once paired: Companion has no now-playing state, its apps show it works. */
 const FIRST_COMMAND: Partial<Record<SimulatedProtocol, string>> = { companion: 'apps' };
 
-/** `<pairing id hex>:<ltpk hex>` → the pairing id, as text when it is printable (a UUID). */
+/** A device's pairing record → the remote's pairing id, as text when it is printable (a UUID). */
 function pairedRemoteId(record: string): string {
-  const idHex = record.split(':')[0] ?? '';
+  const idHex = pairingRecordId(record) ?? '';
   const text = /^([0-9a-f]{2})+$/i.test(idHex) ? Buffer.from(idHex, 'hex').toString('latin1') : '';
   return /^[\x21-\x7e]+$/.test(text) ? text : idHex;
 }
@@ -256,7 +245,7 @@ export const simulateCommand: CliCommand = {
     if (args.has('accept-credentials')) set('credentials', args.strings('accept-credentials'));
     const pin = args.string('pin');
     if (pin !== undefined) {
-      if (!(protocols ?? []).some((p) => SHOWS_PIN.includes(p)) || device?.toLowerCase() === 'homepod') {
+      if (!showsPairingPin(protocols ?? [], device?.toLowerCase() === 'homepod' ? 'homepod' : 'appletv')) {
         throw new UsageError('--pin is the MRP, AirPlay and Companion pairing PIN of an Apple TV: serve one of them, e.g. --protocols airplay,companion', 'simulate');
       }
       set('pin', pin);
@@ -276,7 +265,12 @@ export const simulateCommand: CliCommand = {
     );
     sim.on('credentials', (c) => {
       const from = c.remoteName ? ` "${c.remoteName}"` : '';
-      if (DEVICE_KEEPS_ONLY_A_RECORD.has(c.protocol)) {
+      // The 'credentials' event of a protocol paired with a PIN the TV shows (HAP: MRP,
+      // AirPlay, Companion) carries only the device's record of the remote (its pairing id and
+      // public key): the usable credentials hold the remote's secret key and exist on its side
+      // alone, so this line must not look like something to paste. DMAP's is the GUID the
+      // remote logs in with.
+      if (protocolDescriptor(c.protocol).pairing === 'device-shows-pin') {
         out.line(`paired remote${from} ${pairedRemoteId(c.credentials)} (${c.protocol.toUpperCase()}; its credentials are what \`atvlink pair\` printed)`);
       } else out.line(`accepted ${c.protocol} credentials ${c.credentials}${from ? ` from${from}` : ''}`);
     });

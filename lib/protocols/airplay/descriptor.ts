@@ -5,8 +5,7 @@
  */
 import { InvalidArgumentError } from '../../errors';
 import { parseHapCredentials } from '../../hap/credentials';
-import type { ProtocolDescriptor } from '../descriptor';
-import { HAP_CREDENTIALS_FORMAT } from '../mrp/descriptor';
+import { HAP_CREDENTIALS_FORMAT, type ProtocolDescriptor } from '../descriptor';
 import { AirPlayPairing } from './pairing';
 import { AIRPLAY_SERVICE } from './service';
 import { createAirPlaySession } from './session';

@@ -5,8 +5,6 @@ import { MrpPairing } from './pairing';
 import { MRP_SERVICE } from './service';
 import { createMrpSession } from './session';
 
-export { HAP_CREDENTIALS_FORMAT } from '../descriptor';
-
 export const MRP_PROTOCOL: ProtocolDescriptor = {
   protocol: 'mrp',
   label: 'MRP',

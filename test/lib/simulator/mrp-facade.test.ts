@@ -7,11 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Device } from '../../../lib/core/facade';
 import { pair } from '../../../lib/core/pairing';
-import { AuthenticationError, PairingError } from '../../../lib/errors';
-import { formatHapCredentials, parseFullHapCredentials } from '../../../lib/hap/credentials';
-import { ED25519_KEY_LENGTH, randomKeyBytes } from '../../../lib/hap/keys';
+import { parseFullHapCredentials } from '../../../lib/hap/credentials';
 import { Simulator, type SimulatorPinRequest } from '../../../lib/simulator/index';
-import { itDrivesEveryMrpFeature } from './mrp-features';
+import { itDrivesEveryMrpFeature, itRefusesForeignCredentialsAndWrongPins } from './mrp-features';
 
 const PIN = '2468';
 
@@ -51,22 +49,7 @@ describe('Device over MRP against the simulator', () => {
 
   itDrivesEveryMrpFeature(() => ({ device, sim }));
 
-  it('refuses credentials the device never paired, with an actionable error', async () => {
-    const forged = formatHapCredentials({ ...parseFullHapCredentials(credentials), ltsk: randomKeyBytes(ED25519_KEY_LENGTH) });
-    await assert.rejects(connect(sim.config(), { credentials: { mrp: forged } }), (err: unknown) => {
-      assert.ok(err instanceof AuthenticationError, String(err));
-      assert.ok(!err.message.includes(forged.split(':')[1]!));
-      return true;
-    });
-  });
-
-  it('fails pairing with a wrong PIN', async () => {
-    const pairing = pair('mrp', { config: sim.config(), timeout: 5000 });
-    await pairing.begin();
-    pairing.setPin('0000');
-    await assert.rejects(pairing.finish(), (err: unknown) => err instanceof PairingError && /wrong PIN/i.test(err.message));
-    await pairing.close();
-  });
+  itRefusesForeignCredentialsAndWrongPins('mrp', () => ({ sim, credentials }));
 });
 
 

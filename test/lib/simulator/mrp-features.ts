@@ -1,12 +1,17 @@
 /**
  * The MRP features of the Device API against the simulator, the same whichever way MRP
  * travels (its own port, or the AirPlay tunnel): now playing, every command of the table, key
- * actions, power, push updates, properties and artwork, each checked in the simulator's state.
+ * actions, power, push updates, properties and artwork, each checked in the simulator's state;
+ * and the refusals of the HAP pairing MRP travels under (MRP's own, or AirPlay's).
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import type { Device } from '../../../lib/core/facade';
+import { connect, type Device } from '../../../lib/core/facade';
+import { pair } from '../../../lib/core/pairing';
 import { COMMANDS } from '../../../lib/device/commands';
+import { AuthenticationError, PairingError } from '../../../lib/errors';
+import { formatHapCredentials, parseFullHapCredentials } from '../../../lib/hap/credentials';
+import { ED25519_KEY_LENGTH, randomKeyBytes } from '../../../lib/hap/keys';
 import type { NowPlaying } from '../../../lib/device/state';
 import { MRP_COMMAND_ACTIONS } from '../../../lib/protocols/mrp/session';
 import type { Simulator } from '../../../lib/simulator/index';
@@ -123,5 +128,26 @@ export function itDrivesEveryMrpFeature(under: () => { device: Device; sim: Simu
     assert.equal(art.bytes.subarray(1, 4).toString('latin1'), 'PNG');
     assert.equal(art.width, 64);
     assert.equal(art.height, 48);
+  });
+}
+
+/** Registers the refusals of `protocol`'s pairing; `under` gives the simulator and credentials it paired once `before` ran. */
+export function itRefusesForeignCredentialsAndWrongPins(protocol: 'mrp' | 'airplay', under: () => { sim: Simulator; credentials: string }): void {
+  it('refuses credentials the device never paired, with an actionable error that shows no secret', async () => {
+    const { sim, credentials } = under();
+    const forged = formatHapCredentials({ ...parseFullHapCredentials(credentials), ltsk: randomKeyBytes(ED25519_KEY_LENGTH) });
+    await assert.rejects(connect(sim.config(), { credentials: { [protocol]: forged } }), (err: unknown) => {
+      assert.ok(err instanceof AuthenticationError, String(err));
+      assert.ok(!err.message.includes(forged.split(':')[1]!));
+      return true;
+    });
+  });
+
+  it('fails pairing with a wrong PIN', async () => {
+    const pairing = pair(protocol, { config: under().sim.config(), timeout: 5000 });
+    await pairing.begin();
+    pairing.setPin('0000');
+    await assert.rejects(pairing.finish(), (err: unknown) => err instanceof PairingError && /wrong PIN/i.test(err.message));
+    await pairing.close();
   });
 }

@@ -26,7 +26,7 @@ import { airplayHapExchange, airplayPinStart, transientControlChannel, verifyCon
 import { AirPlayConnection, BPLIST_CONTENT_TYPE, RtspSession } from '../../../../lib/protocols/airplay/connection';
 import { eventChannelSetupBody } from '../../../../lib/protocols/airplay/tunnel';
 import { AirPlaySimulatorServer } from '../../../../lib/simulator/airplay';
-import { formatMrpPairingRecord } from '../../../../lib/simulator/mrp-device';
+import { formatPairingRecord } from '../../../../lib/simulator/hap-accessory';
 import { APPLE_TV_TVOS18, HOMEPOD_MINI } from '../../../../lib/simulator/profiles';
 import { CredentialStore } from '../../../../lib/simulator/server';
 import { SimulatorState } from '../../../../lib/simulator/state';
@@ -184,7 +184,7 @@ describe("pyatv 0.16.1's AirPlay captures", () => {
     async function fakeReceiver(options: { homepod: boolean; srpSalt?: Buffer }): Promise<AirPlaySimulatorServer> {
       const credentials = new CredentialStore();
       const paired = parseFullHapCredentials(HAP.credentials!);
-      credentials.add('airplay', formatMrpPairingRecord(paired.clientId, ed25519PublicKey(paired.ltsk)));
+      credentials.add('airplay', formatPairingRecord(paired.clientId, ed25519PublicKey(paired.ltsk)));
       const server = new AirPlaySimulatorServer({
         state: new SimulatorState(),
         name: 'Replay TV',

@@ -102,6 +102,20 @@ describe('playing URLs on the simulated tvOS 18 Apple TV (AirPlay 2)', () => {
     }
   });
 
+  it('a URL on another machine: the simulated device plays it without reading it (it never leaves this machine)', async () => {
+    const stop = new AbortController();
+    const url = 'http://192.0.2.10/movie.mp4';
+    const playing = device.playUrl(url, { signal: stop.signal });
+    await until(() => sim.state.playingUrl === url, 'the device plays the URL');
+    const playback = sim.server('airplay')!.playbacks.at(-1)!;
+    assert.equal(playback.url, url);
+    assert.equal(playback.status, 'playing');
+    assert.equal(playback.fetched, null, 'not read');
+    stop.abort();
+    await playing;
+    await until(() => sim.state.status === 'stopped', 'the device stopped');
+  });
+
   it('a URL the device cannot reach: an error naming what the device reported', async () => {
     await assert.rejects(device.playUrl('http://127.0.0.1:9/nothing.mp4', {}), (err: unknown) => err instanceof NotSupportedError && /NSURLErrorDomain -1004/.test(err.message));
   });

@@ -11,13 +11,13 @@ import { connect, Device } from '../../../../lib/core/facade';
 import { pair } from '../../../../lib/core/pairing';
 import { COMMANDS, type CommandName } from '../../../../lib/device/commands';
 import type { PowerState, TextFocusState } from '../../../../lib/device/interfaces';
-import { AuthenticationError, NotSupportedError, PairingError } from '../../../../lib/errors';
+import { AuthenticationError, FeatureUnavailableError, NotSupportedError, PairingError } from '../../../../lib/errors';
 import { formatHapCredentials, parseFullHapCredentials } from '../../../../lib/hap/credentials';
 import { ED25519_KEY_LENGTH, randomKeyBytes } from '../../../../lib/hap/keys';
 import { hapPairVerify } from '../../../../lib/hap/pairing';
 import { COMPANION_COMMAND_ACTIONS } from '../../../../lib/protocols/companion/commands';
 import { CompanionConnection } from '../../../../lib/protocols/companion/connection';
-import { Simulator, type SimulatorPinRequest } from '../../../../lib/simulator';
+import { DEMO_DMAP_CREDENTIALS, Simulator, type SimulatorPinRequest } from '../../../../lib/simulator';
 import { until } from '../../../support/wait';
 import { commandEffects, stateBefore, type Before } from '../../cli/support';
 
@@ -248,5 +248,29 @@ describe('Companion against the simulator', () => {
     await sim.stop();
     assert.match((await lost).message, /closed/);
     assert.equal(device.connected, false);
+  });
+});
+
+describe('a device that offers Companion unpaired', () => {
+  it('names Companion as what could list apps or turn the TV off, once paired, and never tried it', async () => {
+    const sim = new Simulator({ name: 'Half TV', protocols: ['dmap', 'companion'], pin: PIN });
+    await sim.start();
+    const device = await connect(sim.config(), { credentials: { dmap: DEMO_DMAP_CREDENTIALS } });
+    try {
+      assert.deepEqual(device.protocols, ['dmap']);
+      const apps = await device.appList().then(
+        () => assert.fail('listed apps over DMAP'),
+        (err: unknown) => err,
+      );
+      assert.ok(apps instanceof FeatureUnavailableError, String(apps));
+      assert.deepEqual([apps.unpaired, apps.failed], [['companion'], []]);
+      assert.match(apps.message, /cannot do "appList" over dmap; Companion can, once paired/);
+      await assert.rejects(device.command('turnOff'), (err: unknown) => err instanceof FeatureUnavailableError && err.unpaired.includes('companion'));
+      assert.equal(sim.server('companion')!.stats().totalConnections, 0, 'Companion was never tried without credentials');
+      assert.equal(sim.state.power, 'on');
+    } finally {
+      await device.close();
+      await sim.stop();
+    }
   });
 });
