@@ -101,6 +101,8 @@ interface Job {
   onAbort: (() => void) | undefined;
   connection: Connection | null;
   settled: boolean;
+  /** Goes on a new connection (the retry after a kept-alive one turned out closed). */
+  fresh: boolean;
   /** The answer so far: its head, its body chunks and their size; once complete, whether the connection may be reused. */
   head?: DacpResponseHead;
   chunks?: Buffer[];
@@ -195,6 +197,7 @@ export class DacpHttp {
         onAbort: undefined,
         connection: null,
         settled: false,
+        fresh: !reuse,
       };
       const timeout = req.timeout === undefined ? this.timeout : req.timeout;
       if (timeout !== null && timeout > 0) {
@@ -204,12 +207,9 @@ export class DacpHttp {
         job.onAbort = () => this.fail(job, new ClosedError(`${this.endpoint}: the request was cancelled`));
         req.signal.addEventListener('abort', job.onAbort, { once: true });
       }
-      if (!reuse) {
-        // The retry after a stale socket: a new connection even if others are idle.
-        this.start(job, this.open());
-        return;
-      }
-      this.queue.push(job);
+      // The retry after a stale connection goes first: it was sent once already.
+      if (reuse) this.queue.push(job);
+      else this.queue.unshift(job);
       this.pump();
     });
   }
@@ -217,6 +217,14 @@ export class DacpHttp {
   /** Hands waiting requests to idle connections, or to new ones while under the limit. */
   private pump(): void {
     while (this.queue.length > 0 && !this.closed) {
+      const job = this.queue[0]!;
+      if (job.fresh) {
+        // A new connection, within the limit: an idle one makes room if it must.
+        if (this.connections.size >= DACP_MAX_CONNECTIONS && this.idle.length > 0) this.drop(this.idle[0]!, false);
+        if (this.connections.size >= DACP_MAX_CONNECTIONS) return;
+        this.start(this.queue.shift()!, this.open());
+        continue;
+      }
       const idle = this.idle.pop();
       if (idle) {
         this.start(this.queue.shift()!, idle);
@@ -355,8 +363,8 @@ export class DacpHttp {
     else job.resolve(response!);
   }
 
-  /** Closes a connection for good and lets a waiting request have its place. */
-  private drop(connection: Connection): void {
+  /** Closes a connection for good and (unless told not to) lets a waiting request have its place. */
+  private drop(connection: Connection, pump = true): void {
     if (!this.connections.delete(connection)) return;
     const at = this.idle.indexOf(connection);
     if (at >= 0) this.idle.splice(at, 1);
@@ -366,7 +374,7 @@ export class DacpHttp {
     // A late error from a socket we gave up on has nobody to tell.
     connection.socket.on('error', () => undefined);
     connection.socket.destroy();
-    this.pump();
+    if (pump) this.pump();
   }
 
   private syntaxError(err: unknown, job: Job): Error {

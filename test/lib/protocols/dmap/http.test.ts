@@ -94,6 +94,27 @@ describe('DACP HTTP transport', () => {
     assert.equal(srv.connections(), 2);
   });
 
+  it('retries after dropped kept-alive connections stay within the connection limit', async () => {
+    let open = 0;
+    let most = 0;
+    const srv = await rawServer((socket, _request, index) => {
+      if (index === 0) {
+        open++;
+        most = Math.max(most, open);
+        socket.on('close', () => open--);
+        // Answered a little later, so the connections opened meanwhile are all open at once.
+        setTimeout(() => socket.write(OK), 30);
+      } else socket.destroy();
+    });
+    const client = http(srv.port);
+    await Promise.all([1, 2, 3, 4].map(() => client.request({ method: 'GET', path: '/warm' })));
+    assert.equal(srv.connections(), 4);
+    // Four requests find their kept-alive connection closed and are sent again; two more wait.
+    const answers = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => client.request({ method: 'GET', path: `/r${n}` })));
+    assert.deepEqual(answers.map((a) => a.body.toString()), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+    assert.ok(most <= 4, `at most 4 connections open at once (saw ${most})`);
+  });
+
   it('a first request that finds the connection closed is not sent again (the device may have acted on it)', async () => {
     const srv = await rawServer((socket) => socket.destroy());
     const client = http(srv.port);
