@@ -1,10 +1,12 @@
 /**
  * Run in a fresh process by the benchmark: the memory of one connected Device with push
- * updates running, against a device the parent serves. Prints one JSON line:
- * `{ baseline: {rss, heapUsed}, connected: {rss, heapUsed} }` in bytes.
+ * updates running, against a device the parent serves, and how long that first connection
+ * took. Prints one JSON line: `{ baseline: {rss, heapUsed}, connected: {rss, heapUsed},
+ * connectMs }` (bytes, ms).
  *
  *   node --expose-gc dist/bench/connected-memory.js <protocol> <host> <port> <credentials>
  */
+import { performance } from 'node:perf_hooks';
 // Loaded before the baseline is taken: the figure is what a connection costs on top.
 import * as lib from '../lib/index';
 import type { Protocol } from '../lib/device/interfaces';
@@ -21,7 +23,9 @@ async function main(): Promise<void> {
   const [protocol, host, port, credentials] = process.argv.slice(2) as [Protocol, string, string, string];
   const baseline = usage();
   const config = lib.manualConfig({ address: host, services: [{ protocol, port: Number(port) }] });
+  const started = performance.now();
   const device = await lib.connect(config, { credentials: { [protocol]: credentials } });
+  const connectMs = performance.now() - started;
   const first = new Promise<void>((resolve) => device.once('nowPlaying', () => resolve()));
   device.startPushUpdates();
   await first;
@@ -29,7 +33,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 200));
   const connected = usage();
   await device.close();
-  process.stdout.write(`${JSON.stringify({ baseline, connected })}\n`);
+  process.stdout.write(`${JSON.stringify({ baseline, connected, connectMs })}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -14,6 +14,12 @@ export interface Measurement {
   unit: string;
   /** How it was measured (sample size, input size), or why it is missing. */
   detail: string;
+  /** What the machine allows for the same work (bench/floor.ts), in the same unit. */
+  floor?: number | null;
+  /** The figure it is judged against (`≤ 2× floor`, `≤ 4× p50`, `≥ 30 MB/s`) ... */
+  target?: string;
+  /** ... and whether it is met. */
+  met?: boolean;
 }
 
 export interface Suite {
@@ -70,13 +76,47 @@ export async function latencies(count: number, fn: (i: number) => Promise<void>,
   return samples;
 }
 
+/**
+ * Runs each of `runs` `rounds` times, in turn, and pools each one's samples: load that comes
+ * and goes (other processes on a small machine) then falls on a figure and its floor alike.
+ */
+export async function interleaved<K extends string>(rounds: number, runs: Readonly<Record<K, () => Promise<number[]>>>): Promise<Record<K, number[]>> {
+  const keys = Object.keys(runs) as K[];
+  const pooled = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<K, number[]>;
+  for (let round = 0; round < rounds; round++) {
+    for (const key of keys) pooled[key].push(...(await runs[key]()));
+  }
+  return pooled;
+}
+
 export const missing = (suite: string, name: string, unit: string, why: string): Measurement => ({ suite, name, value: null, unit, detail: why });
 
+const number = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 2 });
+
+/** The figure as a multiple of its floor, e.g. `2.31×`. */
+export function ratioText(value: number | null, floor: number | null | undefined): string {
+  if (value === null || floor === null || floor === undefined || floor <= 0) return '';
+  const ratio = value / floor;
+  return `${ratio < 10 ? ratio.toFixed(2) : ratio.toFixed(1)}×`;
+}
+
+/** Right-aligned columns: value, floor, × floor. */
+const NUMERIC = new Set([2, 4, 5]);
+
 export function formatTable(rows: readonly Measurement[]): string[] {
-  const cells = rows.map((r) => [r.suite, r.name, r.value === null ? 'n/a' : r.value.toLocaleString('en-US', { maximumFractionDigits: 2 }), r.unit, r.detail]);
-  const header = ['suite', 'measurement', 'value', 'unit', 'how'];
+  const cells = rows.map((r) => [
+    r.suite,
+    r.name,
+    r.value === null ? 'n/a' : number(r.value),
+    r.unit,
+    r.floor === undefined || r.floor === null ? '' : number(r.floor),
+    ratioText(r.value, r.floor),
+    r.target === undefined ? '' : `${r.target} ${r.met === undefined ? '' : r.met ? 'met' : 'NOT met'}`.trimEnd(),
+    r.detail,
+  ]);
+  const header = ['suite', 'measurement', 'value', 'unit', 'floor', '× floor', 'target', 'how'];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]): string =>
-    c.map((cell, i) => (i === 2 ? cell.padStart(widths[i]!) : i === c.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+    c.map((cell, i) => (NUMERIC.has(i) ? cell.padStart(widths[i]!) : i === c.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(header), widths.map((w, i) => (i === widths.length - 1 ? '-'.repeat(Math.min(w, 40)) : '-'.repeat(w))).join('  '), ...cells.map(line)];
 }

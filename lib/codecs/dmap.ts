@@ -27,7 +27,15 @@ export interface DmapDecodeOptions {
 }
 
 const HEADER = 8;
-const textDecoder = new TextDecoder('utf-8');
+
+/**
+ * UTF-8 text as TextDecoder reads it (invalid sequences become U+FFFD, a leading byte-order
+ * mark is dropped), without the copy a view for TextDecoder would need.
+ */
+function utf8(buf: Buffer, start: number, end: number): string {
+  if (end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
+  return buf.toString('utf8', start, end);
+}
 
 function readUnsigned(buf: Buffer): number | bigint {
   if (buf.length === 0) return 0;
@@ -43,74 +51,103 @@ function readSigned(buf: Buffer): number | bigint {
   return BigInt.asIntN(buf.length * 8, readUnsigned(buf) as bigint);
 }
 
-function decodeScalar(type: Exclude<DmapType, 'container'>, data: Buffer): DmapScalar {
+function decodeScalar(type: Exclude<DmapType, 'container'>, buf: Buffer, start: number, end: number): DmapScalar {
+  const length = end - start;
   switch (type) {
     case 'uint':
-      return readUnsigned(data);
+      if (length === 0) return 0;
+      return length <= 6 ? buf.readUIntBE(start, length) : readUnsigned(buf.subarray(start, end));
     case 'int':
-      return readSigned(data);
+      if (length === 0) return 0;
+      return length <= 6 ? buf.readIntBE(start, length) : readSigned(buf.subarray(start, end));
     case 'bool':
-      return data.some((b) => b !== 0);
+      for (let i = start; i < end; i++) if (buf[i] !== 0) return true;
+      return false;
     case 'string':
-      return textDecoder.decode(data);
+      return utf8(buf, start, end);
     case 'date':
-      return new Date(Number(readUnsigned(data)) * 1000);
+      return new Date(Number(length === 0 ? 0 : length <= 6 ? buf.readUIntBE(start, length) : readUnsigned(buf.subarray(start, end))) * 1000);
     case 'version':
-      return data.length === 4 ? `${data.readUInt16BE(0)}.${data[2]}.${data[3]}` : [...data].join('.');
+      return length === 4 ? `${buf.readUInt16BE(start)}.${buf[start + 2]}.${buf[start + 3]}` : [...buf.subarray(start, end)].join('.');
     case 'raw':
-      return data;
+      return buf.subarray(start, end);
   }
 }
 
-/** True when `data` is exactly a sequence of well-formed TLVs with printable tag codes. */
-function isTlvSequence(data: Buffer): boolean {
-  let offset = 0;
-  while (offset < data.length) {
-    if (data.length - offset < HEADER) return false;
+/** True when `buf[start, end)` is exactly a sequence of well-formed TLVs with printable tag codes. */
+function isTlvSequence(buf: Buffer, start: number, end: number): boolean {
+  let offset = start;
+  while (offset < end) {
+    if (end - offset < HEADER) return false;
     for (let i = 0; i < 4; i++) {
-      const c = data[offset + i]!;
+      const c = buf[offset + i]!;
       if (c < 0x20 || c > 0x7e) return false;
     }
-    const length = data.readUInt32BE(offset + 4);
-    if (length > data.length - offset - HEADER) return false;
+    const length = buf.readUInt32BE(offset + 4);
+    if (length > end - offset - HEADER) return false;
     offset += HEADER + length;
   }
-  return data.length > 0;
+  return end > start;
 }
 
-function decodeAt(buf: Buffer, base: number, depth: number, maxDepth: number): DmapNode[] {
+/** A tag code read off the wire, with what the tag table says of it. */
+interface TagInfo {
+  readonly tag: string;
+  readonly type: DmapType;
+  readonly textFallback: boolean;
+}
+
+/**
+ * Tag codes seen so far, by their four bytes as a number: a body repeats a few dozen codes,
+ * and looking one up this way costs no string. Bounded (a hostile body may bring any code).
+ */
+const tagInfos = new Map<number, TagInfo>();
+const MAX_CACHED_TAGS = 4096;
+
+function tagAt(buf: Buffer, offset: number): TagInfo {
+  const code = buf.readUInt32BE(offset);
+  let info = tagInfos.get(code);
+  if (info === undefined) {
+    const tag = buf.toString('latin1', offset, offset + 4);
+    const spec = dmapTag(tag);
+    info = { tag, type: spec?.type ?? 'raw', textFallback: spec?.textFallback === true };
+    if (tagInfos.size < MAX_CACHED_TAGS) tagInfos.set(code, info);
+  }
+  return info;
+}
+
+/** The TLVs of `buf[start, end)`; offsets in errors are positions in `buf` (the whole input). */
+function decodeAt(buf: Buffer, start: number, end: number, depth: number, maxDepth: number): DmapNode[] {
   if (depth > maxDepth) {
-    throw new DecodeError(`DMAP containers nested deeper than ${maxDepth} levels`, { offset: base });
+    throw new DecodeError(`DMAP containers nested deeper than ${maxDepth} levels`, { offset: start });
   }
   const nodes: DmapNode[] = [];
-  let offset = 0;
-  while (offset < buf.length) {
-    const at = base + offset;
-    const remaining = buf.length - offset;
+  let at = start;
+  while (at < end) {
+    const remaining = end - at;
     if (remaining < HEADER) {
       throw new DecodeError(`truncated DMAP data at offset ${at}: a tag header needs 8 bytes, ${remaining} left`, { offset: at });
     }
-    const tag = buf.toString('latin1', offset, offset + 4);
-    const length = buf.readUInt32BE(offset + 4);
+    const { tag, type, textFallback } = tagAt(buf, at);
+    const length = buf.readUInt32BE(at + 4);
     if (length > remaining - HEADER) {
       throw new DecodeError(
         `DMAP tag '${tag}' at offset ${at} declares ${length} bytes but only ${remaining - HEADER} remain`,
         { offset: at },
       );
     }
-    const data = buf.subarray(offset + HEADER, offset + HEADER + length);
-    const spec = dmapTag(tag);
-    const type: DmapType = spec?.type ?? 'raw';
-    if (type === 'container' && !(spec?.textFallback && !isTlvSequence(data))) {
-      nodes.push({ tag, type, value: decodeAt(data, at + HEADER, depth + 1, maxDepth) });
+    const valueStart = at + HEADER;
+    const valueEnd = valueStart + length;
+    if (type === 'container' && !(textFallback && !isTlvSequence(buf, valueStart, valueEnd))) {
+      nodes.push({ tag, type, value: decodeAt(buf, valueStart, valueEnd, depth + 1, maxDepth) });
     } else if (type === 'container') {
-      nodes.push({ tag, type: 'string', value: textDecoder.decode(data) });
+      nodes.push({ tag, type: 'string', value: utf8(buf, valueStart, valueEnd) });
     } else if (type === 'uint' || type === 'int') {
-      nodes.push({ tag, type, value: decodeScalar(type, data), width: length });
+      nodes.push({ tag, type, value: decodeScalar(type, buf, valueStart, valueEnd), width: length });
     } else {
-      nodes.push({ tag, type, value: decodeScalar(type, data) });
+      nodes.push({ tag, type, value: decodeScalar(type, buf, valueStart, valueEnd) });
     }
-    offset += HEADER + length;
+    at = valueEnd;
   }
   return nodes;
 }
@@ -118,7 +155,7 @@ function decodeAt(buf: Buffer, base: number, depth: number, maxDepth: number): D
 /** Decodes a DMAP body into its tag tree. Throws `DecodeError` on malformed input. */
 export function decodeDmap(input: Uint8Array, options: DmapDecodeOptions = {}): DmapNode[] {
   const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  return decodeAt(buf, 0, 0, options.maxDepth ?? 32);
+  return decodeAt(buf, 0, buf.length, 0, options.maxDepth ?? 32);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -126,14 +163,16 @@ export function decodeDmap(input: Uint8Array, options: DmapDecodeOptions = {}): 
 
 export type DmapEncodable = DmapScalar | readonly (Buffer | DmapNode)[];
 
-function header(tag: string, length: number): Buffer {
+/** The tag's 8-byte header followed by `body`, in one buffer. */
+function withHeader(tag: string, body: Buffer): Buffer {
   if (tag.length !== 4 || Buffer.byteLength(tag, 'latin1') !== 4) {
     throw new InvalidArgumentError(`a DMAP tag code has 4 characters, got ${JSON.stringify(tag)}`);
   }
-  const h = Buffer.alloc(HEADER);
-  h.write(tag, 0, 'latin1');
-  h.writeUInt32BE(length, 4);
-  return h;
+  const out = Buffer.allocUnsafe(HEADER + body.length);
+  out.write(tag, 0, 'latin1');
+  out.writeUInt32BE(body.length, 4);
+  body.copy(out, HEADER);
+  return out;
 }
 
 function inferType(value: DmapEncodable): DmapType {
@@ -148,6 +187,22 @@ function inferType(value: DmapEncodable): DmapType {
 function encodeInteger(tag: string, value: unknown, width: number, signed: boolean): Buffer {
   if (typeof value !== 'number' && typeof value !== 'bigint' && typeof value !== 'boolean') {
     throw new InvalidArgumentError(`DMAP tag '${tag}' needs a number, got ${typeof value}`);
+  }
+  if (typeof value !== 'bigint' && width <= 6) {
+    // Up to 48 bits every integer is exact as a number: no BigInt needed.
+    const n = typeof value === 'boolean' ? Number(value) : Math.trunc(value);
+    if (Number.isFinite(n)) {
+      const bits = width * 8;
+      const min = signed ? -(2 ** (bits - 1)) : 0;
+      const max = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+      if (n < min || n > max) {
+        throw new InvalidArgumentError(`value ${BigInt(n)} does not fit DMAP tag '${tag}' (${width} bytes${signed ? ', signed' : ''})`);
+      }
+      const out = Buffer.allocUnsafe(width);
+      if (n < 0) out.writeIntBE(n, 0, width);
+      else out.writeUIntBE(n, 0, width);
+      return out;
+    }
   }
   const big = BigInt(typeof value === 'boolean' ? Number(value) : typeof value === 'number' ? Math.trunc(value) : value);
   const bits = BigInt(width * 8);
@@ -206,14 +261,14 @@ export function encodeTag(tag: string, value: DmapEncodable, width?: 1 | 2 | 4 |
   const spec = dmapTag(tag);
   const type = spec?.type ?? inferType(value);
   const body = encodeValue(tag, type === 'container' && !Array.isArray(value) && spec?.textFallback ? 'string' : type, value, width ?? spec?.size);
-  return Buffer.concat([header(tag, body.length), body]);
+  return withHeader(tag, body);
 }
 
 /** Encodes a decoded node (or a tree of them) back to bytes. */
 export function encodeNode(node: DmapNode): Buffer {
   const width = node.width ?? dmapTag(node.tag)?.size;
   const body = encodeValue(node.tag, node.type, node.value as DmapEncodable, width);
-  return Buffer.concat([header(node.tag, body.length), body]);
+  return withHeader(node.tag, body);
 }
 
 export function encodeDmap(nodes: readonly DmapNode[]): Buffer {

@@ -10,6 +10,10 @@
  * with a ProtocolError: the stream cannot be resynchronised. A peer that stops reading while
  * we write ends it too, before our memory grows without bound. Nothing here throws from a
  * socket callback; a frame listener that throws is logged and the channel lives on.
+ *
+ * Frames written in one turn of the event loop leave in one system call: the socket is
+ * corked at the first write and uncorked on the next tick (a device answering a command
+ * with the new state and the result sends both at once, and the peer wakes up once).
  */
 import { EventEmitter } from 'node:events';
 import { connect as tcpConnect, type Socket } from 'node:net';
@@ -58,6 +62,8 @@ export class FramedChannel extends EventEmitter<FramedChannelEvents> {
   private socket: Socket | null;
   private state: 'open' | 'closed' = 'open';
   private closeReason: AtvError | null = null;
+  /** Writes of this tick are being gathered (the socket is corked until `flush`). */
+  private gathering = false;
 
   /** Wraps a connected socket (an accepted one on the server side). */
   constructor(socket: Socket, options: FramedChannelOptions) {
@@ -139,11 +145,24 @@ export class FramedChannel extends EventEmitter<FramedChannelEvents> {
   write(bytes: Uint8Array): void {
     const socket = this.socket;
     if (this.state !== 'open' || socket === null) throw this.closeReason ?? new ClosedError(`${this.endpoint}: not connected`);
+    if (!this.gathering) {
+      this.gathering = true;
+      socket.cork();
+      process.nextTick(this.flush);
+    }
     socket.write(bytes);
+  }
+
+  /** Sends what this tick wrote; what the kernel would not take counts against the peer. */
+  private readonly flush = (): void => {
+    this.gathering = false;
+    const socket = this.socket;
+    if (socket === null) return;
+    socket.uncork();
     if (socket.writableLength > this.maxQueued) {
       this.shutdown(new ConnectionLostError(`${this.endpoint}: the other side stopped reading (${socket.writableLength} bytes unsent)`));
     }
-  }
+  };
 
   /** Ends the channel; `closed` is emitted with null. Safe to call at any time, twice. */
   close(): void {
@@ -180,6 +199,9 @@ export class FramedChannel extends EventEmitter<FramedChannelEvents> {
     const socket = this.socket;
     this.socket = null;
     if (socket) {
+      // What was written this tick still goes out, as it would have without the gathering.
+      if (this.gathering) socket.uncork();
+      this.gathering = false;
       socket.removeAllListeners('data');
       // Errors after we gave up on the socket (a late ECONNRESET) have nobody to tell.
       socket.on('error', () => undefined);

@@ -1,13 +1,24 @@
 /**
- * The HTTP transport of a DACP remote: node:http with a keep-alive agent, the exact request
- * headers Apple's Remote app sends, per-request timeouts, a body size cap, gzip/deflate
- * decoding, and every failure turned into a typed `AtvError`. It knows nothing of DMAP.
+ * The HTTP transport of a DACP remote: up to DACP_MAX_CONNECTIONS kept-alive TCP connections
+ * to the device, the exact request headers Apple's Remote app sends, per-request timeouts, a
+ * body size cap, gzip/deflate decoding, and every failure turned into a typed `AtvError`. It
+ * knows nothing of DMAP.
+ *
+ * It speaks HTTP/1.1 itself (requests written here, responses read by http-response.ts)
+ * rather than through node:http, whose client costs about three times a raw request/response
+ * on loopback: per request it builds and validates an outgoing message, looks the socket up
+ * in an agent, and re-parses with llhttp, and that was most of a DACP command's time. What
+ * node:http did for us is kept: the same request bytes (headers in the same order, `Host` and
+ * `Connection: keep-alive` last), keep-alive with TCP keep-alive probes, idle connections
+ * that do not hold the process open, and any response framing a server may use.
  */
-import http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import net from 'node:net';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { AtvError, ClosedError, ProtocolError, TimeoutError, networkError } from '../../errors';
+import { AtvError, ClosedError, InvalidArgumentError, ProtocolError, TimeoutError, networkError } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
+import { DacpResponseReader, HttpSyntaxError, type DacpResponseHead } from './http-response';
 
 /**
  * The headers of Apple's Remote app (as pyatv sends them, pyatv: protocols/dmap/daap.py). Some servers
@@ -63,7 +74,7 @@ export interface DacpHttpRequest {
 
 export interface DacpHttpResponse {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: IncomingHttpHeaders;
   /** The decoded (decompressed) body; empty for 204. */
   body: Buffer;
 }
@@ -71,6 +82,42 @@ export interface DacpHttpResponse {
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 const inflateRaw = promisify(zlib.inflateRaw);
+
+/**
+ * TCP keep-alive idle time: probes end a long poll to a host that vanished without a request
+ * of ours (slowly: minutes with Linux defaults). A device that stops answering with its TCP
+ * stack alive is the session's liveness check's business.
+ */
+const TCP_KEEPALIVE_MS = 10_000;
+
+/** One request on its way: waiting for a connection, or on one. */
+interface Job {
+  req: DacpHttpRequest;
+  what: string;
+  bytes: Buffer;
+  resolve(response: DacpHttpResponse): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout | undefined;
+  onAbort: (() => void) | undefined;
+  connection: Connection | null;
+  settled: boolean;
+  /** Goes on a new connection (the retry after a kept-alive one turned out closed). */
+  fresh: boolean;
+  /** The answer so far: its head, its body chunks and their size; once complete, whether the connection may be reused. */
+  head?: DacpResponseHead;
+  chunks?: Buffer[];
+  size?: number;
+  reusable?: boolean;
+}
+
+/** One TCP connection to the device; carries one request at a time. */
+interface Connection {
+  socket: net.Socket;
+  /** It has carried a request before (an idle keep-alive connection the server may have closed). */
+  reused: boolean;
+  job: Job | null;
+  reader: DacpResponseReader | null;
+}
 
 export class DacpHttp {
   readonly endpoint: string;
@@ -80,8 +127,13 @@ export class DacpHttp {
   private readonly maxBody: number;
   private readonly logger: Logger;
   private readonly onAnswer: () => void;
-  private readonly agent: http.Agent;
-  private readonly inFlight = new Set<http.ClientRequest>();
+  /** `Host: ...` and `Connection: keep-alive`, as node:http ended every request. */
+  private readonly trailer: string;
+  private readonly connections = new Set<Connection>();
+  /** Connections waiting for a request, the most recently used last (taken first, as node:http's agent does). */
+  private readonly idle: Connection[] = [];
+  /** Requests waiting for a connection, oldest first. */
+  private readonly queue: Job[] = [];
   private closed = false;
 
   constructor(options: DacpHttpOptions) {
@@ -92,10 +144,8 @@ export class DacpHttp {
     this.maxBody = options.maxBodySize ?? DACP_MAX_BODY;
     this.logger = options.logger ?? silentLogger;
     this.onAnswer = options.onAnswer ?? (() => undefined);
-    // keepAlive also turns on TCP keep-alive probes, which end a long poll to a host that
-    // vanished without a request of ours (slowly: minutes with Linux defaults). A device that
-    // stops answering with its TCP stack alive is the session's liveness check's business.
-    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 10_000, maxSockets: DACP_MAX_CONNECTIONS });
+    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+    this.trailer = `Host: ${options.port === 80 ? host : `${host}:${options.port}`}\r\nConnection: keep-alive\r\n\r\n`;
   }
 
   get isClosed(): boolean {
@@ -110,115 +160,228 @@ export class DacpHttp {
       // any answer; the server never saw the request, so one retry on a new socket is safe.
       if (err instanceof StaleSocketError && !this.closed && !req.signal?.aborted) {
         this.logger.debug(`${this.endpoint}: reused connection was closed by the server, retrying once`);
-        return this.attempt(req);
+        return this.attempt(req, false);
       }
       throw err instanceof StaleSocketError ? err.error : err;
     }
   }
 
-  /** Aborts every request in flight (long poll included) and destroys the sockets. */
+  /** Aborts every request in flight or waiting (long poll included) and destroys the sockets. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const req of this.inFlight) req.destroy(new ClosedError(`${this.endpoint}: the client was closed`));
-    this.inFlight.clear();
-    this.agent.destroy();
+    const error = new ClosedError(`${this.endpoint}: the client was closed`);
+    for (const job of this.queue.splice(0)) this.settle(job, error);
+    for (const connection of [...this.connections]) {
+      if (connection.job) this.settle(connection.job, error);
+      this.drop(connection);
+    }
   }
 
-  private attempt(req: DacpHttpRequest): Promise<DacpHttpResponse> {
+  private attempt(req: DacpHttpRequest, reuse = true): Promise<DacpHttpResponse> {
     if (this.closed) return Promise.reject(new ClosedError(`${this.endpoint}: the client was closed`));
     if (req.signal?.aborted) return Promise.reject(new ClosedError(`${this.endpoint}: the request was cancelled`));
-
+    if (!/^\/[\x21-\x7e]*$/.test(req.path)) return Promise.reject(new InvalidArgumentError(`a DACP request path is printable ASCII without spaces, got ${JSON.stringify(req.path.slice(0, 60))}`));
     return new Promise<DacpHttpResponse>((resolve, reject) => {
-      const headers: Record<string, string> = { ...DACP_HEADERS };
-      if (req.method === 'POST') {
-        headers['Content-Type'] = DACP_POST_CONTENT_TYPE;
-        headers['Content-Length'] = String(req.body?.length ?? 0);
-      }
-      const what = `${req.method} ${req.path.replace(/\?.*$/, '')}`;
-      let settled = false;
-      let gotResponse = false;
-      let timer: NodeJS.Timeout | undefined;
-
-      const cleanup = (): void => {
-        settled = true;
-        if (timer) clearTimeout(timer);
-        req.signal?.removeEventListener('abort', onAbort);
-        this.inFlight.delete(request);
+      const body = req.method === 'POST' ? req.body ?? Buffer.alloc(0) : null;
+      let head = `${req.method} ${req.path} HTTP/1.1\r\n${HEADER_LINES}`;
+      if (body !== null) head += `Content-Type: ${DACP_POST_CONTENT_TYPE}\r\nContent-Length: ${body.length}\r\n`;
+      head += this.trailer;
+      const job: Job = {
+        req,
+        what: `${req.method} ${req.path.replace(/\?.*$/, '')}`,
+        bytes: body === null || body.length === 0 ? Buffer.from(head, 'latin1') : Buffer.concat([Buffer.from(head, 'latin1'), body]),
+        resolve,
+        reject,
+        timer: undefined,
+        onAbort: undefined,
+        connection: null,
+        settled: false,
+        fresh: !reuse,
       };
-      const fail = (err: unknown): void => {
-        if (settled) return;
-        const reused = request.reusedSocket;
-        cleanup();
-        const typed = this.toError(err, what);
-        const code = (err as NodeJS.ErrnoException | undefined)?.code;
-        if (reused && !gotResponse && (code === 'ECONNRESET' || code === 'EPIPE')) reject(new StaleSocketError(typed));
-        else reject(typed);
-      };
-      const onAbort = (): void => {
-        request.destroy(new ClosedError(`${this.endpoint}: the request was cancelled`));
-      };
-
-      const request = http.request({
-        host: this.host,
-        port: this.port,
-        method: req.method,
-        path: req.path,
-        headers,
-        agent: this.agent,
-      });
-      this.inFlight.add(request);
-      req.signal?.addEventListener('abort', onAbort, { once: true });
       const timeout = req.timeout === undefined ? this.timeout : req.timeout;
       if (timeout !== null && timeout > 0) {
-        timer = setTimeout(() => {
-          request.destroy(new TimeoutError(`${this.endpoint} did not answer ${what} within ${formatSeconds(timeout)}`));
-        }, timeout);
+        job.timer = setTimeout(() => this.fail(job, new TimeoutError(`${this.endpoint} did not answer ${job.what} within ${formatSeconds(timeout)}`)), timeout);
       }
-
-      request.on('error', fail);
-      request.on('response', (res) => {
-        gotResponse = true;
-        this.onAnswer();
-        const status = res.statusCode ?? 0;
-        const declared = Number(res.headers['content-length']);
-        if (Number.isFinite(declared) && declared > this.maxBody) {
-          fail(new ProtocolError(`${this.endpoint} announced a ${declared}-byte answer to ${what}, more than the ${this.maxBody}-byte limit`));
-          request.destroy();
-          return;
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          this.onAnswer();
-          size += chunk.length;
-          if (size > this.maxBody) {
-            fail(new ProtocolError(`${this.endpoint} sent more than ${this.maxBody} bytes in answer to ${what}`));
-            request.destroy();
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('error', fail);
-        res.on('close', () => {
-          // A server that hangs up mid-body: no 'end', or an 'end' with the body incomplete.
-          if (!res.complete) fail(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }));
-        });
-        res.on('end', () => {
-          if (settled || !res.complete) return;
-          const raw = Buffer.concat(chunks, size);
-          this.decode(raw, res.headers['content-encoding'], what).then(
-            (body) => {
-              if (settled) return;
-              cleanup();
-              resolve({ status, headers: res.headers, body });
-            },
-            fail,
-          );
-        });
-      });
-      request.end(req.method === 'POST' ? req.body ?? Buffer.alloc(0) : undefined);
+      if (req.signal) {
+        job.onAbort = () => this.fail(job, new ClosedError(`${this.endpoint}: the request was cancelled`));
+        req.signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      // The retry after a stale connection goes first: it was sent once already.
+      if (reuse) this.queue.push(job);
+      else this.queue.unshift(job);
+      this.pump();
     });
+  }
+
+  /** Hands waiting requests to idle connections, or to new ones while under the limit. */
+  private pump(): void {
+    while (this.queue.length > 0 && !this.closed) {
+      const job = this.queue[0]!;
+      if (job.fresh) {
+        // A new connection, within the limit: an idle one makes room if it must.
+        if (this.connections.size >= DACP_MAX_CONNECTIONS && this.idle.length > 0) this.drop(this.idle[0]!, false);
+        if (this.connections.size >= DACP_MAX_CONNECTIONS) return;
+        this.start(this.queue.shift()!, this.open());
+        continue;
+      }
+      const idle = this.idle.pop();
+      if (idle) {
+        this.start(this.queue.shift()!, idle);
+        continue;
+      }
+      if (this.connections.size >= DACP_MAX_CONNECTIONS) return;
+      this.start(this.queue.shift()!, this.open());
+    }
+  }
+
+  private open(): Connection {
+    const socket = net.connect({ host: this.host, port: this.port });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
+    const connection: Connection = { socket, reused: false, job: null, reader: null };
+    this.connections.add(connection);
+    socket.on('data', (chunk: Buffer) => this.receive(connection, chunk));
+    socket.on('end', () => this.ended(connection, null));
+    socket.on('error', (err) => this.ended(connection, err));
+    socket.on('close', () => this.ended(connection, null));
+    return connection;
+  }
+
+  private start(job: Job, connection: Connection): void {
+    job.connection = connection;
+    connection.job = job;
+    connection.reader = new DacpResponseReader({
+      head: (head) => this.head(job, head),
+      data: (chunk) => this.data(job, chunk),
+      end: (reusable) => {
+        job.reusable = reusable;
+      },
+    });
+    connection.socket.ref();
+    connection.socket.write(job.bytes);
+  }
+
+  private receive(connection: Connection, chunk: Buffer): void {
+    const job = connection.job;
+    const reader = connection.reader;
+    if (!job || !reader) {
+      // Nothing was asked on this connection: a server speaking out of turn. Not usable.
+      this.drop(connection);
+      return;
+    }
+    try {
+      reader.push(chunk);
+    } catch (err) {
+      // Bytes after a complete answer: the answer stands, the connection is out of step.
+      if (reader.complete) this.answered(job, connection, false);
+      else this.fail(job, this.syntaxError(err, job));
+      return;
+    }
+    if (reader.complete) this.answered(job, connection, job.reusable === true);
+  }
+
+  /** The socket ended (`err` null: closed or EOF). */
+  private ended(connection: Connection, err: Error | null): void {
+    const job = connection.job;
+    const reader = connection.reader;
+    if (!job || !reader) {
+      this.drop(connection);
+      return;
+    }
+    if (err === null) {
+      try {
+        reader.end();
+        this.answered(job, connection, false);
+        return;
+      } catch (cut) {
+        err = Object.assign(new Error(cut instanceof Error ? cut.message : String(cut)), { code: 'ECONNRESET' });
+      }
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    const typed = this.closed ? new ClosedError(`${this.endpoint}: the client was closed`, { cause: err }) : networkError(err, this.endpoint);
+    const stale = connection.reused && !reader.started && (code === 'ECONNRESET' || code === 'EPIPE');
+    this.fail(job, stale ? new StaleSocketError(typed) : typed);
+  }
+
+  private head(job: Job, head: DacpResponseHead): void {
+    this.onAnswer();
+    if (head.length !== null && head.length > this.maxBody) {
+      throw new ProtocolError(`${this.endpoint} announced a ${head.length}-byte answer to ${job.what}, more than the ${this.maxBody}-byte limit`);
+    }
+    job.head = head;
+    job.chunks = [];
+    job.size = 0;
+  }
+
+  private data(job: Job, chunk: Buffer): void {
+    this.onAnswer();
+    job.size! += chunk.length;
+    if (job.size! > this.maxBody) throw new ProtocolError(`${this.endpoint} sent more than ${this.maxBody} bytes in answer to ${job.what}`);
+    job.chunks!.push(chunk);
+  }
+
+  /** `job` has its whole answer: the connection goes back to the pool (or away), the body is decoded. */
+  private answered(job: Job, connection: Connection, reusable: boolean): void {
+    connection.job = null;
+    connection.reader = null;
+    job.connection = null;
+    if (reusable && !this.closed) this.release(connection);
+    else this.drop(connection);
+    const head = job.head!;
+    const chunks = job.chunks!;
+    const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, job.size!);
+    this.decode(raw, head.headers['content-encoding'], job.what).then(
+      (body) => this.settle(job, null, { status: head.status, headers: head.headers, body }),
+      (err: unknown) => this.settle(job, err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  private release(connection: Connection): void {
+    connection.reused = true;
+    connection.socket.unref();
+    this.idle.push(connection);
+    this.pump();
+  }
+
+  /** Fails `job` and ends the connection carrying it (its answer would be out of step). */
+  private fail(job: Job, error: Error): void {
+    if (job.settled) return;
+    const connection = job.connection;
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    this.settle(job, error);
+    if (connection) this.drop(connection);
+  }
+
+  private settle(job: Job, error: Error | null, response?: DacpHttpResponse): void {
+    if (job.settled) return;
+    job.settled = true;
+    if (job.timer) clearTimeout(job.timer);
+    if (job.onAbort) job.req.signal?.removeEventListener('abort', job.onAbort);
+    if (error) job.reject(error);
+    else job.resolve(response!);
+  }
+
+  /** Closes a connection for good and (unless told not to) lets a waiting request have its place. */
+  private drop(connection: Connection, pump = true): void {
+    if (!this.connections.delete(connection)) return;
+    const at = this.idle.indexOf(connection);
+    if (at >= 0) this.idle.splice(at, 1);
+    connection.job = null;
+    connection.reader = null;
+    connection.socket.removeAllListeners('data');
+    // A late error from a socket we gave up on has nobody to tell.
+    connection.socket.on('error', () => undefined);
+    connection.socket.destroy();
+    if (pump) this.pump();
+  }
+
+  private syntaxError(err: unknown, job: Job): Error {
+    if (err instanceof AtvError) return err;
+    const detail = err instanceof Error ? err.message : String(err);
+    if (err instanceof HttpSyntaxError) return new ProtocolError(`${this.endpoint} answered ${job.what} with something that is not valid HTTP (${detail})`, { cause: err });
+    return new ProtocolError(`${this.endpoint}: reading the answer to ${job.what} failed: ${detail}`, { cause: err });
   }
 
   private async decode(raw: Buffer, encoding: string | undefined, what: string): Promise<Buffer> {
@@ -244,16 +407,6 @@ export class DacpHttp {
     }
     throw new ProtocolError(`${this.endpoint} answered ${what} with an unsupported content encoding ${JSON.stringify(kind.slice(0, 40))}`);
   }
-
-  private toError(err: unknown, what: string): AtvError {
-    if (err instanceof AtvError) return err;
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    if (typeof code === 'string' && code.startsWith('HPE_')) {
-      return new ProtocolError(`${this.endpoint} answered ${what} with something that is not valid HTTP (${code})`, { cause: err });
-    }
-    if (this.closed) return new ClosedError(`${this.endpoint}: the client was closed`, { cause: err });
-    return networkError(err, this.endpoint);
-  }
 }
 
 /** Internal marker: the request failed on a reused socket before any answer. */
@@ -262,6 +415,11 @@ class StaleSocketError extends Error {
     super(error.message);
   }
 }
+
+/** The Remote headers as request lines, in their order. */
+const HEADER_LINES = Object.entries(DACP_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
 
 function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;

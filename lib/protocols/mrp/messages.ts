@@ -2,20 +2,23 @@
  * MRP messages: the one map from ProtocolMessage `type` to the extension field carrying its
  * content, and encode/decode of whole messages (one frame's plaintext each).
  *
- * The schema is our own .proto files (proto/), parsed at build time into proto.json and
- * loaded here with protobufjs' light build on first use, so requiring the library stays
- * cheap. Decoding is strict about structure and lenient about novelty:
+ * The schema is our own .proto files (proto/), parsed at build time into proto.json (with
+ * protobufjs, a build-time tool here) and loaded on first use; protobuf.ts checks, writes and
+ * reads messages from plans made of it, so requiring the library stays cheap and so does the
+ * first message. Decoding is strict about structure and lenient about novelty:
  *  - truncated input, invalid wire types, field number 0, runaway nesting, and a known field
  *    arriving with the wrong wire type are DecodeErrors;
  *  - unknown fields are ignored, and an enum value our schema does not list is kept as its
  *    number (newer tvOS versions add values; dropping them would turn, say, an unknown
- *    failure status into "absent", which reads as success).
+ *    failure status into "absent", which reads as success);
+ *  - a field that arrives twice keeps its last value (a message field is merged), as the
+ *    protobuf encoding guide says.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type * as protobufjs from 'protobufjs/light';
 import { DecodeError, InvalidArgumentError } from '../../errors';
+import { decodeProtobuf, encodeProtobuf, PayloadError, schemaPlan, WireError, type MessagePlan, type ProtoJson } from './protobuf';
 import { MrpErrorCode, MrpMessageType, type MrpExtensionPayloads, type MrpProtocolMessage } from './proto-types';
 
 export { MrpMessageType } from './proto-types';
@@ -150,160 +153,68 @@ export function createMrpMessage<T extends MrpMessageType>(
 
 // ---- schema (lazy) ----
 
-interface Schema {
-  protobuf: typeof protobufjs;
-  protocolMessage: protobufjs.Type;
-}
+/** ProtocolMessage's wire plan (extensions under their plain names), made on first use. */
+let schema: MessagePlan | undefined;
 
-/** Extension fields are registered on ProtocolMessage under their full name. */
-const EXTENSION_PREFIX = '.mrp.';
-let schema: Schema | undefined;
-
-function loadSchema(): Schema {
+function loadSchema(): MessagePlan {
   if (schema) return schema;
-  // Required here, not at the top, so loading the library does not pay for protobufjs.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const protobuf = require('protobufjs/light') as typeof protobufjs;
   const path = join(__dirname, 'proto.json');
-  let json: protobufjs.INamespace;
+  let json: ProtoJson;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8')) as protobufjs.INamespace;
+    json = JSON.parse(readFileSync(path, 'utf8')) as ProtoJson;
   } catch (err) {
     throw new Error(`the MRP protobuf schema ${path} is missing or unreadable: the package was not built (npm run build)`, {
       cause: err,
     });
   }
-  const root = protobuf.Root.fromJSON(json);
-  schema = { protobuf, protocolMessage: root.lookupType('mrp.ProtocolMessage') };
+  schema = schemaPlan(json, 'mrp.ProtocolMessage');
   return schema;
 }
 
 // ---- encode ----
 
+/** The envelope fields (every ProtocolMessage field but type and the extensions). */
+const ENVELOPE_KEYS = ['identifier', 'authenticationToken', 'errorCode', 'timestamp', 'errorDescription', 'uniqueIdentifier'] as const;
+
 /** The protobuf bytes of a message (one frame's plaintext). Invalid payloads throw InvalidArgumentError. */
 export function encodeMrpMessage(message: MrpMessage): Buffer {
-  const { protocolMessage } = loadSchema();
-  const wire: Record<string, unknown> = { type: message.type };
-  for (const key of ['identifier', 'authenticationToken', 'errorCode', 'timestamp', 'errorDescription', 'uniqueIdentifier'] as const) {
-    if (message[key] !== undefined) wire[key] = message[key];
+  const plan = loadSchema();
+  const plain: Record<string, unknown> = { type: message.type };
+  for (const key of ENVELOPE_KEYS) {
+    if (message[key] !== undefined) plain[key] = message[key];
   }
   if (message.payload !== undefined) {
     const extension = mrpExtensionOf(message.type);
     if (extension === undefined) {
       throw new InvalidArgumentError(`MRP ${mrpMessageTypeName(message.type)} carries no payload, but one was given`);
     }
-    wire[EXTENSION_PREFIX + extension] = message.payload;
+    plain[extension] = message.payload;
   }
-  const problem = protocolMessage.verify(wire);
-  if (problem) {
-    throw new InvalidArgumentError(`invalid MRP ${mrpMessageTypeName(message.type)}: ${problem.replaceAll(EXTENSION_PREFIX, '')}`);
+  try {
+    return encodeProtobuf(plain, plan);
+  } catch (err) {
+    if (err instanceof PayloadError || err instanceof WireError) {
+      throw new InvalidArgumentError(`invalid MRP ${mrpMessageTypeName(message.type)}: ${err.message}`, { cause: err });
+    }
+    throw err;
   }
-  const bytes = protocolMessage.encode(protocolMessage.fromObject(wire)).finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 // ---- decode ----
-
-interface DecodedNode {
-  [field: string]: unknown;
-  $unknowns?: Uint8Array[];
-}
-
-/** Wire type each field type travels with (packed repeated fields use 2 as well). */
-function wireTypeOf(protobuf: typeof protobufjs, field: protobufjs.Field): number {
-  if (field.resolvedType instanceof protobuf.Enum) return 0;
-  if (field.resolvedType instanceof protobuf.Type) return 2;
-  switch (field.type) {
-    case 'double':
-    case 'fixed64':
-    case 'sfixed64':
-      return 1;
-    case 'float':
-    case 'fixed32':
-    case 'sfixed32':
-      return 5;
-    case 'string':
-    case 'bytes':
-      return 2;
-    default:
-      return 0;
-  }
-}
-
-/** Low 32 bits of the varint at `offset` as a signed int32 (how enum values are read). */
-function readInt32Varint(buf: Uint8Array, offset: number): number {
-  let value = 0;
-  for (let shift = 0, i = offset; i < buf.length && i < offset + 10; i++, shift += 7) {
-    const byte = buf[i]!;
-    if (shift < 32) value |= (byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) break;
-  }
-  return value | 0;
-}
-
-function readTag(buf: Uint8Array): { id: number; wire: number; bytes: number } {
-  let tag = 0;
-  let i = 0;
-  for (let shift = 0; i < buf.length && i < 5; i++, shift += 7) {
-    tag += (buf[i]! & 0x7f) * 2 ** shift;
-    if ((buf[i]! & 0x80) === 0) break;
-  }
-  return { id: Math.floor(tag / 8), wire: tag % 8, bytes: i + 1 };
-}
-
-/**
- * protobufjs sets aside, as unknown fields, both fields it does not know and known fields
- * whose value it could not take: a proto2 enum value missing from our schema, or the wrong
- * wire type. Put the first back as numbers; refuse the second.
- */
-function reconcileUnknowns(protobuf: typeof protobufjs, node: DecodedNode, type: protobufjs.Type): void {
-  for (const raw of node.$unknowns ?? []) {
-    const tag = readTag(raw);
-    const field = type.fieldsById[tag.id];
-    if (field === undefined) continue;
-    const name = field.name.startsWith(EXTENSION_PREFIX) ? field.name.slice(EXTENSION_PREFIX.length) : `${type.name}.${field.name}`;
-    if (field.resolvedType instanceof protobuf.Enum && tag.wire === 0) {
-      const value = readInt32Varint(raw, tag.bytes);
-      if (field.repeated) ((node[field.name] as number[] | undefined) ?? (node[field.name] = [] as number[])).push(value);
-      else node[field.name] = value;
-      continue;
-    }
-    throw new DecodeError(
-      `malformed MRP message: ${name} (field ${field.id}) arrived with wire type ${tag.wire}, expected ${wireTypeOf(protobuf, field)}`,
-    );
-  }
-  for (const field of type.fieldsArray) {
-    if (!(field.resolvedType instanceof protobuf.Type)) continue;
-    const value = node[field.name];
-    if (value === undefined || value === null) continue;
-    for (const child of Array.isArray(value) ? value : [value]) {
-      reconcileUnknowns(protobuf, child as DecodedNode, field.resolvedType);
-    }
-  }
-}
 
 /**
  * Decodes one message (a frame's plaintext). Throws DecodeError for anything that is not a
  * well-formed ProtocolMessage; never anything else.
  */
 export function decodeMrpMessage(bytes: Uint8Array): MrpDecodedMessage {
-  const { protobuf, protocolMessage } = loadSchema();
-  let object: Record<string, unknown>;
+  const plan = loadSchema();
+  let raw: Record<string, unknown>;
   try {
-    const reader = protobuf.Reader.create(bytes);
-    reader.discardUnknown = false;
-    const decoded = protocolMessage.decode(reader) as unknown as DecodedNode;
-    reconcileUnknowns(protobuf, decoded, protocolMessage);
-    object = protocolMessage.toObject(decoded as unknown as protobufjs.Message, { longs: Number });
+    raw = decodeProtobuf(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), plan);
   } catch (err) {
     if (err instanceof DecodeError) throw err;
     const reason = err instanceof Error ? err.message : String(err);
     throw new DecodeError(`malformed MRP message (${bytes.length} bytes): ${reason}`, { cause: err });
-  }
-
-  const raw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(object)) {
-    raw[key.startsWith(EXTENSION_PREFIX) ? key.slice(EXTENSION_PREFIX.length) : key] = value;
   }
   const typeNumber = typeof raw.type === 'number' ? raw.type : MrpMessageType.UNKNOWN_MESSAGE;
   const known = MrpMessageType[typeNumber] !== undefined;

@@ -94,6 +94,8 @@ export class MrpTcpTransport extends EventEmitter<MrpTransportEvents> implements
   readonly needsHeartbeat = true;
   private readonly options: MrpTcpTransportOptions;
   private readonly logger: Logger;
+  /** A logger was given: every message is logged (the line is not even built otherwise). */
+  private readonly tracing: boolean;
   private credentials: HapCredentials | null = null;
   private channel: FramedChannel | null = null;
   private state: 'idle' | 'opening' | 'open' | 'closed' = 'idle';
@@ -105,6 +107,7 @@ export class MrpTcpTransport extends EventEmitter<MrpTransportEvents> implements
     this.options = options;
     this.endpoint = `MRP ${options.host}:${options.port}`;
     this.logger = options.logger ?? silentLogger;
+    this.tracing = this.logger !== silentLogger;
   }
 
   get isOpen(): boolean {
@@ -162,7 +165,7 @@ export class MrpTcpTransport extends EventEmitter<MrpTransportEvents> implements
         channel.abort(err as AtvError);
         return;
       }
-      this.logger.debug(`${this.endpoint} << ${message.typeName}${message.identifier ? ` (${message.identifier})` : ''}`);
+      if (this.tracing) this.logger.debug(`${this.endpoint} << ${message.typeName}${message.identifier ? ` (${message.identifier})` : ''}`);
       this.emit('message', message);
     });
     channel.on('closed', (reason) => {
@@ -189,7 +192,7 @@ export class MrpTcpTransport extends EventEmitter<MrpTransportEvents> implements
     const channel = this.channel;
     if (this.state !== 'open' || channel === null) throw this.closeReason ?? new ClosedError(`${this.endpoint}: not connected`);
     channel.send(encodeMrpMessage(message));
-    this.logger.debug(`${this.endpoint} >> ${mrpMessageTypeName(message.type)}${message.identifier ? ` (${message.identifier})` : ''}`);
+    if (this.tracing) this.logger.debug(`${this.endpoint} >> ${mrpMessageTypeName(message.type)}${message.identifier ? ` (${message.identifier})` : ''}`);
   }
 
   close(): void {
