@@ -48,6 +48,7 @@ import {
 } from '../device/interfaces';
 import { checkProperty, checkPropertyName, type PropertyName, type PropertyRequest, type PropertyValues } from '../device/properties';
 import { PROTOCOL_TABLE, protocolDescriptor } from '../protocols/table';
+import { SharedAttempt } from '../support/shared-attempt';
 
 /** Relay order for most capabilities (pyatv's default priorities). */
 export const DEFAULT_PRIORITIES: readonly Protocol[] = ['mrp', 'dmap', 'companion', 'airplay', 'raop'];
@@ -138,7 +139,7 @@ export class Device extends EventEmitter {
   private readonly failures = new Map<Protocol, Error>();
   /** The protocols the device offers that the last `connect()` did not try for want of credentials. */
   private unpairedProtocols: Protocol[] = [];
-  private connecting: Promise<void> | null = null;
+  private readonly connecting = new SharedAttempt();
   /** The power state last reported with a 'power' event (or found on connect). */
   private lastPower: PowerState = 'unknown';
 
@@ -192,10 +193,7 @@ export class Device extends EventEmitter {
   connect(): Promise<void> {
     if (this.state === 'closed') return Promise.reject(new ClosedError('this device was closed; create a new one'));
     if (this.state === 'connected') return Promise.resolve();
-    this.connecting ??= this.openSessions().finally(() => {
-      this.connecting = null;
-    });
-    return this.connecting;
+    return this.connecting.run(() => this.openSessions());
   }
 
   private async openSessions(): Promise<void> {

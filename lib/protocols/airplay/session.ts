@@ -41,6 +41,7 @@ import { fetchAirPlayInfo } from './info';
 import { airplayPlayUrl } from './play';
 import { airplayPlaysVideo, airplayRemoteControlKind, type AirPlayRemoteControlKind } from './service';
 import { AirPlayMrpTunnel } from './tunnel';
+import { SharedAttempt } from '../../support/shared-attempt';
 
 export interface AirPlaySessionOptions {
   /** The name the device shows for us (default DEFAULT_CLIENT_NAME). */
@@ -85,7 +86,7 @@ export class AirPlaySession extends EventEmitter<SessionEvents> implements Proto
   private inner: MrpSession | null = null;
   private properties: Txt;
   private phase: 'idle' | 'connecting' | 'connected' | 'closed' = 'idle';
-  private connecting: Promise<void> | null = null;
+  private readonly connecting = new SharedAttempt();
   private readonly playing = new Set<AbortController>();
 
   constructor(context: SessionContext, options: AirPlaySessionOptions = {}) {
@@ -126,10 +127,7 @@ export class AirPlaySession extends EventEmitter<SessionEvents> implements Proto
   connect(): Promise<void> {
     if (this.phase === 'closed') return Promise.reject(new ClosedError('this AirPlay session was closed; create a new one'));
     if (this.phase === 'connected') return Promise.resolve();
-    this.connecting ??= this.establish().finally(() => {
-      this.connecting = null;
-    });
-    return this.connecting;
+    return this.connecting.run(() => this.establish());
   }
 
   private async establish(): Promise<void> {

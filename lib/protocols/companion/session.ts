@@ -66,6 +66,7 @@ import {
 import { CompanionConnection, CompanionRefusal } from './connection';
 import { companionNumber, companionString, companionUint64, uint64ForOpack, type CompanionContent } from './messages';
 import { readRtiSession, rtiClearTextArchive, rtiInsertTextArchive, type RtiSession } from './rti';
+import { SharedAttempt } from '../../support/shared-attempt';
 
 /** How long a held button stays down (pyatv's hold). */
 export const COMPANION_HOLD_MS = 1000;
@@ -123,7 +124,7 @@ export class CompanionSession
   private readonly logger: Logger;
   private connection: CompanionConnection | null = null;
   private phase: 'idle' | 'connecting' | 'connected' | 'closed' = 'idle';
-  private connecting: Promise<void> | null = null;
+  private readonly connecting = new SharedAttempt();
   private readonly closing = new AbortController();
   private power: PowerState = 'unknown';
   private mediaFlags: number | null = null;
@@ -157,10 +158,7 @@ export class CompanionSession
   async connect(): Promise<void> {
     if (this.phase === 'closed') throw new ClosedError('this Companion session was closed; create a new one');
     if (this.phase === 'connected') return;
-    this.connecting ??= this.establish().finally(() => {
-      this.connecting = null;
-    });
-    return this.connecting;
+    return this.connecting.run(() => this.establish());
   }
 
   private async establish(): Promise<void> {

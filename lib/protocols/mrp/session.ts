@@ -63,6 +63,7 @@ import {
 } from './proto-types';
 import { MrpTcpTransport, type MrpTransport } from './transport';
 import { MrpVolume } from './volume';
+import { SharedAttempt } from '../../support/shared-attempt';
 
 /** What MRP does for each command of THE command table. */
 export type MrpAction =
@@ -158,7 +159,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
   private readonly artworkCache = new MrpArtworkCache();
   private info: MrpDeviceInfoMessage | null = null;
   private phase: 'idle' | 'connecting' | 'connected' | 'closed' = 'idle';
-  private connecting: Promise<void> | null = null;
+  private readonly connecting = new SharedAttempt();
   private pushActive = false;
   /** The last derived state, when it was derived, and whether its position was moving. */
   private latest: { state: NowPlaying; at: number; moving: boolean } | null = null;
@@ -223,10 +224,7 @@ export class MrpSession extends EventEmitter<SessionEvents> implements ProtocolS
   async connect(): Promise<void> {
     if (this.phase === 'closed') throw new ClosedError('this MRP session was closed; create a new one');
     if (this.phase === 'connected') return;
-    this.connecting ??= this.establish().finally(() => {
-      this.connecting = null;
-    });
-    return this.connecting;
+    return this.connecting.run(() => this.establish());
   }
 
   private async establish(): Promise<void> {
